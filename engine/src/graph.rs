@@ -1,0 +1,303 @@
+//! The dependency graph: which resource needs which, validated before
+//! anything is planned. Ids must be unique, every reference must name a
+//! declared resource, and there must be no cycle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource};
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+
+use crate::declarations::Declarations;
+use crate::resource::{Resource, ResourceId};
+use crate::source::{group_labels, Sources, Span, SpanNote};
+use crate::suggest;
+
+/// A graph that failed validation.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum GraphError {
+    /// Two declarations produce the same id.
+    #[error("`{id}` is declared twice")]
+    #[diagnostic(
+        code(stack::graph::duplicate),
+        help("ids are `<cluster>/<kind>/<name>`: give one of them another name")
+    )]
+    Duplicate {
+        id: ResourceId,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+        #[related]
+        notes: Vec<SpanNote>,
+    },
+    /// A `depends_on` names an id nothing declares.
+    #[error("`{id}` is not declared")]
+    #[diagnostic(code(stack::graph::dangling))]
+    Dangling {
+        id: ResourceId,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("this refers to `{id}`, which no declaration creates")]
+        span: miette::SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+    /// Resources that need each other, directly or through others.
+    #[error("dependency cycle: {path}")]
+    #[diagnostic(
+        code(stack::graph::cycle),
+        help("a resource cannot need itself: remove one of these `depends_on` or references")
+    )]
+    Cycle {
+        path: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+        #[related]
+        notes: Vec<SpanNote>,
+    },
+}
+
+/// A validated dependency graph. Edges point from a resource to the ones
+/// that need it.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub declarations: Declarations,
+    graph: DiGraph<usize, ()>,
+    index: HashMap<ResourceId, NodeIndex>,
+    /// Resource indices in a dependency order (needs first), stable: ties keep
+    /// declaration order.
+    order: Vec<usize>,
+}
+
+impl Graph {
+    pub fn build(declarations: Declarations) -> Result<Graph, GraphError> {
+        let sources = &declarations.sources;
+        let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(
+            declarations.resources.len(),
+            declarations.resources.len() * 2,
+        );
+        let mut index: HashMap<ResourceId, NodeIndex> = HashMap::new();
+        for (i, resource) in declarations.resources.iter().enumerate() {
+            if let Some(&first) = index.get(&resource.id) {
+                let first: &Resource = &declarations.resources[graph[first]];
+                let (src, labels, notes) = group_labels(
+                    sources,
+                    &[
+                        (first.span, "first declared here".into()),
+                        (resource.span, "declared again here".into()),
+                    ],
+                );
+                return Err(GraphError::Duplicate {
+                    id: resource.id.clone(),
+                    src,
+                    labels,
+                    notes,
+                });
+            }
+            index.insert(resource.id.clone(), graph.add_node(i));
+        }
+        for (i, resource) in declarations.resources.iter().enumerate() {
+            for (need, span) in resource.needs() {
+                let Some(&from) = index.get(&need) else {
+                    return Err(dangling(sources, &index, &need, span));
+                };
+                graph.update_edge(from, NodeIndex::new(i), ());
+            }
+        }
+        if let Some(cycle) = find_cycle(&graph) {
+            return Err(cycle_error(&declarations, &graph, &cycle));
+        }
+        let order = stable_topological_order(&graph);
+        Ok(Graph {
+            declarations,
+            graph,
+            index,
+            order,
+        })
+    }
+
+    pub fn resources(&self) -> &[Resource] {
+        &self.declarations.resources
+    }
+
+    pub fn sources(&self) -> &Sources {
+        &self.declarations.sources
+    }
+
+    pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
+        self.index
+            .get(id)
+            .map(|&n| &self.declarations.resources[self.graph[n]])
+    }
+
+    /// Resources in dependency order: everything a resource needs comes before it.
+    pub fn in_order(&self) -> impl Iterator<Item = &Resource> {
+        self.order.iter().map(|&i| &self.declarations.resources[i])
+    }
+
+    /// The resources `id` needs directly, in declaration order.
+    pub fn needs(&self, id: &ResourceId) -> Vec<&Resource> {
+        self.neighbours(id, Direction::Incoming)
+    }
+
+    /// The resources that need `id` directly, in declaration order.
+    pub fn needed_by(&self, id: &ResourceId) -> Vec<&Resource> {
+        self.neighbours(id, Direction::Outgoing)
+    }
+
+    fn neighbours(&self, id: &ResourceId, direction: Direction) -> Vec<&Resource> {
+        let Some(&node) = self.index.get(id) else {
+            return Vec::new();
+        };
+        let mut found: Vec<usize> = self
+            .graph
+            .neighbors_directed(node, direction)
+            .map(|n| self.graph[n])
+            .collect();
+        found.sort_unstable();
+        found
+            .into_iter()
+            .map(|i| &self.declarations.resources[i])
+            .collect()
+    }
+
+    /// Length of the longest chain of needs below each resource: 0 for
+    /// resources that need nothing. Argo CD sync waves are derived from it.
+    pub fn depths(&self) -> HashMap<ResourceId, usize> {
+        let mut depth: HashMap<NodeIndex, usize> = HashMap::new();
+        for &i in &self.order {
+            let node = NodeIndex::new(i);
+            let d = self
+                .graph
+                .neighbors_directed(node, Direction::Incoming)
+                .map(|n| depth.get(&n).copied().unwrap_or(0) + 1)
+                .max()
+                .unwrap_or(0);
+            depth.insert(node, d);
+        }
+        depth
+            .into_iter()
+            .map(|(n, d)| (self.declarations.resources[self.graph[n]].id.clone(), d))
+            .collect()
+    }
+
+    /// Every edge as (needed, needing), in a stable order.
+    pub fn edges(&self) -> Vec<(&Resource, &Resource)> {
+        let mut edges: Vec<(usize, usize)> = self
+            .graph
+            .edge_indices()
+            .filter_map(|e| self.graph.edge_endpoints(e))
+            .map(|(a, b)| (self.graph[a], self.graph[b]))
+            .collect();
+        edges.sort_unstable_by_key(|&(a, b)| (b, a));
+        let resources = &self.declarations.resources;
+        edges
+            .into_iter()
+            .map(|(a, b)| (&resources[a], &resources[b]))
+            .collect()
+    }
+}
+
+fn dangling(
+    sources: &Sources,
+    index: &HashMap<ResourceId, NodeIndex>,
+    id: &ResourceId,
+    span: Span,
+) -> GraphError {
+    let mut known: Vec<&str> = index.keys().map(ResourceId::as_str).collect();
+    known.sort_unstable();
+    GraphError::Dangling {
+        id: id.clone(),
+        src: sources.named(span.source),
+        span: span.source_span(),
+        help: suggest::did_you_mean(id.as_str(), known)
+            .or_else(|| Some("`stack check` lists every declared id".into())),
+    }
+}
+
+/// A cycle as a list of nodes, each needing the next, or none.
+fn find_cycle(graph: &DiGraph<usize, ()>) -> Option<Vec<NodeIndex>> {
+    for component in tarjan_scc(graph) {
+        let self_loop = component.len() == 1 && graph.contains_edge(component[0], component[0]);
+        if component.len() < 2 && !self_loop {
+            continue;
+        }
+        // Walk inside the component from its earliest declaration until a node repeats.
+        let start = *component.iter().min_by_key(|n| graph[**n])?;
+        let mut path = vec![start];
+        let mut current = start;
+        loop {
+            let next = graph
+                .neighbors_directed(current, Direction::Outgoing)
+                .filter(|n| component.contains(n))
+                .min_by_key(|n| graph[*n])?;
+            if let Some(pos) = path.iter().position(|&n| n == next) {
+                return Some(path.split_off(pos));
+            }
+            path.push(next);
+            current = next;
+        }
+    }
+    None
+}
+
+fn cycle_error(
+    declarations: &Declarations,
+    graph: &DiGraph<usize, ()>,
+    cycle: &[NodeIndex],
+) -> GraphError {
+    let resources: Vec<&Resource> = cycle
+        .iter()
+        .map(|&n| &declarations.resources[graph[n]])
+        .collect();
+    let mut path: Vec<String> = resources.iter().map(|r| r.id.to_string()).collect();
+    path.push(resources[0].id.to_string());
+    let labels: Vec<(Span, String)> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let next = resources[(i + 1) % resources.len()];
+            (r.span, format!("`{}` is needed by `{}`", r.id, next.id))
+        })
+        .collect();
+    let (src, labels, notes) = group_labels(&declarations.sources, &labels);
+    GraphError::Cycle {
+        path: path.join(" → "),
+        src,
+        labels,
+        notes,
+    }
+}
+
+/// Kahn's algorithm with a min-heap on declaration order, so the order is
+/// deterministic and reads like the script.
+fn stable_topological_order(graph: &DiGraph<usize, ()>) -> Vec<usize> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut indegree: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = graph
+        .node_indices()
+        .filter(|n| indegree[n.index()] == 0)
+        .map(|n| Reverse(graph[n]))
+        .collect();
+    let mut order = Vec::with_capacity(graph.node_count());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for next in graph.neighbors_directed(NodeIndex::new(i), Direction::Outgoing) {
+            indegree[next.index()] -= 1;
+            if indegree[next.index()] == 0 {
+                ready.push(Reverse(graph[next]));
+            }
+        }
+    }
+    debug_assert!(toposort(graph, None).is_ok());
+    order
+}

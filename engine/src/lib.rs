@@ -1,0 +1,38 @@
+//! The stack engine: everything between a script's declarations and the world.
+//!
+//! It knows no Rhai and no Kubernetes client. The standard library fills a
+//! [`Declarations`] with [`Resource`]s; the engine turns them into a validated
+//! [`Graph`], compares it with the recorded [`State`] to make a [`Plan`], and
+//! renders the Kubernetes objects each resource stands for.
+//!
+//! - `source.rs` — script sources and spans, for diagnostics
+//! - `value.rs` — input values, output references and secrets
+//! - `resource.rs` — one declared resource and its kind
+//! - `declarations.rs` — what one evaluation declared
+//! - `graph.rs` — the dependency graph and its validation
+//! - `objects.rs` — the Kubernetes objects a resource stands for
+//! - `state/` — the recorded state of a stack
+//! - `plan/` — desired versus recorded: actions and field diffs
+//! - `render.rs` — the GitOps layout written by `stack render`
+//! - `graph_format.rs` — the graph as text, DOT and Mermaid
+//! - `suggest.rs` — "did you mean" for every name a user can mistype
+
+pub mod declarations;
+pub mod graph;
+pub mod graph_format;
+pub mod objects;
+pub mod plan;
+pub mod render;
+pub mod resource;
+pub mod source;
+pub mod state;
+pub mod suggest;
+pub mod value;
+
+pub use declarations::Declarations;
+pub use graph::{Graph, GraphError};
+pub use plan::{Action, Plan};
+pub use resource::{Kind, Resource, ResourceId};
+pub use source::{SourceId, Sources, Span};
+pub use state::State;
+pub use value::{OutputRef, Secret, Value};

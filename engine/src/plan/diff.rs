@@ -1,0 +1,112 @@
+//! Field-level differences between two canonical values.
+
+use serde_json::Value as Json;
+
+/// One changed leaf: `values.server.replicas: 1 → 2`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    /// Dotted path, with `[i]` for list items.
+    pub path: String,
+    pub before: Option<Json>,
+    pub after: Option<Json>,
+}
+
+/// Leaves that differ between `before` and `after`, in path order.
+pub fn diff(before: &Json, after: &Json) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    walk("", before, after, &mut out);
+    out
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (prefix.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (true, false) => format!("[{key:?}]"),
+        (false, true) => format!("{prefix}.{key}"),
+        (false, false) => format!("{prefix}[{key:?}]"),
+    }
+}
+
+fn walk(path: &str, before: &Json, after: &Json, out: &mut Vec<FieldChange>) {
+    match (before, after) {
+        (Json::Object(a), Json::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let p = join(path, key);
+                walk(
+                    &p,
+                    a.get(key).unwrap_or(&Json::Null),
+                    b.get(key).unwrap_or(&Json::Null),
+                    out,
+                );
+            }
+        }
+        (Json::Array(a), Json::Array(b)) if !a.is_empty() || !b.is_empty() => {
+            for i in 0..a.len().max(b.len()) {
+                let p = format!("{path}[{i}]");
+                walk(
+                    &p,
+                    a.get(i).unwrap_or(&Json::Null),
+                    b.get(i).unwrap_or(&Json::Null),
+                    out,
+                );
+            }
+        }
+        (Json::Object(a), Json::Null) if !a.is_empty() => {
+            walk(path, before, &Json::Object(Default::default()), out)
+        }
+        (Json::Null, Json::Object(b)) if !b.is_empty() => {
+            walk(path, &Json::Object(Default::default()), after, out)
+        }
+        (Json::Array(a), Json::Null) if !a.is_empty() => {
+            walk(path, before, &Json::Array(Vec::new()), out)
+        }
+        (Json::Null, Json::Array(b)) if !b.is_empty() => {
+            walk(path, &Json::Array(Vec::new()), after, out)
+        }
+        (Json::Null, Json::Object(_) | Json::Array(_))
+        | (Json::Object(_) | Json::Array(_), Json::Null) => {}
+        (a, b) if a == b => {}
+        (a, b) => out.push(FieldChange {
+            path: path.to_string(),
+            before: (!a.is_null()).then(|| a.clone()),
+            after: (!b.is_null()).then(|| b.clone()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_changes_have_dotted_paths() {
+        let a = json!({"values": {"replicas": 1, "image": "x"}, "ports": [80]});
+        let b = json!({"values": {"replicas": 2, "image": "x", "new": true}, "ports": [80, 443]});
+        let paths: Vec<String> = diff(&a, &b).into_iter().map(|c| c.path).collect();
+        assert_eq!(paths, ["ports[1]", "values.new", "values.replicas"]);
+    }
+
+    #[test]
+    fn creation_lists_every_leaf() {
+        let changes = diff(&Json::Null, &json!({"a": {"b": 1}, "c": "x"}));
+        assert_eq!(changes.len(), 2);
+        assert!(changes.iter().all(|c| c.before.is_none()));
+    }
+
+    #[test]
+    fn odd_keys_are_quoted() {
+        let changes = diff(
+            &json!({}),
+            &json!({"labels": {"app.kubernetes.io/name": "x"}}),
+        );
+        assert_eq!(changes[0].path, "labels[\"app.kubernetes.io/name\"]");
+    }
+}

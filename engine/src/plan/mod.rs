@@ -1,0 +1,272 @@
+//! The plan: what `run` would do to each resource, and why.
+//!
+//! Desired inputs are put in canonical form (outputs resolved where known,
+//! secrets as salted hashes) and compared with what the state recorded.
+
+mod diff;
+mod json;
+mod text;
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::graph::Graph;
+use crate::objects::KnownOutputs;
+use crate::resource::{Kind, ResourceId};
+use crate::state::State;
+use crate::value::{OutputRef, Resolve};
+
+pub use diff::{diff, FieldChange};
+pub use text::{render_text, Style};
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete, then create: an input changed that cannot change in place.
+    Replace,
+    Delete,
+    NoOp,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::NoOp => "no-op",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::NoOp => "=",
+        }
+    }
+}
+
+/// The planned change of one resource.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub id: ResourceId,
+    pub kind: Kind,
+    pub action: Action,
+    /// Why a replace is needed.
+    pub reason: Option<String>,
+    /// Field-level differences (for a create: every input, from nothing).
+    pub fields: Vec<FieldChange>,
+    /// Outputs that will only be known after apply.
+    pub unknown_outputs: Vec<String>,
+    /// Canonical desired inputs and their hash (none for a delete).
+    pub inputs: Option<Json>,
+    pub inputs_hash: Option<String>,
+}
+
+/// A whole plan, in execution order: creates and updates in dependency
+/// order, then deletes with dependents first.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub stack: String,
+    pub changes: Vec<Change>,
+}
+
+/// Counts per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.unchanged += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn to_json(&self) -> Json {
+        json::plan_json(self)
+    }
+}
+
+/// Outputs resolvable at plan time: known at evaluation, or recorded in
+/// state for a resource the plan leaves alone or updates in place.
+struct PlanOutputs<'a> {
+    known: KnownOutputs<'a>,
+    recreated: &'a HashSet<ResourceId>,
+}
+
+impl Resolve for PlanOutputs<'_> {
+    fn output(&self, output: &OutputRef) -> Option<Json> {
+        let declared_known = self
+            .known
+            .graph
+            .get(&output.resource)
+            .is_some_and(|r| r.known_outputs.contains_key(&output.output));
+        if !declared_known && self.recreated.contains(&output.resource) {
+            return None;
+        }
+        self.known.output(output)
+    }
+}
+
+/// sha256 of a canonical value.
+pub fn hash(inputs: &Json) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(inputs.to_string().as_bytes()))
+    )
+}
+
+/// Compares the graph with the state.
+pub fn plan(graph: &Graph, state: &State) -> Plan {
+    let mut recreated: HashSet<ResourceId> = HashSet::new();
+    let mut changes = Vec::new();
+    for resource in graph.in_order() {
+        let resolve = PlanOutputs {
+            known: KnownOutputs {
+                graph,
+                state: Some(state),
+            },
+            recreated: &recreated,
+        };
+        let inputs = Json::Object(
+            resource
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.canonical(&resolve, &state.salt)))
+                .collect(),
+        );
+        let inputs_hash = hash(&inputs);
+        let unknown_outputs = |all: bool| -> Vec<String> {
+            resource
+                .kind
+                .outputs()
+                .iter()
+                .filter(|o| !resource.known_outputs.contains_key(o.name))
+                .filter(|o| all || o.secret)
+                .map(|o| o.name.to_string())
+                .collect()
+        };
+        let (action, reason, fields) = match state.resources.get(&resource.id) {
+            None => (Action::Create, None, diff(&Json::Null, &inputs)),
+            Some(recorded) if recorded.inputs_hash == inputs_hash => {
+                (Action::NoOp, None, Vec::new())
+            }
+            Some(recorded) => {
+                let fields = diff(&recorded.inputs, &inputs);
+                let forced: Vec<&str> = resource
+                    .kind
+                    .replace_on()
+                    .iter()
+                    .copied()
+                    .filter(|key| recorded.inputs.get(key) != inputs.get(key))
+                    .collect();
+                if forced.is_empty() {
+                    (Action::Update, None, fields)
+                } else {
+                    let keys: Vec<String> = forced.iter().map(|k| format!("`{k}`")).collect();
+                    let reason = format!("{} cannot change in place", keys.join(", "));
+                    (Action::Replace, Some(reason), fields)
+                }
+            }
+        };
+        if matches!(action, Action::Create | Action::Replace) {
+            recreated.insert(resource.id.clone());
+        }
+        let unknown_outputs = match action {
+            Action::Create | Action::Replace => unknown_outputs(true),
+            _ => Vec::new(),
+        };
+        changes.push(Change {
+            id: resource.id.clone(),
+            kind: resource.kind,
+            action,
+            reason,
+            fields,
+            unknown_outputs,
+            inputs: Some(inputs),
+            inputs_hash: Some(inputs_hash),
+        });
+    }
+    changes.extend(deletes(graph, state));
+    Plan {
+        stack: graph.declarations.stack.clone(),
+        changes,
+    }
+}
+
+/// Resources the state records that the graph no longer declares, ordered
+/// so that whatever needed a resource is deleted before it.
+fn deletes(graph: &Graph, state: &State) -> Vec<Change> {
+    let gone: BTreeMap<&ResourceId, &crate::state::ResourceState> = state
+        .resources
+        .iter()
+        .filter(|(id, _)| graph.get(id).is_none())
+        .collect();
+    let mut ordered: Vec<&ResourceId> = Vec::new();
+    let mut placed: HashSet<&ResourceId> = HashSet::new();
+    // Repeatedly take resources that nothing still-unplaced depends on.
+    while ordered.len() < gone.len() {
+        let before = ordered.len();
+        for (&id, _) in &gone {
+            if placed.contains(id) {
+                continue;
+            }
+            let needed_by_unplaced = gone
+                .iter()
+                .any(|(other, r)| !placed.contains(other) && r.depends_on.contains(id));
+            if !needed_by_unplaced {
+                ordered.push(id);
+            }
+        }
+        for id in &ordered[before..] {
+            placed.insert(id);
+        }
+        if ordered.len() == before {
+            // A cycle in recorded state: delete the rest in id order.
+            ordered.extend(gone.keys().filter(|id| !placed.contains(*id)).copied());
+            break;
+        }
+    }
+    ordered
+        .into_iter()
+        .map(|id| {
+            let recorded = &state.resources[id];
+            Change {
+                id: id.clone(),
+                kind: recorded.kind,
+                action: Action::Delete,
+                reason: None,
+                fields: diff(&recorded.inputs, &Json::Null),
+                unknown_outputs: Vec::new(),
+                inputs: None,
+                inputs_hash: None,
+            }
+        })
+        .collect()
+}

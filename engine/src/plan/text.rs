@@ -1,0 +1,136 @@
+//! The plan as people read it.
+
+use std::fmt::Write;
+
+use serde_json::Value as Json;
+
+use super::{Action, Change, FieldChange, Plan};
+
+/// Terminal styling: ANSI colours, or none (`NO_COLOR`, pipes, snapshots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub const PLAIN: Style = Style { color: false };
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn green(self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    pub fn yellow(self, t: &str) -> String {
+        self.paint("33", t)
+    }
+    pub fn red(self, t: &str) -> String {
+        self.paint("31", t)
+    }
+    pub fn magenta(self, t: &str) -> String {
+        self.paint("35", t)
+    }
+    pub fn dim(self, t: &str) -> String {
+        self.paint("2", t)
+    }
+    pub fn bold(self, t: &str) -> String {
+        self.paint("1", t)
+    }
+
+    fn action(self, action: Action, t: &str) -> String {
+        match action {
+            Action::Create => self.green(t),
+            Action::Update => self.yellow(t),
+            Action::Replace => self.magenta(t),
+            Action::Delete => self.red(t),
+            Action::NoOp => self.dim(t),
+        }
+    }
+}
+
+/// A JSON leaf as it appears in a plan line.
+pub fn show(value: &Json) -> String {
+    match value {
+        Json::String(s) if s == crate::value::UNKNOWN => s.clone(),
+        Json::String(s) if s.starts_with("(sensitive") => crate::value::SENSITIVE.to_string(),
+        Json::Array(a) if a.is_empty() => "[]".into(),
+        Json::Object(o) if o.is_empty() => "{}".into(),
+        other => other.to_string(),
+    }
+}
+
+fn field_line(change: &FieldChange) -> String {
+    match (&change.before, &change.after) {
+        (None, Some(after)) => format!("{} = {}", change.path, show(after)),
+        (Some(before), None) => format!("{} = {} → null", change.path, show(before)),
+        (Some(before), Some(after)) => {
+            format!("{}: {} → {}", change.path, show(before), show(after))
+        }
+        (None, None) => change.path.clone(),
+    }
+}
+
+fn change_block(out: &mut String, change: &Change, style: Style) {
+    let head = format!("{} {}", change.action.symbol(), change.id);
+    let _ = write!(out, "  {}", style.action(change.action, &style.bold(&head)));
+    match &change.reason {
+        Some(reason) => {
+            let _ = writeln!(out, "  ({}: {reason})", change.action.as_str());
+        }
+        None => {
+            let _ = writeln!(out, "  ({})", change.action.as_str());
+        }
+    }
+    if change.action == Action::Delete {
+        return;
+    }
+    for field in &change.fields {
+        let _ = writeln!(out, "      {}", field_line(field));
+    }
+    if !change.unknown_outputs.is_empty() {
+        let _ = writeln!(
+            out,
+            "      {}",
+            style.dim(&format!(
+                "outputs {} (known after apply)",
+                change.unknown_outputs.join(", ")
+            ))
+        );
+    }
+}
+
+/// The whole plan as text.
+pub fn render_text(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!("Plan for stack `{}`", plan.stack))
+    );
+    let _ = writeln!(out);
+    let mut shown = 0;
+    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        change_block(&mut out, change, style);
+        shown += 1;
+    }
+    if shown == 0 {
+        let _ = writeln!(out, "  No changes: the state matches the script.");
+    }
+    let s = plan.summary();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        style.green(&s.create.to_string()),
+        style.yellow(&s.update.to_string()),
+        style.magenta(&s.replace.to_string()),
+        style.red(&s.delete.to_string()),
+        s.unchanged
+    );
+    out
+}

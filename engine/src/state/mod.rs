@@ -1,0 +1,128 @@
+//! The recorded state of a stack (SPEC §5): per resource, its kind, a hash
+//! of its inputs, the canonical inputs (secrets as salted hashes), its
+//! outputs, and the exact Kubernetes objects applied for it, so that removed
+//! resources and removed objects can be pruned.
+
+mod local;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::resource::{Kind, ResourceId};
+
+pub use local::{default_path, load};
+
+/// The state format version this engine reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The state of one stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub stack: String,
+    /// Incremented on every save; a reader can tell two saves apart.
+    pub serial: u64,
+    /// Salt for the hashes of secret values, fixed for the life of the state.
+    pub salt: String,
+    #[serde(default)]
+    pub resources: BTreeMap<ResourceId, ResourceState>,
+}
+
+/// What the state records of one applied resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub kind: Kind,
+    /// sha256 of the canonical inputs.
+    pub inputs_hash: String,
+    /// The canonical inputs that were applied (secrets as salted hashes).
+    pub inputs: Json,
+    /// Outputs after apply; sensitive ones as salted hashes.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Json>,
+    /// The Kubernetes objects applied for this resource.
+    #[serde(default)]
+    pub objects: Vec<ObjectRef>,
+    /// What it needed when it was applied: deletes run in the reverse order.
+    #[serde(default)]
+    pub depends_on: Vec<ResourceId>,
+}
+
+/// The identity of one applied Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl State {
+    /// A new, empty state with a fresh salt.
+    pub fn empty(stack: impl Into<String>) -> State {
+        State {
+            version: FORMAT_VERSION,
+            stack: stack.into(),
+            serial: 0,
+            salt: fresh_salt(),
+            resources: BTreeMap::new(),
+        }
+    }
+}
+
+/// Why a state could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StateError {
+    #[error("cannot read the state file {}", path.display())]
+    #[diagnostic(code(stack::state::read))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state file {} is not valid: {source}", path.display())]
+    #[diagnostic(
+        code(stack::state::invalid),
+        help("restore it from a backup or version control; it is plain JSON")
+    )]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the state file {} has format version {found}; this stack reads version {FORMAT_VERSION}", path.display())]
+    #[diagnostic(
+        code(stack::state::version),
+        help("use a stack release that knows this format")
+    )]
+    Version { path: PathBuf, found: u32 },
+}
+
+/// A salt that differs between states: time, process and address entropy
+/// through the standard library's randomly keyed hasher.
+fn fresh_salt() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for round in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(round);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.write_u32(std::process::id());
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// Where a stack script's state lives by default.
+pub fn path_for(script: &Path, stack: &str) -> PathBuf {
+    default_path(script, stack)
+}

@@ -1,0 +1,99 @@
+//! The command line: every command and flag of SPEC §4.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stack",
+    version,
+    about = "Kubernetes platforms as Rhai scripts: check, plan, render and run whole clusters.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command that reads a stack takes.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// The stack script.
+    pub file: PathBuf,
+    /// Set a parameter read by `param("name", default)`; repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub set: Vec<(String, String)>,
+    /// The state file [default: .stack/<stack>.state.json next to the script].
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate and validate a stack; print a summary of its resources.
+    Check(StackArgs),
+    /// Show what `run` would do: create, update, replace, delete or leave each resource.
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// Exit 3 (instead of 0) when the plan has changes.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Write every Kubernetes object and Argo CD Application as YAML in a GitOps layout.
+    Render {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Directory to write into (`<dir>/<cluster>/...`).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Repository URL for the root Applications, instead of each cluster's `gitops.repo`.
+        #[arg(long, value_name = "URL")]
+        repo_url: Option<String>,
+    },
+    /// Print the dependency graph.
+    Graph {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormatArg::Text)]
+        format: GraphFormatArg,
+    },
+    /// Prototype interactively: declarations accumulate in one session.
+    Repl {
+        /// A stack to load first.
+        file: Option<PathBuf>,
+        /// Set a parameter read by `param("name", default)`; repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_param)]
+        set: Vec<(String, String)>,
+        /// History file [default: ~/.stack_history].
+        #[arg(long, value_name = "PATH")]
+        history: Option<PathBuf>,
+    },
+    /// Print the standard library reference (Markdown), as in docs/reference.md.
+    Reference,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormatArg {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}

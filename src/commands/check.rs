@@ -1,0 +1,44 @@
+//! `stack check FILE`: evaluate, validate, summarize.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use stack_engine::{Graph, Kind};
+
+use crate::cli::StackArgs;
+use crate::failure::Failure;
+use crate::load;
+
+pub fn run(args: &StackArgs) -> Result<String, Failure> {
+    let graph = load::graph(args)?;
+    Ok(summary(&graph, &args.file.to_string_lossy()))
+}
+
+/// Counts per kind, then every resource id with its direct needs.
+pub fn summary(graph: &Graph, file: &str) -> String {
+    let mut out = String::new();
+    let resources = graph.resources();
+    let clusters = resources.iter().filter(|r| r.kind == Kind::Cluster).count();
+    let _ = writeln!(
+        out,
+        "{file} is valid: stack `{}` declares {} resource{} on {} cluster{}.",
+        graph.declarations.stack,
+        resources.len(),
+        if resources.len() == 1 { "" } else { "s" },
+        clusters,
+        if clusters == 1 { "" } else { "s" },
+    );
+    let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
+    for r in resources {
+        *counts.entry(r.kind).or_default() += 1;
+    }
+    let _ = writeln!(out);
+    for (kind, n) in counts {
+        let _ = writeln!(out, "  {:<10} {n:>5}", kind.as_str());
+    }
+    let _ = writeln!(out);
+    for r in graph.in_order() {
+        let _ = writeln!(out, "  {}", r.id);
+    }
+    out
+}

@@ -1,0 +1,28 @@
+//! `stack render FILE --out DIR`: the GitOps layout, byte for byte the same
+//! on every run.
+
+use std::path::Path;
+
+use stack_engine::render;
+
+use crate::cli::StackArgs;
+use crate::failure::Failure;
+use crate::load;
+
+pub fn run(args: &StackArgs, out: &Path, repo_url: Option<&str>) -> Result<String, Failure> {
+    let loaded = load::load(args)?;
+    let rendered =
+        render::render(&loaded.graph, Some(&loaded.state), repo_url).map_err(|e| match e {
+            render::RenderError::Write { .. } => Failure::runtime(e),
+            other => Failure::usage(other),
+        })?;
+    let written = render::write(&rendered, out).map_err(Failure::runtime)?;
+    let mut report = format!("Rendered {} files into {}:\n", written.len(), out.display());
+    for path in &written {
+        report.push_str(&format!("  {}\n", path.display()));
+    }
+    for note in &rendered.notes {
+        report.push_str(&format!("note: {note}\n"));
+    }
+    Ok(report)
+}

@@ -1,0 +1,42 @@
+//! The pipeline every command starts with: evaluate the script, build and
+//! validate the graph, read the state.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use stack_engine::{state, Graph, State};
+
+use crate::cli::StackArgs;
+use crate::failure::Failure;
+
+/// A stack ready to plan or render.
+pub struct Loaded {
+    pub graph: Graph,
+    pub state: State,
+    pub state_path: PathBuf,
+}
+
+pub fn params(set: &[(String, String)]) -> BTreeMap<String, String> {
+    set.iter().cloned().collect()
+}
+
+pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
+    let declarations =
+        stack_stdlib::evaluate(&args.file, params(&args.set)).map_err(Failure::usage)?;
+    Graph::build(declarations).map_err(Failure::usage)
+}
+
+pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
+    let graph = graph(args)?;
+    let stack = graph.declarations.stack.clone();
+    let state_path = args
+        .state
+        .clone()
+        .unwrap_or_else(|| state::path_for(&args.file, &stack));
+    let state = state::load(&state_path, &stack).map_err(Failure::runtime)?;
+    Ok(Loaded {
+        graph,
+        state,
+        state_path,
+    })
+}

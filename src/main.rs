@@ -1,0 +1,66 @@
+//! `stack`: Kubernetes platforms as Rhai scripts.
+//!
+//! - `cli.rs` — commands and flags
+//! - `load.rs` — evaluate → graph → state, shared by the commands
+//! - `commands/` — one file per command
+//! - `failure.rs`, `style.rs` — exit codes, colour and diagnostics
+
+mod cli;
+mod commands;
+mod failure;
+mod load;
+mod style;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use failure::Failure;
+
+fn main() -> ExitCode {
+    style::install_diagnostics();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{:?}", failure.report);
+            failure.exit_code()
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, Failure> {
+    let print = |text: String| {
+        print!("{text}");
+        ExitCode::SUCCESS
+    };
+    match command {
+        Command::Check(args) => commands::check::run(&args).map(print),
+        Command::Plan {
+            stack,
+            output,
+            detailed_exitcode,
+        } => commands::plan::run(&stack, output, detailed_exitcode),
+        Command::Render {
+            stack,
+            out,
+            repo_url,
+        } => commands::render::run(&stack, &out, repo_url.as_deref()).map(print),
+        Command::Graph { stack, format } => commands::graph::run(&stack, format).map(print),
+        Command::Repl { file, set, history } => {
+            commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Reference => Ok(print(stack_stdlib::reference::markdown())),
+    }
+}

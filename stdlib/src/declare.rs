@@ -1,0 +1,209 @@
+//! The common path of every declaration: validate the options against the
+//! schema, convert them, fill defaults, record the resource with its span.
+
+use std::collections::BTreeMap;
+
+use rhai::{Dynamic, Map, NativeCallContext};
+use stack_engine::resource::Dependency;
+use stack_engine::{Kind, Resource, ResourceId, Span, Value};
+
+use crate::convert;
+use crate::fault::{Fault, RhaiResult};
+use crate::handle::Handle;
+use crate::locate;
+use crate::schema::Schema;
+use crate::session::Session;
+
+/// What a binding asks to declare.
+pub struct Declaration<'a> {
+    pub kind: Kind,
+    pub name: String,
+    /// The cluster the resource lives on.
+    pub cluster: Option<&'a Handle>,
+    /// Whether the id is scoped by the cluster's name (`prod/helm_app/x`).
+    pub scoped: bool,
+    pub opts: Map,
+    pub schema: &'static Schema,
+    /// Outputs known now, from the options.
+    pub known: BTreeMap<String, Value>,
+}
+
+/// Where option `key` of the current call is written, or the call itself.
+pub fn key_span(session: &Session, call: Span, key: &str) -> Span {
+    if key.is_empty() {
+        return call;
+    }
+    let text = session.source_text(call.source);
+    match locate::option_key(&text, call.offset, key) {
+        Some(r) => Span::new(call.source, r.start, r.len()),
+        None => call,
+    }
+}
+
+/// Where string argument `content` of the current call is written, or the call.
+pub fn literal_span(session: &Session, call: Span, content: &str) -> Span {
+    let text = session.source_text(call.source);
+    match locate::literal(&text, call.offset, content) {
+        Some(r) => Span::new(call.source, r.start, r.len()),
+        None => call,
+    }
+}
+
+/// Checks a Kubernetes-style name: lowercase letters, digits and `-`.
+pub fn check_name(
+    ctx: &NativeCallContext,
+    session: &Session,
+    what: &str,
+    name: &str,
+) -> RhaiResult<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if valid {
+        return Ok(());
+    }
+    let call = session.call_span(ctx);
+    Err(Fault::new("stack::script::invalid_name", format!("`{name}` is not a valid {what} name"))
+        .label("invalid name")
+        .help("names are 1 to 63 lowercase letters, digits and `-`, starting and ending with a letter or digit")
+        .at(literal_span(session, call, name))
+        .raise(ctx.call_position()))
+}
+
+/// Records a declaration and returns its handle.
+pub fn declare(ctx: &NativeCallContext, session: &Session, d: Declaration) -> RhaiResult<Handle> {
+    let pos = ctx.call_position();
+    let call = session.call_span(ctx);
+    if let Some(problem) = d.schema.validate(&d.opts).into_iter().next() {
+        return Err(Fault::new("stack::script::option", problem.message)
+            .label(if problem.key.is_empty() {
+                "in this call"
+            } else {
+                "here"
+            })
+            .help_opt(problem.help)
+            .at(key_span(session, call, &problem.key))
+            .raise(pos));
+    }
+    let mut inputs = BTreeMap::new();
+    let mut depends_on = Vec::new();
+    for (key, value) in &d.opts {
+        let key = key.as_str();
+        if key == "depends_on" {
+            depends_on = dependencies(value, key_span(session, call, key));
+            continue;
+        }
+        let mut converted = convert::to_value(value, session).map_err(|message| {
+            Fault::new(
+                "stack::script::value",
+                format!("option `{key}` of {}: {message}", d.schema.function),
+            )
+            .at(key_span(session, call, key))
+            .raise(pos)
+        })?;
+        if key == "values" {
+            converted = merge_values(converted);
+        }
+        inputs.insert(key.to_string(), converted);
+    }
+    let variant = d
+        .schema
+        .variants
+        .and_then(|(k, _)| inputs.get(k))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    for o in d.schema.options_for(variant.as_deref()) {
+        if let (Some(default), false) = (o.default, inputs.contains_key(o.name)) {
+            let json: serde_json::Value =
+                serde_json::from_str(default).unwrap_or(serde_json::Value::Null);
+            inputs.insert(o.name.to_string(), Value::from_json(&json));
+        }
+    }
+    check_secrets(&d, &inputs)
+        .map_err(|(key, fault)| fault.at(key_span(session, call, &key)).raise(pos))?;
+    let cluster_name = d.cluster.and_then(|c| cluster_name(session, c));
+    let id = ResourceId::of(
+        d.kind,
+        if d.scoped {
+            cluster_name.as_deref()
+        } else {
+            None
+        },
+        &d.name,
+    );
+    session.declare(Resource {
+        id: id.clone(),
+        kind: d.kind,
+        name: d.name,
+        cluster: d.cluster.map(|c| c.id.clone()),
+        inputs,
+        depends_on,
+        known_outputs: d.known,
+        span: call,
+    });
+    Ok(Handle { id, kind: d.kind })
+}
+
+/// The name of the cluster a handle refers to.
+pub fn cluster_name(session: &Session, cluster: &Handle) -> Option<String> {
+    session.resource(&cluster.id).map(|r| r.name)
+}
+
+fn dependencies(value: &Dynamic, span: Span) -> Vec<Dependency> {
+    let Some(items) = value.read_lock::<rhai::Array>() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            if let Some(h) = item.read_lock::<Handle>() {
+                return Some(h.id.clone());
+            }
+            item.read_lock::<rhai::ImmutableString>()
+                .map(|s| ResourceId::new(s.as_str()))
+        })
+        .map(|id| Dependency { id, span })
+        .collect()
+}
+
+/// Helm values may be a list of maps: they are deep-merged in order.
+fn merge_values(value: Value) -> Value {
+    match value {
+        Value::List(items) => {
+            let mut merged = Value::Map(BTreeMap::new());
+            for item in &items {
+                stack_engine::value::deep_merge(&mut merged, item);
+            }
+            merged
+        }
+        other => other,
+    }
+}
+
+/// Secrets may only be written into Kubernetes Secrets (SPEC §2): not into
+/// Helm values (kept in the Application and in git), labels or other objects.
+fn check_secrets(d: &Declaration, inputs: &BTreeMap<String, Value>) -> Result<(), (String, Fault)> {
+    let guarded: &[&str] = match d.kind {
+        Kind::HelmApp => &["values", "repo", "chart", "version", "path", "namespace"],
+        Kind::Namespace => &["labels", "annotations"],
+        _ => &[],
+    };
+    for key in guarded {
+        if inputs.get(*key).is_some_and(Value::is_sensitive) {
+            return Err((
+                key.to_string(),
+                Fault::new(
+                    "stack::script::secret_placement",
+                    format!("a secret value cannot go into `{key}` of {}", d.schema.function),
+                )
+                .label("this holds a secret")
+                .help("secrets are only ever written into Kubernetes Secrets: declare one with manifest(c, #{ kind: \"Secret\", ... }) and point the chart at the Secret by name"),
+            ));
+        }
+    }
+    Ok(())
+}

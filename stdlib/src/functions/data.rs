@@ -1,0 +1,281 @@
+//! Data helpers: `secret`, `file`, `yaml`, `json` and `merge`.
+
+use std::path::{Path, PathBuf};
+
+use rhai::{Array, Dynamic, Engine, ImmutableString, Map, NativeCallContext};
+use stack_engine::Secret;
+
+use super::FnDoc;
+use crate::convert::from_json;
+use crate::fault::{Fault, RhaiResult};
+use crate::session::Session;
+use crate::token;
+
+pub static SECRET_DOC: FnDoc = FnDoc {
+    name: "secret",
+    signatures: &["secret(source: string) -> secret string"],
+    summary: "A secret value from `\"env:NAME\"` (an environment variable) or `\"file:path\"` (a file inside the stack's directory, trailing newline removed). It can be interpolated like any string but is never printed, diffed, logged or stored in clear: state keeps a salted hash. It may only be written into Kubernetes `Secret` objects.",
+    schema: None,
+    kind: None,
+    example: r#"let db_password = secret("env:DB_PASSWORD");"#,
+};
+
+pub static FILE_DOC: FnDoc = FnDoc {
+    name: "file",
+    signatures: &["file(path: string) -> string"],
+    summary: "Reads a text file relative to the calling script. It never reads outside the stack's directory.",
+    schema: None,
+    kind: None,
+    example: r#"let values = yaml(file("values/grafana.yaml"));"#,
+};
+
+pub static YAML_DOC: FnDoc = FnDoc {
+    name: "yaml",
+    signatures: &["yaml(text: string) -> map or array"],
+    summary: "Parses YAML. One document gives its value; several (`---`) give an array of them.",
+    schema: None,
+    kind: None,
+    example: r#"manifest(c, yaml(file("issuer.yaml")));"#,
+};
+
+pub static JSON_DOC: FnDoc = FnDoc {
+    name: "json",
+    signatures: &["json(text: string) -> value"],
+    summary: "Parses JSON.",
+    schema: None,
+    kind: None,
+    example: r#"let dashboards = json(file("dashboards.json"));"#,
+};
+
+pub static MERGE_DOC: FnDoc = FnDoc {
+    name: "merge",
+    signatures: &["merge(a: map, b: map, ...) -> map", "merge(maps: array) -> map"],
+    summary: "Deep-merges maps left to right: nested maps merge key by key, anything else is replaced by the later value.",
+    schema: None,
+    kind: None,
+    example: r#"let values = merge(defaults, #{ replicas: 3 }, overrides);"#,
+};
+
+/// Resolves a path relative to the calling script and checks it stays in
+/// the stack's directory.
+fn inside_stack(
+    ctx: &NativeCallContext,
+    session: &Session,
+    path: &str,
+    what: &str,
+) -> RhaiResult<PathBuf> {
+    let pos = ctx.call_position();
+    let (base, stack_dir) = {
+        let state = session.borrow();
+        let caller = ctx
+            .call_source()
+            .and_then(|name| state.declarations.sources.find(name))
+            .or(state.main_source)
+            .and_then(|id| state.declarations.sources.get(id).path.clone());
+        let base = caller
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| state.stack_dir.clone());
+        (base, state.stack_dir.clone())
+    };
+    let joined = base.join(path);
+    let resolved = joined.canonicalize().map_err(|e| {
+        Fault::new(
+            "stack::script::file",
+            format!("cannot read {what} `{path}`: {e}"),
+        )
+        .label("read here")
+        .help(format!(
+            "paths are relative to the script's directory, {}",
+            base.display()
+        ))
+        .raise(pos)
+    })?;
+    if !resolved.starts_with(&stack_dir) {
+        return Err(Fault::new(
+            "stack::script::file_escape",
+            format!("`{path}` is outside the stack's directory"),
+        )
+        .label("outside the stack")
+        .help(format!(
+            "{what} may only read files inside {}",
+            stack_dir.display()
+        ))
+        .raise(pos));
+    }
+    Ok(resolved)
+}
+
+fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<String> {
+    let resolved = inside_stack(&ctx, session, path, "file()")?;
+    std::fs::read_to_string(&resolved).map_err(|e| {
+        Fault::new("stack::script::file", format!("cannot read `{path}`: {e}"))
+            .label("read here")
+            .raise(ctx.call_position())
+    })
+}
+
+fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult<String> {
+    let pos = ctx.call_position();
+    let value = match source.split_once(':') {
+        Some(("env", name)) => std::env::var(name).map_err(|_| {
+            Fault::new(
+                "stack::script::secret",
+                format!("environment variable `{name}` is not set"),
+            )
+            .label("read here")
+            .help(format!("export {name} before running stack"))
+            .raise(pos)
+        })?,
+        Some(("file", path)) => {
+            let resolved = inside_stack(&ctx, session, path, "secret()")?;
+            let text = std::fs::read_to_string(&resolved).map_err(|e| {
+                Fault::new(
+                    "stack::script::secret",
+                    format!("cannot read secret file `{path}`: {e}"),
+                )
+                .label("read here")
+                .raise(pos)
+            })?;
+            text.strip_suffix('\n').unwrap_or(&text).to_string()
+        }
+        _ => {
+            return Err(Fault::new(
+                "stack::script::secret",
+                format!("`{source}` is not a secret source"),
+            )
+            .label("unknown source")
+            .help("use \"env:NAME\" for an environment variable or \"file:path\" for a file")
+            .raise(pos))
+        }
+    };
+    let index = session.add_secret(Secret::new(source, value));
+    Ok(token::secret(index))
+}
+
+fn yaml(ctx: NativeCallContext, text: &str) -> RhaiResult<Dynamic> {
+    use serde::Deserialize;
+    let mut docs = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_json::Value::deserialize(document).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+                .unwrap_or_default();
+            Fault::new("stack::script::yaml", format!("invalid YAML{at}: {e}"))
+                .label("parsed here")
+                .raise(ctx.call_position())
+        })?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    Ok(match docs.len() {
+        0 => Dynamic::UNIT,
+        1 => from_json(&docs[0]),
+        _ => Dynamic::from_array(docs.iter().map(from_json).collect()),
+    })
+}
+
+fn json(ctx: NativeCallContext, text: &str) -> RhaiResult<Dynamic> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(|v| from_json(&v))
+        .map_err(|e| {
+            Fault::new(
+                "stack::script::json",
+                format!(
+                    "invalid JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+            .label("parsed here")
+            .raise(ctx.call_position())
+        })
+}
+
+/// Deep-merges script maps, keeping handles and tokens as they are.
+pub fn merge_into(base: &mut Dynamic, overlay: &Dynamic) {
+    let both_maps = base.is_map() && overlay.is_map();
+    if !both_maps {
+        *base = overlay.clone();
+        return;
+    }
+    let overlay = overlay
+        .read_lock::<Map>()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    let mut merged = base
+        .read_lock::<Map>()
+        .map(|m| m.clone())
+        .unwrap_or_default();
+    for (key, value) in overlay {
+        match merged.get_mut(&key) {
+            Some(existing) => merge_into(existing, &value),
+            None => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    *base = Dynamic::from_map(merged);
+}
+
+fn merge_all(ctx: &NativeCallContext, items: &[Dynamic]) -> RhaiResult<Dynamic> {
+    let mut out = Dynamic::from_map(Map::new());
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_map() {
+            return Err(Fault::new(
+                "stack::script::argument",
+                format!(
+                    "merge expects maps; argument {} is {}",
+                    i + 1,
+                    crate::schema::describe_value(item)
+                ),
+            )
+            .label("here")
+            .raise(ctx.call_position()));
+        }
+        merge_into(&mut out, item);
+    }
+    Ok(out)
+}
+
+pub fn register(engine: &mut Engine, session: &Session) {
+    let s = session.clone();
+    engine.register_fn(
+        "file",
+        move |ctx: NativeCallContext, path: ImmutableString| file(ctx, &s, &path),
+    );
+    let s = session.clone();
+    engine.register_fn(
+        "secret",
+        move |ctx: NativeCallContext, source: ImmutableString| secret(ctx, &s, &source),
+    );
+    engine.register_fn("yaml", |ctx: NativeCallContext, text: ImmutableString| {
+        yaml(ctx, &text)
+    });
+    engine.register_fn("json", |ctx: NativeCallContext, text: ImmutableString| {
+        json(ctx, &text)
+    });
+    engine.register_fn("merge", |ctx: NativeCallContext, items: Array| {
+        merge_all(&ctx, &items)
+    });
+    engine.register_fn("merge", |ctx: NativeCallContext, a: Dynamic, b: Dynamic| {
+        merge_all(&ctx, &[a, b])
+    });
+    engine.register_fn(
+        "merge",
+        |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| merge_all(&ctx, &[a, b, c]),
+    );
+    engine.register_fn(
+        "merge",
+        |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| {
+            merge_all(&ctx, &[a, b, c, d])
+        },
+    );
+    engine.register_fn(
+        "merge",
+        |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, e: Dynamic| {
+            merge_all(&ctx, &[a, b, c, d, e])
+        },
+    );
+}

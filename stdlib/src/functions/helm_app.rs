@@ -1,0 +1,177 @@
+//! `helm_app(cluster, name, opts)`: a Helm chart delivered as an Argo CD
+//! Application, or rendered and applied directly with `via: "helm"`.
+
+use std::collections::BTreeMap;
+
+use rhai::{Engine, ImmutableString, Map, NativeCallContext};
+use stack_engine::{Kind, Value};
+
+use super::FnDoc;
+use crate::declare::{check_name, declare, key_span, Declaration};
+use crate::fault::{Fault, RhaiResult};
+use crate::handle::Handle;
+use crate::schema::{defaulted, opt, Opt, Schema, Ty};
+use crate::session::Session;
+
+const OPTIONS: &[Opt] = &[
+    opt(
+        "repo",
+        Ty::Str,
+        "chart repository URL, or git repository URL with `path`",
+    ),
+    opt("chart", Ty::Str, "chart name in the repository"),
+    opt(
+        "version",
+        Ty::Str,
+        "chart version (or git revision with `path`)",
+    ),
+    opt("path", Ty::Str, "path of the chart inside a git repository"),
+    opt(
+        "namespace",
+        Ty::Str,
+        "namespace the chart is installed into (default: the app's name)",
+    ),
+    opt(
+        "values",
+        Ty::Values,
+        "Helm values: a map, or a list of maps deep-merged in order",
+    ),
+    opt(
+        "sync",
+        Ty::Map,
+        "Argo CD sync policy: `#{ prune: bool, self_heal: bool }` (both default true)",
+    ),
+    defaulted(
+        "wait",
+        Ty::Bool,
+        "true",
+        "wait until the app is healthy before its dependents start",
+    ),
+    defaulted(
+        "timeout",
+        Ty::Duration,
+        "\"10m\"",
+        "how long to wait for health",
+    ),
+    defaulted(
+        "via",
+        Ty::OneOf(&["argocd", "helm"]),
+        "\"argocd\"",
+        "deliver as an Argo CD Application, or render with helm and apply directly",
+    ),
+    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+];
+
+pub static SCHEMA: Schema = Schema {
+    function: "helm_app",
+    common: OPTIONS,
+    variants: None,
+};
+
+pub static SYNC: Schema = Schema {
+    function: "helm_app `sync`",
+    common: &[
+        opt(
+            "prune",
+            Ty::Bool,
+            "delete resources the chart no longer renders",
+        ),
+        opt("self_heal", Ty::Bool, "revert changes made outside Git"),
+    ],
+    variants: None,
+};
+
+pub static DOC: FnDoc = FnDoc {
+    name: "helm_app",
+    signatures: &["helm_app(cluster: cluster handle, name: string, opts: map) -> helm_app handle"],
+    summary: "Delivers a Helm chart to a cluster as an Argo CD Application (automated sync, `CreateNamespace=true`). With `via: \"helm\"` the chart is rendered with `helm template` and applied directly, for clusters without Argo CD. Either `chart` (from a chart repository) or `path` (a chart in git) is required.",
+    schema: Some(&SCHEMA),
+    kind: Some(Kind::HelmApp),
+    example: r#"let ingress = helm_app(c, "traefik", #{
+    repo: "https://traefik.github.io/charts", chart: "traefik", version: "28.3.0",
+    namespace: "traefik", values: [base_values, #{ deployment: #{ replicas: 2 } }],
+});"#,
+};
+
+fn helm_app(
+    ctx: NativeCallContext,
+    session: &Session,
+    cluster: Handle,
+    name: ImmutableString,
+    opts: Map,
+) -> RhaiResult<Handle> {
+    Ty::Handle(Kind::Cluster)
+        .check(&rhai::Dynamic::from(cluster.clone()))
+        .map_err(|m| {
+            Fault::new("stack::script::argument", format!("helm_app {m}"))
+                .raise(ctx.call_position())
+        })?;
+    check_name(&ctx, session, "app", &name)?;
+    if let Some(sync) = opts
+        .get("sync")
+        .and_then(|s| s.read_lock::<Map>().map(|m| m.clone()))
+    {
+        super::validate_nested(&ctx, session, "sync", &SYNC, &sync)?;
+    }
+    let call = session.call_span(&ctx);
+    if !opts.contains_key("chart") && !opts.contains_key("path") {
+        return Err(Fault::new("stack::script::option", format!("helm_app `{name}` needs `chart` (from a chart repository) or `path` (a chart in git)"))
+            .label("no chart")
+            .help("add `chart: \"<name>\"` with `repo` and `version`")
+            .at(call)
+            .raise(ctx.call_position()));
+    }
+    if !opts.contains_key("repo") {
+        return Err(Fault::new(
+            "stack::script::option",
+            format!("helm_app `{name}` needs option `repo`"),
+        )
+        .label("no repository")
+        .help("`repo`: the chart repository URL (or the git repository with `path`)")
+        .at(call)
+        .raise(ctx.call_position()));
+    }
+    if opts.contains_key("chart") && opts.contains_key("path") {
+        return Err(Fault::new(
+            "stack::script::option",
+            "`chart` and `path` exclude each other",
+        )
+        .label("second chart source")
+        .help("use `chart` for a chart repository, `path` for a chart inside a git repository")
+        .at(key_span(session, call, "path"))
+        .raise(ctx.call_position()));
+    }
+    let namespace = opts
+        .get("namespace")
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| name.to_string());
+    let mut known = BTreeMap::new();
+    known.insert("name".to_string(), Value::String(name.to_string()));
+    known.insert(
+        "namespace".to_string(),
+        crate::convert::string_value(&namespace, session),
+    );
+    declare(
+        &ctx,
+        session,
+        Declaration {
+            kind: Kind::HelmApp,
+            name: name.to_string(),
+            cluster: Some(&cluster),
+            scoped: true,
+            opts,
+            schema: &SCHEMA,
+            known,
+        },
+    )
+}
+
+pub fn register(engine: &mut Engine, session: &Session) {
+    let s = session.clone();
+    engine.register_fn(
+        "helm_app",
+        move |ctx: NativeCallContext, cluster: Handle, name: ImmutableString, opts: Map| {
+            helm_app(ctx, &s, cluster, name, opts)
+        },
+    );
+}

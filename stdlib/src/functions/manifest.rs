@@ -1,0 +1,154 @@
+//! `manifest(cluster, object_or_list)`: raw Kubernetes objects, as maps or
+//! from `yaml(...)`.
+
+use std::collections::BTreeMap;
+
+use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
+use stack_engine::{Kind, Value};
+
+use super::FnDoc;
+use crate::convert;
+use crate::declare::{declare, Declaration};
+use crate::fault::{Fault, RhaiResult};
+use crate::handle::Handle;
+use crate::schema::{opt, Opt, Schema, Ty};
+use crate::session::Session;
+
+const OPTIONS: &[Opt] = &[
+    opt(
+        "object",
+        Ty::Map,
+        "the Kubernetes object (set by `manifest` itself)",
+    ),
+    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+];
+
+pub static SCHEMA: Schema = Schema {
+    function: "manifest",
+    common: OPTIONS,
+    variants: None,
+};
+
+pub static DOC: FnDoc = FnDoc {
+    name: "manifest",
+    signatures: &[
+        "manifest(cluster: cluster handle, object: map) -> manifest handle",
+        "manifest(cluster: cluster handle, objects: array) -> array of manifest handles",
+        "manifest(cluster: cluster handle, object_or_list, opts: map) -> handle(s)",
+    ],
+    summary: "Declares raw Kubernetes objects. Each needs `apiVersion`, `kind` and `metadata.name`. Secret values may only be written into objects of kind `Secret`.",
+    schema: Some(&SCHEMA),
+    kind: Some(Kind::Manifest),
+    example: r#"manifest(c, yaml(file("cluster-issuer.yaml")));"#,
+};
+
+fn field<'a>(map: &'a Map, key: &str) -> Option<String> {
+    map.get(key)
+        .filter(|v| v.is_string())
+        .map(|v| v.to_string())
+}
+
+fn one(
+    ctx: &NativeCallContext,
+    session: &Session,
+    cluster: &Handle,
+    object: &Dynamic,
+    opts: &Map,
+) -> RhaiResult<Handle> {
+    let pos = ctx.call_position();
+    let bad = |message: String| {
+        Fault::new("stack::script::manifest", message)
+            .label("this object")
+            .help("a Kubernetes object needs `apiVersion`, `kind` and `metadata: #{ name }`")
+            .raise(pos)
+    };
+    let Some(map) = object.read_lock::<Map>().map(|m| m.clone()) else {
+        return Err(bad(format!(
+            "manifest expects an object (a map), got {}",
+            crate::schema::describe_value(object)
+        )));
+    };
+    let kind = field(&map, "kind").ok_or_else(|| bad("the object has no `kind`".into()))?;
+    field(&map, "apiVersion").ok_or_else(|| bad(format!("the {kind} has no `apiVersion`")))?;
+    let metadata = map
+        .get("metadata")
+        .and_then(|m| m.read_lock::<Map>().map(|m| m.clone()))
+        .unwrap_or_default();
+    let name = field(&metadata, "name")
+        .ok_or_else(|| bad(format!("the {kind} has no `metadata.name`")))?;
+    let namespace = field(&metadata, "namespace");
+    if kind != "Secret" {
+        let value = convert::to_value(object, session).map_err(bad)?;
+        if value.is_sensitive() {
+            return Err(Fault::new("stack::script::secret_placement", format!("a secret value cannot go into the {kind} `{name}`"))
+                .label("this object holds a secret")
+                .help("secrets are only ever written into Kubernetes Secrets: put it in an object of kind `Secret` and refer to that")
+                .raise(pos));
+        }
+    }
+    let id_name = match &namespace {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    };
+    let mut known = BTreeMap::new();
+    known.insert("name".to_string(), Value::String(name));
+    known.insert("kind".to_string(), Value::String(kind));
+    if let Some(ns) = namespace {
+        known.insert("namespace".to_string(), Value::String(ns));
+    }
+    let mut opts = opts.clone();
+    opts.insert("object".into(), Dynamic::from_map(map));
+    declare(
+        ctx,
+        session,
+        Declaration {
+            kind: Kind::Manifest,
+            name: id_name,
+            cluster: Some(cluster),
+            scoped: true,
+            opts,
+            schema: &SCHEMA,
+            known,
+        },
+    )
+}
+
+fn manifest(
+    ctx: NativeCallContext,
+    session: &Session,
+    cluster: Handle,
+    objects: Dynamic,
+    opts: Map,
+) -> RhaiResult<Dynamic> {
+    Ty::Handle(Kind::Cluster)
+        .check(&Dynamic::from(cluster.clone()))
+        .map_err(|m| {
+            Fault::new("stack::script::argument", format!("manifest {m}"))
+                .raise(ctx.call_position())
+        })?;
+    if let Some(list) = objects.read_lock::<Array>().map(|a| a.clone()) {
+        let handles = list
+            .iter()
+            .map(|o| one(&ctx, session, &cluster, o, &opts).map(Dynamic::from))
+            .collect::<RhaiResult<Array>>()?;
+        return Ok(Dynamic::from_array(handles));
+    }
+    one(&ctx, session, &cluster, &objects, &opts).map(Dynamic::from)
+}
+
+pub fn register(engine: &mut Engine, session: &Session) {
+    let s = session.clone();
+    engine.register_fn(
+        "manifest",
+        move |ctx: NativeCallContext, cluster: Handle, objects: Dynamic| {
+            manifest(ctx, &s, cluster, objects, Map::new())
+        },
+    );
+    let s = session.clone();
+    engine.register_fn(
+        "manifest",
+        move |ctx: NativeCallContext, cluster: Handle, objects: Dynamic, opts: Map| {
+            manifest(ctx, &s, cluster, objects, opts)
+        },
+    );
+}

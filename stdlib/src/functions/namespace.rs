@@ -1,0 +1,87 @@
+//! `namespace(cluster, name, opts)`: a Namespace with labels and annotations.
+
+use std::collections::BTreeMap;
+
+use rhai::{Engine, ImmutableString, Map, NativeCallContext};
+use stack_engine::{Kind, Value};
+
+use super::FnDoc;
+use crate::declare::{check_name, declare, Declaration};
+use crate::fault::{Fault, RhaiResult};
+use crate::handle::Handle;
+use crate::schema::{opt, Opt, Schema, Ty};
+use crate::session::Session;
+
+const OPTIONS: &[Opt] = &[
+    opt("labels", Ty::Map, "labels of the Namespace"),
+    opt("annotations", Ty::Map, "annotations of the Namespace"),
+    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+];
+
+pub static SCHEMA: Schema = Schema {
+    function: "namespace",
+    common: OPTIONS,
+    variants: None,
+};
+
+pub static DOC: FnDoc = FnDoc {
+    name: "namespace",
+    signatures: &[
+        "namespace(cluster: cluster handle, name: string) -> namespace handle",
+        "namespace(cluster: cluster handle, name: string, opts: map) -> namespace handle",
+    ],
+    summary: "Declares a Namespace on a cluster.",
+    schema: Some(&SCHEMA),
+    kind: Some(Kind::Namespace),
+    example: r#"for team in ["payments", "search"] {
+    namespace(c, `team-${team}`, #{ labels: #{ team: team } });
+}"#,
+};
+
+fn namespace(
+    ctx: NativeCallContext,
+    session: &Session,
+    cluster: Handle,
+    name: ImmutableString,
+    opts: Map,
+) -> RhaiResult<Handle> {
+    Ty::Handle(Kind::Cluster)
+        .check(&rhai::Dynamic::from(cluster.clone()))
+        .map_err(|m| {
+            Fault::new("stack::script::argument", format!("namespace {m}"))
+                .raise(ctx.call_position())
+        })?;
+    check_name(&ctx, session, "namespace", &name)?;
+    let mut known = BTreeMap::new();
+    known.insert("name".to_string(), Value::String(name.to_string()));
+    declare(
+        &ctx,
+        session,
+        Declaration {
+            kind: Kind::Namespace,
+            name: name.to_string(),
+            cluster: Some(&cluster),
+            scoped: true,
+            opts,
+            schema: &SCHEMA,
+            known,
+        },
+    )
+}
+
+pub fn register(engine: &mut Engine, session: &Session) {
+    let s = session.clone();
+    engine.register_fn(
+        "namespace",
+        move |ctx: NativeCallContext, cluster: Handle, name: ImmutableString, opts: Map| {
+            namespace(ctx, &s, cluster, name, opts)
+        },
+    );
+    let s = session.clone();
+    engine.register_fn(
+        "namespace",
+        move |ctx: NativeCallContext, cluster: Handle, name: ImmutableString| {
+            namespace(ctx, &s, cluster, name, Map::new())
+        },
+    );
+}

@@ -1,0 +1,206 @@
+//! `oidc(name, opts)`: an OpenID Connect provider and a client of it, passed
+//! to modules as the common `oidc` interface (`issuer_url`, `client_id`,
+//! `client_secret`), so Keycloak and Cognito can replace each other.
+
+use std::collections::BTreeMap;
+
+use rhai::{Engine, ImmutableString, Map, NativeCallContext};
+use stack_engine::{Kind, OutputRef, Value};
+
+use super::FnDoc;
+use crate::convert::string_value;
+use crate::declare::{declare, key_span, Declaration};
+use crate::fault::{Fault, RhaiResult};
+use crate::handle::Handle;
+use crate::schema::{defaulted, opt, required, Opt, Schema, Ty};
+use crate::session::Session;
+use crate::token;
+
+const COMMON: &[Opt] = &[
+    required(
+        "provider",
+        Ty::OneOf(&["external", "keycloak", "cognito"]),
+        "who runs the identity provider",
+    ),
+    opt(
+        "redirect_uris",
+        Ty::StrList,
+        "redirect URIs allowed for the client",
+    ),
+    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+];
+
+const EXTERNAL: &[Opt] = &[
+    required(
+        "issuer_url",
+        Ty::Str,
+        "the issuer; `/.well-known/openid-configuration` must be served below it",
+    ),
+    required("client_id", Ty::Str, "the client's id"),
+    required(
+        "client_secret",
+        Ty::Str,
+        "the client's secret: a `secret(...)` value",
+    ),
+];
+
+const KEYCLOAK: &[Opt] = &[
+    required(
+        "cluster",
+        Ty::Handle(Kind::Cluster),
+        "the cluster Keycloak runs on (it needs a `base_domain`)",
+    ),
+    required("realm", Ty::Str, "realm declared for the platform"),
+    opt(
+        "client_id",
+        Ty::Str,
+        "the client's id (default: the oidc name)",
+    ),
+    defaulted(
+        "chart_version",
+        Ty::Str,
+        "\"21.4.4\"",
+        "version of the Keycloak chart",
+    ),
+];
+
+const COGNITO: &[Opt] = &[
+    required("user_pool_id", Ty::Str, "the Cognito user pool"),
+    required("region", Ty::Str, "AWS region of the user pool"),
+    opt("domain", Ty::Str, "prefix of the hosted UI domain"),
+];
+
+pub static SCHEMA: Schema = Schema {
+    function: "oidc",
+    common: COMMON,
+    variants: Some((
+        "provider",
+        &[
+            ("external", EXTERNAL),
+            ("keycloak", KEYCLOAK),
+            ("cognito", COGNITO),
+        ],
+    )),
+};
+
+pub static DOC: FnDoc = FnDoc {
+    name: "oidc",
+    signatures: &["oidc(name: string, opts: map) -> oidc handle"],
+    summary: "Declares an OpenID Connect provider and a client of it. `external` uses an issuer that already exists; `keycloak` runs Keycloak on a cluster and declares the realm and client; `cognito` creates a client in a Cognito user pool. `client_secret` is always sensitive.",
+    schema: Some(&SCHEMA),
+    kind: Some(Kind::Oidc),
+    example: r#"let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });"#,
+};
+
+fn oidc(
+    ctx: NativeCallContext,
+    session: &Session,
+    name: ImmutableString,
+    opts: Map,
+) -> RhaiResult<Handle> {
+    crate::declare::check_name(&ctx, session, "oidc", &name)?;
+    let call = session.call_span(&ctx);
+    let provider = opts
+        .get("provider")
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let mut known = BTreeMap::new();
+    let mut cluster: Option<Handle> = None;
+    match provider.as_str() {
+        "external" => {
+            if let Some(secret) = opts.get("client_secret") {
+                let text = secret.to_string();
+                if !token::has_tokens(&text) {
+                    return Err(Fault::new("stack::script::plain_secret", "`client_secret` is written in clear in the script")
+                        .label("a plain string")
+                        .help("read it with `secret(\"env:NAME\")` or `secret(\"file:path\")`, so it is never printed or stored in clear")
+                        .at(key_span(session, call, "client_secret"))
+                        .raise(ctx.call_position()));
+                }
+                known.insert("client_secret".to_string(), string_value(&text, session));
+            }
+            for key in ["issuer_url", "client_id"] {
+                if let Some(v) = opts.get(key) {
+                    known.insert(key.to_string(), string_value(&v.to_string(), session));
+                }
+            }
+        }
+        "keycloak" => {
+            cluster = opts
+                .get("cluster")
+                .and_then(|c| c.clone().try_cast::<Handle>());
+            if let Some(c) = &cluster {
+                let has_domain = session
+                    .resource(&c.id)
+                    .is_some_and(|r| r.known_outputs.contains_key("base_domain"));
+                if !has_domain {
+                    return Err(Fault::new("stack::script::option", format!("Keycloak on `{}` needs the cluster's `base_domain`", c.id))
+                        .label("this cluster has no base_domain")
+                        .help("Keycloak is served at `keycloak.<base_domain>`: set `base_domain` on the cluster")
+                        .at(key_span(session, call, "cluster"))
+                        .raise(ctx.call_position()));
+                }
+                let domain = token::output(&OutputRef {
+                    resource: c.id.clone(),
+                    output: "base_domain".into(),
+                    secret: false,
+                });
+                let realm = opts.get("realm").map(|r| r.to_string()).unwrap_or_default();
+                known.insert(
+                    "issuer_url".to_string(),
+                    string_value(
+                        &format!("https://keycloak.{domain}/realms/{realm}"),
+                        session,
+                    ),
+                );
+            }
+            let client_id = opts
+                .get("client_id")
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| name.to_string());
+            known.insert("client_id".to_string(), string_value(&client_id, session));
+        }
+        "cognito" => {
+            let region = opts
+                .get("region")
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            let pool = opts
+                .get("user_pool_id")
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            known.insert(
+                "issuer_url".to_string(),
+                string_value(
+                    &format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
+                    session,
+                ),
+            );
+        }
+        _ => {}
+    }
+    declare(
+        &ctx,
+        session,
+        Declaration {
+            kind: Kind::Oidc,
+            name: name.to_string(),
+            cluster: cluster.as_ref(),
+            scoped: false,
+            opts,
+            schema: &SCHEMA,
+            known: known
+                .into_iter()
+                .filter(|(_, v)| !matches!(v, Value::Null))
+                .collect(),
+        },
+    )
+}
+
+pub fn register(engine: &mut Engine, session: &Session) {
+    let s = session.clone();
+    engine.register_fn(
+        "oidc",
+        move |ctx: NativeCallContext, name: ImmutableString, opts: Map| oidc(ctx, &s, name, opts),
+    );
+}

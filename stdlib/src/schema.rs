@@ -1,0 +1,318 @@
+//! Option schemas: which keys a declaration takes, of which type, with which
+//! default. Unknown keys get a "did you mean"; wrong types name both types.
+//! The same tables generate the stdlib reference in `docs/`.
+
+use rhai::{Dynamic, Map};
+use stack_engine::suggest;
+use stack_engine::Kind;
+
+use crate::handle::Handle;
+
+/// The type an option accepts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    Str,
+    Int,
+    Bool,
+    /// A duration such as `"90s"`, `"10m"`, `"1h30m"`.
+    Duration,
+    Map,
+    /// A list of strings.
+    StrList,
+    /// A list of maps.
+    MapList,
+    /// Helm values: a map, or a list of maps deep-merged in order.
+    Values,
+    /// One of a fixed set of strings.
+    OneOf(&'static [&'static str]),
+    /// A handle of this kind.
+    Handle(Kind),
+    /// Handles or resource ids (`depends_on`).
+    Dependencies,
+    /// Any value.
+    Any,
+}
+
+impl Ty {
+    /// How the type reads in messages and docs.
+    pub fn describe(self) -> String {
+        match self {
+            Ty::Str => "string".into(),
+            Ty::Int => "integer".into(),
+            Ty::Bool => "bool".into(),
+            Ty::Duration => "duration (\"90s\", \"10m\", \"1h\")".into(),
+            Ty::Map => "map".into(),
+            Ty::StrList => "list of strings".into(),
+            Ty::MapList => "list of maps".into(),
+            Ty::Values => "map, or list of maps".into(),
+            Ty::OneOf(choices) => {
+                let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+            Ty::Handle(kind) => format!("{kind} handle"),
+            Ty::Dependencies => "list of handles or ids".into(),
+            Ty::Any => "any value".into(),
+        }
+    }
+
+    /// Checks a value; `Err` says what is wrong with it.
+    pub fn check(self, value: &Dynamic) -> Result<(), String> {
+        let ok = match self {
+            Ty::Str => value.is_string(),
+            Ty::Int => value.is_int(),
+            Ty::Bool => value.is_bool(),
+            Ty::Duration => {
+                return match value.clone().into_immutable_string() {
+                    Ok(s) if is_duration(&s) => Ok(()),
+                    Ok(s) => Err(format!("`{s}` is not a duration: use a number with s, m or h, like \"10m\" or \"1h30m\"")),
+                    Err(_) => Err(mismatch(self, value)),
+                };
+            }
+            Ty::Map => value.is_map(),
+            Ty::StrList => list_of(value, Dynamic::is_string),
+            Ty::MapList => list_of(value, Dynamic::is_map),
+            Ty::Values => value.is_map() || list_of(value, Dynamic::is_map),
+            Ty::OneOf(choices) => {
+                return match value.clone().into_immutable_string() {
+                    Ok(s) if choices.contains(&s.as_str()) => Ok(()),
+                    Ok(s) => {
+                        let hint = suggest::did_you_mean(&s, choices.iter().copied())
+                            .map(|h| format!("; {h}"))
+                            .unwrap_or_default();
+                        Err(format!("`{s}` is not {}{hint}", self.describe()))
+                    }
+                    Err(_) => Err(mismatch(self, value)),
+                };
+            }
+            Ty::Handle(kind) => {
+                return match value.clone().try_cast::<Handle>() {
+                    Some(h) if h.kind == kind => Ok(()),
+                    Some(h) => Err(format!(
+                        "expects a {kind} handle, got a {} handle (`{}`)",
+                        h.kind, h.id
+                    )),
+                    None => Err(mismatch(self, value)),
+                };
+            }
+            Ty::Dependencies => list_of(value, |v| v.is_string() || v.is::<Handle>()),
+            Ty::Any => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(mismatch(self, value))
+        }
+    }
+}
+
+fn list_of(value: &Dynamic, item: impl Fn(&Dynamic) -> bool) -> bool {
+    value
+        .read_lock::<rhai::Array>()
+        .is_some_and(|items| items.iter().all(item))
+}
+
+fn mismatch(ty: Ty, value: &Dynamic) -> String {
+    format!("expects a {}, got {}", ty.describe(), describe_value(value))
+}
+
+/// A value's type in words, with a short preview.
+pub fn describe_value(value: &Dynamic) -> String {
+    if let Some(h) = value.read_lock::<Handle>() {
+        return format!("a {} handle (`{}`)", h.kind, h.id);
+    }
+    match value.type_name() {
+        "i64" => format!("an integer ({value})"),
+        "f64" => format!("a float ({value})"),
+        "bool" => format!("a bool ({value})"),
+        "string" => {
+            let s = value.to_string();
+            if crate::token::has_tokens(&s) {
+                "a string".to_string()
+            } else {
+                format!("a string ({s:?})")
+            }
+        }
+        "()" => "nothing (`()`)".to_string(),
+        "array" => "a list".to_string(),
+        "map" => "a map".to_string(),
+        other => format!("a `{other}`"),
+    }
+}
+
+/// Whether `s` is a duration like `90s`, `10m`, `1h30m`.
+pub fn is_duration(s: &str) -> bool {
+    let mut digits = false;
+    let mut any_unit = false;
+    for c in s.chars() {
+        match c {
+            '0'..='9' => digits = true,
+            's' | 'm' | 'h' if digits => {
+                digits = false;
+                any_unit = true;
+            }
+            _ => return false,
+        }
+    }
+    any_unit && !digits
+}
+
+/// One option of a declaration.
+#[derive(Debug, Clone, Copy)]
+pub struct Opt {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub doc: &'static str,
+    pub required: bool,
+    /// The default as a JSON literal, filled into the inputs when absent.
+    pub default: Option<&'static str>,
+}
+
+pub const fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Opt {
+    Opt {
+        name,
+        ty,
+        doc,
+        required: false,
+        default: None,
+    }
+}
+
+pub const fn required(name: &'static str, ty: Ty, doc: &'static str) -> Opt {
+    Opt {
+        name,
+        ty,
+        doc,
+        required: true,
+        default: None,
+    }
+}
+
+pub const fn defaulted(
+    name: &'static str,
+    ty: Ty,
+    default: &'static str,
+    doc: &'static str,
+) -> Opt {
+    Opt {
+        name,
+        ty,
+        doc,
+        required: false,
+        default: Some(default),
+    }
+}
+
+/// The options of a declaration: common ones, and per-variant ones chosen by
+/// a discriminating key (`provider`).
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    pub function: &'static str,
+    pub common: &'static [Opt],
+    /// The key that picks a variant, and each variant's own options.
+    pub variants: Option<(&'static str, &'static [(&'static str, &'static [Opt])])>,
+}
+
+/// A problem with one option, to be located at its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionProblem {
+    /// The key to point at (the options map itself when empty).
+    pub key: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Schema {
+    /// The options that apply to a map, given its discriminating key.
+    pub fn options_for(&self, variant: Option<&str>) -> Vec<Opt> {
+        let mut all: Vec<Opt> = self.common.to_vec();
+        if let (Some((_, variants)), Some(variant)) = (self.variants, variant) {
+            if let Some((_, opts)) = variants.iter().find(|(v, _)| *v == variant) {
+                all.extend_from_slice(opts);
+            }
+        }
+        all
+    }
+
+    /// Validates an options map; returns every problem found.
+    pub fn validate(&self, opts: &Map) -> Vec<OptionProblem> {
+        let mut problems = Vec::new();
+        let variant = self.variants.and_then(|(key, _)| {
+            opts.get(key)
+                .and_then(|v| v.clone().into_immutable_string().ok())
+                .map(|s| s.to_string())
+        });
+        let options = self.options_for(variant.as_deref());
+        for (key, value) in opts {
+            let key = key.as_str();
+            match options.iter().find(|o| o.name == key) {
+                Some(o) => {
+                    if let Err(message) = o.ty.check(value) {
+                        problems.push(OptionProblem {
+                            key: key.to_string(),
+                            message: format!("option `{key}` of {} {message}", self.function),
+                            help: Some(format!("`{key}`: {}", o.doc)),
+                        });
+                    }
+                }
+                None => problems.push(self.unknown(key, variant.as_deref(), &options)),
+            }
+        }
+        for o in options.iter().filter(|o| o.required) {
+            if !opts.contains_key(o.name) {
+                let which = match (&variant, self.variants) {
+                    (Some(v), Some((k, _))) => format!(" with {k} `{v}`"),
+                    _ => String::new(),
+                };
+                problems.push(OptionProblem {
+                    key: String::new(),
+                    message: format!("{}{which} needs option `{}`", self.function, o.name),
+                    help: Some(format!("`{}` ({}): {}", o.name, o.ty.describe(), o.doc)),
+                });
+            }
+        }
+        problems
+    }
+
+    fn unknown(&self, key: &str, variant: Option<&str>, options: &[Opt]) -> OptionProblem {
+        let mut help = suggest::did_you_mean(key, options.iter().map(|o| o.name));
+        if let Some((discriminant, variants)) = self.variants {
+            let owners: Vec<&str> = variants
+                .iter()
+                .filter(|(v, opts)| Some(*v) != variant && opts.iter().any(|o| o.name == key))
+                .map(|(v, _)| *v)
+                .collect();
+            if !owners.is_empty() {
+                help = Some(format!(
+                    "`{key}` is an option of {discriminant} {}",
+                    owners
+                        .iter()
+                        .map(|o| format!("`{o}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        let mut names: Vec<&str> = options.iter().map(|o| o.name).collect();
+        names.sort_unstable();
+        OptionProblem {
+            key: key.to_string(),
+            message: format!("unknown option `{key}` for {}", self.function),
+            help: help.or_else(|| Some(format!("known options: {}", names.join(", ")))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for ok in ["10m", "90s", "1h30m", "2h"] {
+            assert!(is_duration(ok), "{ok}");
+        }
+        for bad in ["", "10", "m", "10x", "1.5h", "h10"] {
+            assert!(!is_duration(bad), "{bad}");
+        }
+    }
+}

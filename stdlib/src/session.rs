@@ -1,0 +1,128 @@
+//! The state one evaluation shares between the bindings: what has been
+//! declared, the sources read, `--set` parameters and secret values.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rhai::{NativeCallContext, Position};
+use stack_engine::source::offset_of;
+use stack_engine::{Declarations, Resource, ResourceId, Secret, SourceId, Span};
+
+/// Shared, single-threaded session state. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct Session(Rc<RefCell<SessionState>>);
+
+#[derive(Default)]
+pub struct SessionState {
+    pub declarations: Declarations,
+    /// `--set name=value` parameters.
+    pub params: BTreeMap<String, String>,
+    /// Parameters the script read; `params()` reads them all.
+    pub params_read: BTreeSet<String>,
+    pub all_params_read: bool,
+    /// Secret values, referred to from strings by index.
+    pub secrets: Vec<Secret>,
+    /// The canonical directory of the stack script: `file()` stays inside it.
+    pub stack_dir: PathBuf,
+    /// Display name of the stack script.
+    pub main_source: Option<SourceId>,
+}
+
+impl Session {
+    pub fn new(stack: &str, stack_dir: &Path, params: BTreeMap<String, String>) -> Session {
+        let dir = stack_dir
+            .canonicalize()
+            .unwrap_or_else(|_| stack_dir.to_path_buf());
+        Session(Rc::new(RefCell::new(SessionState {
+            declarations: Declarations::new(stack, &dir),
+            params,
+            stack_dir: dir,
+            ..SessionState::default()
+        })))
+    }
+
+    pub fn borrow(&self) -> std::cell::Ref<'_, SessionState> {
+        self.0.borrow()
+    }
+
+    pub fn borrow_mut(&self) -> std::cell::RefMut<'_, SessionState> {
+        self.0.borrow_mut()
+    }
+
+    /// Registers a source text and returns its id.
+    pub fn add_source(&self, name: &str, path: Option<&Path>, text: &str) -> SourceId {
+        self.borrow_mut().declarations.sources.add(name, path, text)
+    }
+
+    /// The span of the call `ctx` is evaluating: the called function's name
+    /// in the caller's source.
+    pub fn call_span(&self, ctx: &NativeCallContext) -> Span {
+        self.span_at(ctx.call_source(), ctx.call_position())
+    }
+
+    /// The span of the identifier (or single character) at a position.
+    pub fn span_at(&self, source: Option<&str>, pos: Position) -> Span {
+        let state = self.borrow();
+        let sources = &state.declarations.sources;
+        let id = source
+            .and_then(|name| sources.find(name))
+            .or(state.main_source)
+            .unwrap_or(SourceId(0));
+        if sources.iter().count() == 0 {
+            return Span::new(id, 0, 0);
+        }
+        let text = &sources.get(id).text;
+        let (Some(line), Some(col)) = (pos.line(), pos.position()) else {
+            return Span::new(id, 0, 0);
+        };
+        let offset = offset_of(text, line, col);
+        let len = text[offset..]
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map_or(text.len() - offset, |(i, _)| i)
+            .max(text[offset..].chars().next().map_or(0, char::len_utf8));
+        Span::new(id, offset, len)
+    }
+
+    /// The text of a source.
+    pub fn source_text(&self, id: SourceId) -> std::sync::Arc<str> {
+        self.borrow().declarations.sources.get(id).text.clone()
+    }
+
+    pub fn declare(&self, resource: Resource) {
+        self.borrow_mut().declarations.resources.push(resource);
+    }
+
+    /// The declared resource with this id, if any (the latest, for duplicates).
+    pub fn resource(&self, id: &ResourceId) -> Option<Resource> {
+        self.borrow()
+            .declarations
+            .resources
+            .iter()
+            .rev()
+            .find(|r| &r.id == id)
+            .cloned()
+    }
+
+    pub fn add_secret(&self, secret: Secret) -> usize {
+        let mut state = self.borrow_mut();
+        state.secrets.push(secret);
+        state.secrets.len() - 1
+    }
+
+    pub fn secret(&self, index: usize) -> Option<Secret> {
+        self.borrow().secrets.get(index).cloned()
+    }
+
+    /// Takes the declarations out, leaving the sources for later inputs (REPL).
+    pub fn declarations(&self) -> Declarations {
+        self.borrow().declarations.clone()
+    }
+
+    /// Forgets every declaration (REPL `:reset`); sources stay for diagnostics.
+    pub fn clear_resources(&self) {
+        self.borrow_mut().declarations.resources.clear();
+    }
+}
