@@ -2,7 +2,6 @@
 //! validate the graph, read the state.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use stack_engine::{state, Graph, State};
 
@@ -13,7 +12,6 @@ use crate::failure::Failure;
 pub struct Loaded {
     pub graph: Graph,
     pub state: State,
-    pub state_path: PathBuf,
 }
 
 pub fn params(set: &[(String, String)]) -> BTreeMap<String, String> {
