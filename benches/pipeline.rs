@@ -16,7 +16,7 @@ mod dag;
 fn evaluate(script: &str) -> Graph {
     let dir = std::env::temp_dir();
     let mut evaluator = stack_stdlib::Evaluator::new("bench", &dir, BTreeMap::new());
-    evaluator
+    let _ = evaluator
         .eval_text("bench.rhai", None, script)
         .expect("the benchmark stack evaluates");
     Graph::build(evaluator.declarations()).expect("the benchmark graph is valid")

@@ -32,9 +32,5 @@ pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
         .clone()
         .unwrap_or_else(|| state::path_for(&args.file, &stack));
     let state = state::load(&state_path, &stack).map_err(Failure::runtime)?;
-    Ok(Loaded {
-        graph,
-        state,
-        state_path,
-    })
+    Ok(Loaded { graph, state })
 }

@@ -32,6 +32,7 @@ pub fn install_diagnostics() {
                 .unicode(color)
                 .width(width)
                 .context_lines(1)
+                .show_related_errors_as_nested()
                 .build(),
         )
     }));

@@ -75,6 +75,10 @@ pub struct Graph {
 }
 
 impl Graph {
+    #[allow(
+        clippy::result_large_err,
+        reason = "a diagnostic carries its source text; it is built once, when a command fails"
+    )]
     pub fn build(declarations: Declarations) -> Result<Graph, GraphError> {
         let sources = &declarations.sources;
         let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(

@@ -144,7 +144,7 @@ pub fn application(
     }
     source.insert("helm".into(), Json::Object(helm));
 
-    let sync = resource.input("sync").and_then(Value::as_map);
+    let sync = resource.input("sync_policy").and_then(Value::as_map);
     let flag = |key: &str| {
         sync.and_then(|s| s.get(key))
             .map(|v| matches!(v, Value::Bool(true)))

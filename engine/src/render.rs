@@ -67,6 +67,10 @@ pub struct Rendered {
 
 /// Renders every cluster of the graph. `repo_url` overrides the clusters'
 /// `gitops.repo` for the root Applications.
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
 pub fn render(
     graph: &Graph,
     state: Option<&State>,
@@ -168,6 +172,10 @@ fn file_name(resource: &Resource, object: &Json) -> PathBuf {
     }
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
 fn root_application(
     graph: &Graph,
     cluster: &Resource,
@@ -224,6 +232,10 @@ pub fn to_yaml(object: &Json) -> String {
 
 /// Writes the rendered files under `out` and removes files an earlier render
 /// wrote that this one no longer produces. Returns the paths written.
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
 pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>, RenderError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -137,6 +137,7 @@ mod tests {
 /// diagnostics whose labels may fall in several files.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{message}")]
+#[diagnostic(severity(Advice))]
 pub struct SpanNote {
     pub message: String,
     #[source_code]

@@ -17,7 +17,12 @@ pub fn run(args: &StackArgs, out: &Path, repo_url: Option<&str>) -> Result<Strin
             other => Failure::usage(other),
         })?;
     let written = render::write(&rendered, out).map_err(Failure::runtime)?;
-    let mut report = format!("Rendered {} files into {}:\n", written.len(), out.display());
+    let mut report = format!(
+        "Rendered {} file{} into {}:\n",
+        written.len(),
+        if written.len() == 1 { "" } else { "s" },
+        out.display()
+    );
     for path in &written {
         report.push_str(&format!("  {}\n", path.display()));
     }

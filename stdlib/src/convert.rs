@@ -112,6 +112,14 @@ pub fn from_json(json: &Json) -> Dynamic {
 /// Replaces tokens with something a person can read: known outputs by their
 /// value, unknown ones as `(known after apply)`, secrets as `(sensitive)`.
 pub fn readable(s: &str, session: &Session) -> String {
+    // Maps and lists print their strings escaped: undo that for the markers.
+    let unescaped;
+    let s = if s.contains("\\u{f0000}") {
+        unescaped = s.replace("\\u{f0000}", &token::OPEN.to_string()).replace("\\u{f0001}", &token::CLOSE.to_string());
+        unescaped.as_str()
+    } else {
+        s
+    };
     if !token::has_tokens(s) {
         return s.to_string();
     }
@@ -121,7 +129,7 @@ pub fn readable(s: &str, session: &Session) -> String {
             Piece::Text(t) => t.to_string(),
             Piece::Output(r) if r.secret => stack_engine::value::SENSITIVE.to_string(),
             Piece::Output(r) => known_output(&r, session)
-                .unwrap_or_else(|| format!("{}", stack_engine::value::UNKNOWN)),
+                .unwrap_or_else(|| stack_engine::value::UNKNOWN.to_string()),
             Piece::Secret(_) => stack_engine::value::SENSITIVE.to_string(),
         })
         .collect()

@@ -123,8 +123,9 @@ pub fn declare(ctx: &NativeCallContext, session: &Session, d: Declaration) -> Rh
             inputs.insert(o.name.to_string(), Value::from_json(&json));
         }
     }
-    check_secrets(&d, &inputs)
-        .map_err(|(key, fault)| fault.at(key_span(session, call, &key)).raise(pos))?;
+    if let Some((key, fault)) = misplaced_secret(&d, &inputs) {
+        return Err(fault.at(key_span(session, call, &key)).raise(pos));
+    }
     let cluster_name = d.cluster.and_then(|c| cluster_name(session, c));
     let id = ResourceId::of(
         d.kind,
@@ -184,26 +185,59 @@ fn merge_values(value: Value) -> Value {
     }
 }
 
+/// Where a secret sits inside a value: `data.url`, `env[0].value`.
+pub fn sensitive_path(value: &Value) -> Option<String> {
+    match value {
+        Value::Map(map) => map.iter().find_map(|(k, v)| {
+            if !v.is_sensitive() {
+                return None;
+            }
+            Some(match sensitive_path(v) {
+                Some(inner) if inner.starts_with('[') => format!("{k}{inner}"),
+                Some(inner) => format!("{k}.{inner}"),
+                None => k.clone(),
+            })
+        }),
+        Value::List(items) => items.iter().enumerate().find_map(|(i, v)| {
+            if !v.is_sensitive() {
+                return None;
+            }
+            Some(match sensitive_path(v) {
+                Some(inner) if inner.starts_with('[') => format!("[{i}]{inner}"),
+                Some(inner) => format!("[{i}].{inner}"),
+                None => format!("[{i}]"),
+            })
+        }),
+        _ => None,
+    }
+}
+
 /// Secrets may only be written into Kubernetes Secrets (SPEC §2): not into
 /// Helm values (kept in the Application and in git), labels or other objects.
-fn check_secrets(d: &Declaration, inputs: &BTreeMap<String, Value>) -> Result<(), (String, Fault)> {
+/// Returns the option that holds one, with the fault to raise.
+fn misplaced_secret(d: &Declaration, inputs: &BTreeMap<String, Value>) -> Option<(String, Fault)> {
     let guarded: &[&str] = match d.kind {
         Kind::HelmApp => &["values", "repo", "chart", "version", "path", "namespace"],
         Kind::Namespace => &["labels", "annotations"],
         _ => &[],
     };
     for key in guarded {
-        if inputs.get(*key).is_some_and(Value::is_sensitive) {
-            return Err((
+        if let Some(value) = inputs.get(*key).filter(|v| v.is_sensitive()) {
+            let path = match sensitive_path(value) {
+                Some(inner) if inner.starts_with('[') => format!("{key}{inner}"),
+                Some(inner) => format!("{key}.{inner}"),
+                None => key.to_string(),
+            };
+            return Some((
                 key.to_string(),
                 Fault::new(
                     "stack::script::secret_placement",
-                    format!("a secret value cannot go into `{key}` of {}", d.schema.function),
+                    format!("a secret value cannot go into `{path}` of {}", d.schema.function),
                 )
                 .label("this holds a secret")
                 .help("secrets are only ever written into Kubernetes Secrets: declare one with manifest(c, #{ kind: \"Secret\", ... }) and point the chart at the Secret by name"),
             ));
         }
     }
-    Ok(())
+    None
 }

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
-use rhai::{EvalAltResult, ParseErrorType, Position};
+use rhai::{EvalAltResult, LexError, ParseErrorType, Position};
 use stack_engine::source::SpanNote;
 use stack_engine::{suggest, Span};
 
 use crate::fault::Fault;
+use crate::functions::DOCS;
 use crate::session::Session;
 
 /// An error in a stack script or a module it imports.
@@ -113,11 +114,14 @@ pub fn from_rhai(
         }
     }
     let pos = current.position();
-    let mut parts = describe(current, known_functions);
-    let span = parts
+    let mut parts = describe(current, session, known_functions);
+    let mut span = parts
         .span
         .take()
         .unwrap_or_else(|| session.span_at(Some(&source), pos));
+    if let EvalAltResult::ErrorParsing(kind, _) = current {
+        refine_parse_error(kind, session, &mut span, &mut parts);
+    }
     let state = session.borrow();
     let sources = &state.declarations.sources;
     let trace = trace
@@ -152,7 +156,7 @@ fn plain(err: &EvalAltResult) -> String {
     }
 }
 
-fn describe(err: &EvalAltResult, known_functions: &[String]) -> Parts {
+fn describe(err: &EvalAltResult, session: &Session, known_functions: &[String]) -> Parts {
     match err {
         EvalAltResult::ErrorRuntime(value, _) => {
             if let Some(fault) = value.read_lock::<Fault>() {
@@ -167,32 +171,65 @@ fn describe(err: &EvalAltResult, known_functions: &[String]) -> Parts {
             }
             Parts::new(
                 "stack::script::thrown",
-                format!("the script threw: {value}"),
+                format!(
+                    "the script threw: {}",
+                    crate::convert::readable(&value.to_string(), session)
+                ),
                 "thrown here",
             )
         }
         EvalAltResult::ErrorParsing(kind, _) => parse_error(kind),
         EvalAltResult::ErrorFunctionNotFound(signature, _) => {
-            let name = signature
-                .split([' ', '('])
-                .next()
-                .unwrap_or(signature)
-                .to_string();
-            let name = name.rsplit("::").next().unwrap_or(&name).to_string();
+            let (name, args) = split_signature(signature);
+            let called = format!("{name}({})", args.join(", "));
+            let short = name.rsplit("::").next().unwrap_or(&name).to_string();
             let mut parts = Parts::new(
                 "stack::script::unknown_function",
-                format!("unknown function: {signature}"),
+                format!("unknown function `{name}`"),
                 "not a known function",
             );
-            if known_functions.iter().any(|f| *f == name) {
+            if known_functions.contains(&short) {
                 parts.message =
-                    format!("`{name}` cannot be called with these arguments: {signature}");
+                    format!("`{short}` cannot be called with these arguments: {called}");
                 parts.label = "wrong arguments".into();
-                parts.help = Some("see `docs/reference.md` for its signatures".into());
+                parts.help = Some(match DOCS.iter().find(|d| d.name == short) {
+                    Some(doc) => {
+                        let forms: Vec<&str> = doc
+                            .signatures
+                            .iter()
+                            .map(|s| s.split(" -> ").next().unwrap_or(s))
+                            .collect();
+                        format!("`{short}` is called as {}", forms.join(" or "))
+                    }
+                    None => format!("`{short}` exists, but not for ({})", args.join(", ")),
+                });
             } else if let Some(close) =
-                suggest::closest(&name, known_functions.iter().map(String::as_str))
+                suggest::closest(&short, known_functions.iter().map(String::as_str))
             {
                 parts.help = Some(format!("did you mean `{close}`?"));
+            }
+            if parts.help.is_none() && name.contains("::") {
+                let state = session.borrow();
+                let main = state.main_source;
+                let module_functions: Vec<String> = state
+                    .declarations
+                    .sources
+                    .iter()
+                    .filter(|(id, _)| Some(*id) != main)
+                    .flat_map(|(_, source)| function_names(&source.text))
+                    .collect();
+                let module = name.rsplit_once("::").map_or("", |(m, _)| m);
+                parts.help = match suggest::closest(&short, module_functions.iter().map(String::as_str)) {
+                    Some(close) if close != short => Some(format!("did you mean `{module}::{close}`?")),
+                    Some(_) => Some(format!("`{module}::{short}` exists, but takes other arguments: check its signature in the module")),
+                    None => Some(format!("is `{module}` imported (`import \"...\" as {module};`), and does it export `{short}`?")),
+                };
+            }
+            if args.iter().any(|a| a == "()") {
+                parts.message =
+                    format!("`{short}` cannot be called with these arguments: {called}");
+                parts.label = "an argument is `()`".into();
+                parts.help = Some("`()` means nothing: is a value read from a map key that is not set, or from a function that returns nothing?".into());
             }
             parts
         }
@@ -260,7 +297,15 @@ fn describe(err: &EvalAltResult, known_functions: &[String]) -> Parts {
 }
 
 fn parse_error(kind: &ParseErrorType) -> Parts {
-    let message = kind.to_string();
+    if let ParseErrorType::VariableUndefined(name) = kind {
+        return Parts::new(
+            "stack::script::unknown_variable",
+            format!("variable `{name}` is not defined"),
+            "not defined",
+        )
+        .help("declare it with `let` before using it");
+    }
+    let message = lowercase_first(&kind.to_string());
     let mut parts = Parts::new(
         "stack::script::syntax",
         format!("syntax error: {message}"),
@@ -271,15 +316,287 @@ fn parse_error(kind: &ParseErrorType) -> Parts {
         ParseErrorType::UnexpectedEOF => {
             Some("the script ends in the middle of something: is a `}` or `)` missing?".into())
         }
-        ParseErrorType::VariableUndefined(_) => {
-            Some("declare it with `let` before using it".into())
+        ParseErrorType::BadInput(LexError::UnterminatedString) => {
+            Some("close the string with the quote it starts with; a string in `\"` ends on its line, one in backticks may span lines".into())
         }
+        ParseErrorType::ExprTooDeep => Some(
+            "the expression nests too deeply: build the inner maps or lists in `let` variables first".into(),
+        ),
         _ => None,
     };
     parts
 }
 
+/// "Open string" → "open string", leaving "`{`" or "JSON" alone.
+fn lowercase_first(message: &str) -> String {
+    let mut chars = message.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => first
+            .to_lowercase()
+            .chain(message[first.len_utf8()..].chars())
+            .collect(),
+        _ => message.to_string(),
+    }
+}
+
+/// Gives a parse error a better place or help once the source is known: an
+/// undefined variable gets a "did you mean", and a missing closing bracket
+/// at the end of the script points at the bracket that is never closed.
+fn refine_parse_error(
+    kind: &ParseErrorType,
+    session: &Session,
+    span: &mut Span,
+    parts: &mut Parts,
+) {
+    let text = session.source_text(span.source);
+    match kind {
+        ParseErrorType::VariableUndefined(name) => {
+            let declared = declared_names(&text);
+            if let Some(close) = suggest::closest(name, declared.iter().map(String::as_str)) {
+                parts.help = Some(format!("did you mean `{close}`?"));
+            }
+        }
+        ParseErrorType::MissingToken(token, _)
+            if token == ";"
+                && text[..span.offset.min(text.len())].trim_end().len() < span.offset =>
+        {
+            // Rhai stops at the next statement: point at the end of the one
+            // that lacks its `;` when it ended on an earlier line.
+            let before = text[..span.offset].trim_end();
+            let gap = &text[before.len()..span.offset];
+            if let Some(last) = before.chars().next_back().filter(|_| gap.contains('\n')) {
+                *span = Span::new(span.source, before.len() - last.len_utf8(), last.len_utf8());
+                parts.label = "the statement ends here".into();
+                parts.help = Some("add `;` after it".into());
+            }
+        }
+        ParseErrorType::MissingToken(_, _) | ParseErrorType::UnexpectedEOF
+            if span.offset >= text.trim_end().len() =>
+        {
+            if let Some((offset, open)) = unclosed(&text) {
+                let close = match open {
+                    '(' => ')',
+                    '[' => ']',
+                    _ => '}',
+                };
+                *span = Span::new(span.source, offset, open.len_utf8());
+                parts.message = format!("syntax error: `{open}` is never closed");
+                parts.label = format!("this `{open}` has no matching `{close}`");
+                parts.help = Some(format!(
+                    "the script ends before the `{close}` that closes it: add it where the block ends"
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Calls `visit` with each character of code, skipping strings and comments.
+fn code_chars(text: &str, mut visit: impl FnMut(usize, char)) {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' | '`' | '\'' => {
+                let mut escaped = false;
+                for (_, d) in chars.by_ref() {
+                    match d {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        d if d == c => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek().is_some_and(|(_, d)| *d == '/') => {
+                for (_, d) in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek().is_some_and(|(_, d)| *d == '*') => {
+                let mut star = false;
+                for (_, d) in chars.by_ref() {
+                    if star && d == '/' {
+                        break;
+                    }
+                    star = d == '*';
+                }
+            }
+            _ => visit(i, c),
+        }
+    }
+}
+
+/// The innermost opening bracket left open at the end of `text`.
+fn unclosed(text: &str) -> Option<(usize, char)> {
+    let mut open: Vec<(usize, char)> = Vec::new();
+    code_chars(text, |i, c| match c {
+        '(' | '[' | '{' => open.push((i, c)),
+        ')' | ']' | '}' => {
+            open.pop();
+        }
+        _ => {}
+    });
+    open.pop()
+}
+
+/// Names a script declares: `let`, `const`, `for` variables, function
+/// parameters and import aliases.
+fn declared_names(text: &str) -> Vec<String> {
+    let mut code = String::with_capacity(text.len());
+    let mut last = 0;
+    code_chars(text, |i, c| {
+        if i > last + 1 {
+            code.push(' ');
+        }
+        code.push(c);
+        last = i + c.len_utf8() - 1;
+    });
+    let mut tokens: Vec<&str> = Vec::new();
+    let mut start = None;
+    for (i, c) in code.char_indices() {
+        let ident = c.is_alphanumeric() || c == '_';
+        match (ident, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                tokens.push(&code[s..i]);
+                start = None;
+            }
+            _ => {}
+        }
+        if !ident && !c.is_whitespace() {
+            tokens.push(&code[i..i + c.len_utf8()]);
+        }
+    }
+    if let Some(s) = start {
+        tokens.push(&code[s..]);
+    }
+    let is_ident = |t: &str| {
+        t.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+    };
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        match tokens[i] {
+            "let" | "const" | "as" => {
+                if let Some(t) = tokens.get(i + 1).filter(|t| is_ident(t)) {
+                    names.push(t.to_string());
+                }
+            }
+            "for" => {
+                for t in tokens[i + 1..].iter().take_while(|t| **t != "in") {
+                    if is_ident(t) {
+                        names.push(t.to_string());
+                    }
+                }
+            }
+            "fn" => {
+                for t in tokens[i + 2..].iter().take_while(|t| **t != "{") {
+                    if is_ident(t) {
+                        names.push(t.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Names of the public functions a module's text defines.
+fn function_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("fn "))
+        .filter_map(|rest| rest.split('(').next())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// `name (&str | ImmutableString | String, Handle)` as the name and the
+/// argument types in the words the reference uses.
+fn split_signature(signature: &str) -> (String, Vec<String>) {
+    let Some((name, rest)) = signature.split_once(" (") else {
+        return (signature.trim().to_string(), Vec::new());
+    };
+    let inner = rest.strip_suffix(')').unwrap_or(rest);
+    let mut args = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in inner.chars() {
+        match c {
+            '(' | '<' => depth += 1,
+            ')' | '>' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                args.push(type_words(current.trim()));
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        args.push(type_words(current.trim()));
+    }
+    (name.trim().to_string(), args)
+}
+
+fn type_words(ty: &str) -> String {
+    if ty.contains("ImmutableString") || ty == "&str" || ty == "String" {
+        return "string".into();
+    }
+    match ty {
+        "i64" | "INT" => "integer".into(),
+        "f64" | "f32" | "FLOAT" => "float".into(),
+        "bool" => "bool".into(),
+        "char" => "char".into(),
+        "()" => "()".into(),
+        "Handle" => "handle".into(),
+        "map" | "Map" => "map".into(),
+        "array" | "Array" => "list".into(),
+        other => other.to_string(),
+    }
+}
+
 /// The position of a Rhai error, for callers that need just that.
 pub fn position(err: &EvalAltResult) -> Position {
     err.position()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_read_in_reference_words() {
+        let (name, args) = split_signature("namespace (&str | ImmutableString | String, Handle)");
+        assert_eq!(name, "namespace");
+        assert_eq!(args, ["string", "handle"]);
+        let (name, args) = split_signature("teams::install (i64, map, ())");
+        assert_eq!(name, "teams::install");
+        assert_eq!(args, ["integer", "map", "()"]);
+    }
+
+    #[test]
+    fn finds_the_bracket_left_open() {
+        let text = "let a = #{ x: \"{\" }; // {\nfor t in [1] {\n    f(t);\n";
+        assert_eq!(unclosed(text), text.find("] {").map(|i| (i + 2, '{')));
+        assert_eq!(unclosed("f(1); /* ( */ g(2);"), None);
+    }
+
+    #[test]
+    fn names_a_script_declares() {
+        let text = "import \"x\" as lib;\nconst limit = 3;\nfn install(cluster, opts) { let name = \"let fake\"; }\nfor (team, i) in [] {}\n";
+        assert_eq!(
+            declared_names(text),
+            ["cluster", "i", "lib", "limit", "name", "opts", "team"]
+        );
+    }
 }

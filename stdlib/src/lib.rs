@@ -49,6 +49,10 @@ pub mod limits {
     pub const MAX_ARRAY_SIZE: usize = 200_000;
     pub const MAX_MAP_SIZE: usize = 200_000;
     pub const MAX_MODULES: usize = 256;
+    /// Nesting of expressions at top level and inside functions: the same in
+    /// debug and release builds (Rhai lowers its defaults in debug builds).
+    pub const MAX_EXPR_DEPTH: usize = 64;
+    pub const MAX_FUNCTION_EXPR_DEPTH: usize = 64;
 }
 
 /// Builds the Rhai engine with the standard library bound to `session`.
@@ -68,6 +72,7 @@ fn engine_with_resolver(session: &Session, resolver: Rc<resolver::StackResolver>
         .set_max_array_size(limits::MAX_ARRAY_SIZE)
         .set_max_map_size(limits::MAX_MAP_SIZE)
         .set_max_modules(limits::MAX_MODULES)
+        .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_FUNCTION_EXPR_DEPTH)
         .set_strict_variables(true)
         .set_fast_operators(false)
         .set_module_resolver(SharedResolver(resolver));
@@ -82,7 +87,14 @@ fn engine_with_resolver(session: &Session, resolver: Rc<resolver::StackResolver>
             (Some(src), Some(line)) => format!("{src}:{line}: "),
             _ => String::new(),
         };
-        eprintln!("{at}{}", convert::readable(text, &s));
+        // `debug` shows strings escaped: turn escaped token delimiters back
+        // into tokens so outputs and secrets read as in `print`.
+        let text = [token::OPEN, token::CLOSE]
+            .iter()
+            .fold(text.to_string(), |t, c| {
+                t.replace(&c.escape_debug().to_string(), &c.to_string())
+            });
+        eprintln!("{at}{}", convert::readable(&text, &s));
     });
     engine
 }
@@ -232,10 +244,21 @@ impl Evaluator {
                 .name
                 .clone()
         });
-        match self
-            .resolver
-            .resolve(&self.engine, source.as_deref(), path, Position::NONE)
-        {
+        self.import_at(alias, path, source.as_deref(), Position::NONE)
+    }
+
+    /// Like [`Evaluator::import`], for an `import` statement at `pos` in the
+    /// source `importer` (already added to the session): a relative path is
+    /// resolved from the importer's directory, and diagnostics point at the
+    /// statement.
+    pub fn import_at(
+        &mut self,
+        alias: &str,
+        path: &str,
+        importer: Option<&str>,
+        pos: Position,
+    ) -> Result<(), EvalError> {
+        match self.resolver.resolve(&self.engine, importer, path, pos) {
             Ok(module) => {
                 self.engine.register_static_module(alias, module);
                 Ok(())
@@ -243,7 +266,7 @@ impl Evaluator {
             Err(e) => Err(EvalError::Script(Box::new(error::from_rhai(
                 &e,
                 &self.session,
-                source.as_deref().unwrap_or(""),
+                importer.unwrap_or(""),
                 &self.known_functions,
             )))),
         }

@@ -89,15 +89,21 @@ impl StackResolver {
         let display = normalize(&with_ext(&base_display.join(path)));
         match std::fs::read_to_string(&disk) {
             Ok(text) => Ok((display.to_string_lossy().into_owned(), Some(disk), text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Fault::new(
+                "stack::module::not_found",
+                format!("module `{path}` not found"),
+            )
+            .label("imported here")
+            .help(format!(
+                "looked for `{}`: relative imports start from the importing file's directory",
+                display.display()
+            ))
+            .raise(pos)),
             Err(e) => Err(Fault::new(
                 "stack::module::not_found",
                 format!("cannot import `{path}`: {e}"),
             )
             .label("imported here")
-            .help(format!(
-                "relative imports are resolved from the importing file's directory; looked for {}",
-                disk.display()
-            ))
             .raise(pos)),
         }
     }

@@ -64,8 +64,7 @@ impl Ty {
             Ty::Duration => {
                 return match value.clone().into_immutable_string() {
                     Ok(s) if is_duration(&s) => Ok(()),
-                    Ok(s) => Err(format!("`{s}` is not a duration: use a number with s, m or h, like \"10m\" or \"1h30m\"")),
-                    Err(_) => Err(mismatch(self, value)),
+                    _ => Err(mismatch(self, value)),
                 };
             }
             Ty::Map => value.is_map(),
@@ -75,13 +74,7 @@ impl Ty {
             Ty::OneOf(choices) => {
                 return match value.clone().into_immutable_string() {
                     Ok(s) if choices.contains(&s.as_str()) => Ok(()),
-                    Ok(s) => {
-                        let hint = suggest::did_you_mean(&s, choices.iter().copied())
-                            .map(|h| format!("; {h}"))
-                            .unwrap_or_default();
-                        Err(format!("`{s}` is not {}{hint}", self.describe()))
-                    }
-                    Err(_) => Err(mismatch(self, value)),
+                    _ => Err(mismatch(self, value)),
                 };
             }
             Ty::Handle(kind) => {
@@ -103,6 +96,25 @@ impl Ty {
             Err(mismatch(self, value))
         }
     }
+
+    /// A "did you mean" for a value that failed [`Ty::check`], if one is close.
+    pub fn hint(self, value: &Dynamic) -> Option<String> {
+        let Ty::OneOf(choices) = self else {
+            return None;
+        };
+        let s = value.clone().into_immutable_string().ok()?;
+        suggest::did_you_mean(&s, choices.iter().copied())
+    }
+
+    /// The type with its article: "a string", "an integer", "one of ...".
+    pub fn with_article(self) -> String {
+        let words = self.describe();
+        match self {
+            Ty::OneOf(_) | Ty::Any => words,
+            _ if words.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {words}"),
+            _ => format!("a {words}"),
+        }
+    }
 }
 
 fn list_of(value: &Dynamic, item: impl Fn(&Dynamic) -> bool) -> bool {
@@ -112,7 +124,11 @@ fn list_of(value: &Dynamic, item: impl Fn(&Dynamic) -> bool) -> bool {
 }
 
 fn mismatch(ty: Ty, value: &Dynamic) -> String {
-    format!("expects a {}, got {}", ty.describe(), describe_value(value))
+    format!(
+        "expects {}, got {}",
+        ty.with_article(),
+        describe_value(value)
+    )
 }
 
 /// A value's type in words, with a short preview.
@@ -202,6 +218,9 @@ pub const fn defaulted(
     }
 }
 
+/// Per-variant options: each value of the discriminating key with its options.
+pub type Variants = &'static [(&'static str, &'static [Opt])];
+
 /// The options of a declaration: common ones, and per-variant ones chosen by
 /// a discriminating key (`provider`).
 #[derive(Debug, Clone, Copy)]
@@ -209,7 +228,7 @@ pub struct Schema {
     pub function: &'static str,
     pub common: &'static [Opt],
     /// The key that picks a variant, and each variant's own options.
-    pub variants: Option<(&'static str, &'static [(&'static str, &'static [Opt])])>,
+    pub variants: Option<(&'static str, Variants)>,
 }
 
 /// A problem with one option, to be located at its key.
@@ -250,7 +269,10 @@ impl Schema {
                         problems.push(OptionProblem {
                             key: key.to_string(),
                             message: format!("option `{key}` of {} {message}", self.function),
-                            help: Some(format!("`{key}`: {}", o.doc)),
+                            help: o
+                                .ty
+                                .hint(value)
+                                .or_else(|| Some(format!("`{key}`: {}", o.doc))),
                         });
                     }
                 }
@@ -274,7 +296,15 @@ impl Schema {
     }
 
     fn unknown(&self, key: &str, variant: Option<&str>, options: &[Opt]) -> OptionProblem {
-        let mut help = suggest::did_you_mean(key, options.iter().map(|o| o.name));
+        // `chart_version` most likely means `version`: the last word names the thing.
+        let last_word = key
+            .rsplit_once('_')
+            .map(|(_, last)| last)
+            .filter(|last| options.iter().any(|o| o.name == *last));
+        let mut help = match last_word {
+            Some(last) => Some(format!("did you mean `{last}`?")),
+            None => suggest::did_you_mean(key, options.iter().map(|o| o.name)),
+        };
         if let Some((discriminant, variants)) = self.variants {
             let owners: Vec<&str> = variants
                 .iter()

@@ -70,8 +70,10 @@ fn walk(path: &str, before: &Json, after: &Json, out: &mut Vec<FieldChange>) {
         (Json::Null, Json::Array(b)) if !b.is_empty() => {
             walk(path, &Json::Array(Vec::new()), after, out)
         }
+        // An empty map or list is a value of its own, except as the whole input.
         (Json::Null, Json::Object(_) | Json::Array(_))
-        | (Json::Object(_) | Json::Array(_), Json::Null) => {}
+        | (Json::Object(_) | Json::Array(_), Json::Null)
+            if path.is_empty() => {}
         (a, b) if a == b => {}
         (a, b) => out.push(FieldChange {
             path: path.to_string(),
@@ -92,6 +94,14 @@ mod tests {
         let b = json!({"values": {"replicas": 2, "image": "x", "new": true}, "ports": [80, 443]});
         let paths: Vec<String> = diff(&a, &b).into_iter().map(|c| c.path).collect();
         assert_eq!(paths, ["ports[1]", "values.new", "values.replicas"]);
+    }
+
+    #[test]
+    fn empty_maps_are_values_but_not_at_the_root() {
+        let changes = diff(&Json::Null, &json!({"spec": {"selfSigned": {}}}));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].path, "spec.selfSigned");
+        assert!(diff(&Json::Null, &json!({})).is_empty());
     }
 
     #[test]

@@ -233,7 +233,7 @@ fn deletes(graph: &Graph, state: &State) -> Vec<Change> {
     // Repeatedly take resources that nothing still-unplaced depends on.
     while ordered.len() < gone.len() {
         let before = ordered.len();
-        for (&id, _) in &gone {
+        for &id in gone.keys() {
             if placed.contains(id) {
                 continue;
             }

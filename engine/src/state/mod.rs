@@ -84,7 +84,7 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the state file {} is not valid: {source}", path.display())]
+    #[error("the state file {} is not valid", path.display())]
     #[diagnostic(
         code(stack::state::invalid),
         help("restore it from a backup or version control; it is plain JSON")

@@ -72,6 +72,8 @@ fn bootstrap(
         .check(&rhai::Dynamic::from(cluster.clone()))
         .map_err(|m| {
             crate::fault::Fault::new("stack::script::argument", format!("bootstrap {m}"))
+                .label("not a cluster handle")
+                .help("the first argument is the handle `cluster(...)` returns")
                 .raise(ctx.call_position())
         })?;
     let namespace = match opts.get("namespace") {

@@ -57,7 +57,7 @@ pub static MERGE_DOC: FnDoc = FnDoc {
 };
 
 /// Resolves a path relative to the calling script and checks it stays in
-/// the stack's directory.
+/// the stack's directory, whether or not the file exists.
 fn inside_stack(
     ctx: &NativeCallContext,
     session: &Session,
@@ -77,32 +77,65 @@ fn inside_stack(
             .unwrap_or_else(|| state.stack_dir.clone());
         (base, state.stack_dir.clone())
     };
-    let joined = base.join(path);
-    let resolved = joined.canonicalize().map_err(|e| {
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    let base = std::path::absolute(&base).unwrap_or(base);
+    let base = base.canonicalize().unwrap_or(base);
+    let joined = normalize(&base.join(path));
+    let escape = || {
         Fault::new(
-            "stack::script::file",
-            format!("cannot read {what} `{path}`: {e}"),
-        )
-        .label("read here")
-        .help(format!(
-            "paths are relative to the script's directory, {}",
-            base.display()
-        ))
-        .raise(pos)
-    })?;
-    if !resolved.starts_with(&stack_dir) {
-        return Err(Fault::new(
             "stack::script::file_escape",
             format!("`{path}` is outside the stack's directory"),
         )
         .label("outside the stack")
         .help(format!(
-            "{what} may only read files inside {}",
-            stack_dir.display()
+            "{what} reads only files in the stack script's directory and below it: copy the file there"
         ))
-        .raise(pos));
+        .raise(pos)
+    };
+    if !joined.starts_with(&stack_dir) {
+        return Err(escape());
+    }
+    let shown = joined
+        .strip_prefix(&stack_dir)
+        .unwrap_or(&joined)
+        .display()
+        .to_string();
+    let resolved = joined.canonicalize().map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("{what} cannot read `{path}`: there is no such file")
+        } else {
+            format!("{what} cannot read `{path}`: {e}")
+        };
+        Fault::new("stack::script::file", message)
+            .label("read here")
+            .help(format!(
+                "paths are relative to the calling script: looked for `{shown}` in the stack's directory"
+            ))
+            .raise(pos)
+    })?;
+    if !resolved.starts_with(&stack_dir) {
+        return Err(escape());
     }
     Ok(resolved)
+}
+
+/// Removes `.` and resolves `..` without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<String> {
@@ -152,18 +185,70 @@ fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult
     Ok(token::secret(index))
 }
 
-fn yaml(ctx: NativeCallContext, text: &str) -> RhaiResult<Dynamic> {
+/// A parse error in `text`, read by `function` at line/column of the text:
+/// points into the script when the text is a literal of the call.
+fn parse_fault(
+    ctx: &NativeCallContext,
+    session: &Session,
+    code: &'static str,
+    message: String,
+    text: &str,
+    at: Option<(usize, usize)>,
+) -> Box<rhai::EvalAltResult> {
+    let call = session.call_span(ctx);
+    let mut fault = Fault::new(code, message).label("parsed here");
+    if let Some((line, column)) = at {
+        let source = session.source_text(call.source);
+        // A backtick string drops a newline that directly follows the opening quote.
+        let found = crate::locate::literal(&source, call.offset, text)
+            .map(|r| (r.start + 1, r.end))
+            .or_else(|| {
+                crate::locate::literal(&source, call.offset, &format!("\n{text}"))
+                    .map(|r| (r.start + 2, r.end))
+            });
+        match found {
+            Some((start, end)) if !text.is_empty() => {
+                let inner = stack_engine::source::offset_of(text, line, column);
+                let offset = (start + inner).min(end - 1);
+                fault = fault
+                    .label(format!("line {line}, column {column} of the text"))
+                    .at(stack_engine::Span::new(call.source, offset, 1));
+            }
+            _ => {
+                fault = fault.label(format!(
+                    "line {line}, column {column} of the text parsed here"
+                ));
+            }
+        }
+    }
+    fault.raise(ctx.call_position())
+}
+
+/// A serde error message without the " at line L column C" of the place
+/// the label already shows (other places it names stay).
+fn without_location(message: &str, at: Option<(usize, usize)>) -> String {
+    match at {
+        Some((line, column)) => {
+            message.replacen(&format!(" at line {line} column {column}"), "", 1)
+        }
+        None => message.to_string(),
+    }
+}
+
+fn yaml(ctx: NativeCallContext, session: &Session, text: &str) -> RhaiResult<Dynamic> {
     use serde::Deserialize;
     let mut docs = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
         let value = serde_json::Value::deserialize(document).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
-                .unwrap_or_default();
-            Fault::new("stack::script::yaml", format!("invalid YAML{at}: {e}"))
-                .label("parsed here")
-                .raise(ctx.call_position())
+            let at = e.location().map(|l| (l.line(), l.column()));
+            parse_fault(
+                &ctx,
+                session,
+                "stack::script::yaml",
+                format!("invalid YAML: {}", without_location(&e.to_string(), at)),
+                text,
+                at,
+            )
         })?;
         if !value.is_null() {
             docs.push(value);
@@ -176,20 +261,19 @@ fn yaml(ctx: NativeCallContext, text: &str) -> RhaiResult<Dynamic> {
     })
 }
 
-fn json(ctx: NativeCallContext, text: &str) -> RhaiResult<Dynamic> {
+fn json(ctx: NativeCallContext, session: &Session, text: &str) -> RhaiResult<Dynamic> {
     serde_json::from_str::<serde_json::Value>(text)
         .map(|v| from_json(&v))
         .map_err(|e| {
-            Fault::new(
+            let at = Some((e.line(), e.column()));
+            parse_fault(
+                &ctx,
+                session,
                 "stack::script::json",
-                format!(
-                    "invalid JSON at line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
+                format!("invalid JSON: {}", without_location(&e.to_string(), at)),
+                text,
+                at,
             )
-            .label("parsed here")
-            .raise(ctx.call_position())
         })
 }
 
@@ -250,12 +334,16 @@ pub fn register(engine: &mut Engine, session: &Session) {
         "secret",
         move |ctx: NativeCallContext, source: ImmutableString| secret(ctx, &s, &source),
     );
-    engine.register_fn("yaml", |ctx: NativeCallContext, text: ImmutableString| {
-        yaml(ctx, &text)
-    });
-    engine.register_fn("json", |ctx: NativeCallContext, text: ImmutableString| {
-        json(ctx, &text)
-    });
+    let s = session.clone();
+    engine.register_fn(
+        "yaml",
+        move |ctx: NativeCallContext, text: ImmutableString| yaml(ctx, &s, &text),
+    );
+    let s = session.clone();
+    engine.register_fn(
+        "json",
+        move |ctx: NativeCallContext, text: ImmutableString| json(ctx, &s, &text),
+    );
     engine.register_fn("merge", |ctx: NativeCallContext, items: Array| {
         merge_all(&ctx, &items)
     });

@@ -37,7 +37,7 @@ const OPTIONS: &[Opt] = &[
         "Helm values: a map, or a list of maps deep-merged in order",
     ),
     opt(
-        "sync",
+        "sync_policy",
         Ty::Map,
         "Argo CD sync policy: `#{ prune: bool, self_heal: bool }` (both default true)",
     ),
@@ -69,7 +69,7 @@ pub static SCHEMA: Schema = Schema {
 };
 
 pub static SYNC: Schema = Schema {
-    function: "helm_app `sync`",
+    function: "helm_app `sync_policy`",
     common: &[
         opt(
             "prune",
@@ -104,14 +104,16 @@ fn helm_app(
         .check(&rhai::Dynamic::from(cluster.clone()))
         .map_err(|m| {
             Fault::new("stack::script::argument", format!("helm_app {m}"))
+                .label("not a cluster handle")
+                .help("the first argument is the handle `cluster(...)` returns")
                 .raise(ctx.call_position())
         })?;
     check_name(&ctx, session, "app", &name)?;
     if let Some(sync) = opts
-        .get("sync")
+        .get("sync_policy")
         .and_then(|s| s.read_lock::<Map>().map(|m| m.clone()))
     {
-        super::validate_nested(&ctx, session, "sync", &SYNC, &sync)?;
+        super::validate_nested(&ctx, session, "sync_policy", &SYNC, &sync)?;
     }
     let call = session.call_span(&ctx);
     if !opts.contains_key("chart") && !opts.contains_key("path") {

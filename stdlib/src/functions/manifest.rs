@@ -42,7 +42,7 @@ pub static DOC: FnDoc = FnDoc {
     example: r#"manifest(c, yaml(file("cluster-issuer.yaml")));"#,
 };
 
-fn field<'a>(map: &'a Map, key: &str) -> Option<String> {
+fn field(map: &Map, key: &str) -> Option<String> {
     map.get(key)
         .filter(|v| v.is_string())
         .map(|v| v.to_string())
@@ -79,23 +79,30 @@ fn one(
     let namespace = field(&metadata, "namespace");
     if kind != "Secret" {
         let value = convert::to_value(object, session).map_err(bad)?;
-        if value.is_sensitive() {
-            return Err(Fault::new("stack::script::secret_placement", format!("a secret value cannot go into the {kind} `{name}`"))
-                .label("this object holds a secret")
+        if let Some(path) = crate::declare::sensitive_path(&value) {
+            let call = session.call_span(ctx);
+            let top = path.split(['.', '[']).next().unwrap_or_default();
+            return Err(Fault::new("stack::script::secret_placement", format!("a secret value cannot go into `{path}` of the {kind} `{name}`"))
+                .label("this holds a secret")
                 .help("secrets are only ever written into Kubernetes Secrets: put it in an object of kind `Secret` and refer to that")
+                .at(crate::declare::key_span(session, call, top))
                 .raise(pos));
         }
     }
+    // Identity fields may come from known outputs (`ns.name`): the id uses
+    // their values, the outputs keep the reference (and so the edge).
+    let settle = |text: &str| super::guards::settle(session, text).map_err(|f| f.raise(pos));
     let id_name = match &namespace {
-        Some(ns) => format!("{kind}/{ns}/{name}"),
-        None => format!("{kind}/{name}"),
+        Some(ns) => format!("{}/{}/{}", settle(&kind)?, settle(ns)?, settle(&name)?),
+        None => format!("{}/{}", settle(&kind)?, settle(&name)?),
     };
     let mut known = BTreeMap::new();
-    known.insert("name".to_string(), Value::String(name));
-    known.insert("kind".to_string(), Value::String(kind));
-    if let Some(ns) = namespace {
-        known.insert("namespace".to_string(), Value::String(ns));
-    }
+    known.insert("name".to_string(), convert::string_value(&name, session));
+    known.insert("kind".to_string(), convert::string_value(&kind, session));
+    known.insert(
+        "namespace".to_string(),
+        namespace.map_or(Value::Null, |ns| convert::string_value(&ns, session)),
+    );
     let mut opts = opts.clone();
     opts.insert("object".into(), Dynamic::from_map(map));
     declare(
@@ -124,6 +131,8 @@ fn manifest(
         .check(&Dynamic::from(cluster.clone()))
         .map_err(|m| {
             Fault::new("stack::script::argument", format!("manifest {m}"))
+                .label("not a cluster handle")
+                .help("the first argument is the handle `cluster(...)` returns")
                 .raise(ctx.call_position())
         })?;
     if let Some(list) = objects.read_lock::<Array>().map(|a| a.clone()) {

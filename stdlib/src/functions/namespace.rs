@@ -49,6 +49,8 @@ fn namespace(
         .check(&rhai::Dynamic::from(cluster.clone()))
         .map_err(|m| {
             Fault::new("stack::script::argument", format!("namespace {m}"))
+                .label("not a cluster handle")
+                .help("the first argument is the handle `cluster(...)` returns")
                 .raise(ctx.call_position())
         })?;
     check_name(&ctx, session, "namespace", &name)?;

@@ -12,7 +12,7 @@ use crate::convert::string_value;
 use crate::declare::{declare, key_span, Declaration};
 use crate::fault::{Fault, RhaiResult};
 use crate::handle::Handle;
-use crate::schema::{defaulted, opt, required, Opt, Schema, Ty};
+use crate::schema::{opt, required, Opt, Schema, Ty};
 use crate::session::Session;
 use crate::token;
 
@@ -55,12 +55,6 @@ const KEYCLOAK: &[Opt] = &[
         "client_id",
         Ty::Str,
         "the client's id (default: the oidc name)",
-    ),
-    defaulted(
-        "chart_version",
-        Ty::Str,
-        "\"21.4.4\"",
-        "version of the Keycloak chart",
     ),
 ];
 

@@ -1,0 +1,599 @@
+//! The commands as a user runs them: exit codes (SPEC §4), `check`,
+//! `plan` against recorded state, `render`, `graph`, command-line mistakes
+//! and colour.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value as Json};
+use stack_engine::state::{ResourceState, State};
+use stack_engine::{plan, Kind, ResourceId};
+
+use crate::common::{self, Run, TestContext};
+
+/// A small platform: a cluster delivered by GitOps, namespaces, a chart
+/// that reads a cluster output, and a raw object.
+const DEV: &str = r#"
+let c = cluster("dev", #{
+    provider: "kind",
+    version: "1.30",
+    base_domain: "dev.example.com",
+    delivery: "gitops",
+    gitops: #{ repo: "https://git.example.com/platform.git", path: "clusters" },
+});
+let monitoring = namespace(c, "monitoring", #{ labels: #{ team: "platform" } });
+helm_app(c, "grafana", #{
+    repo: "https://grafana.github.io/helm-charts",
+    chart: "grafana",
+    version: "8.0.0",
+    namespace: "monitoring",
+    values: #{ ingress: #{ enabled: true, hosts: [`grafana.${c.base_domain}`] } },
+    depends_on: [monitoring],
+});
+for team in param("teams", "payments,search").split(",") {
+    namespace(c, `team-${team}`, #{ labels: #{ team: team } });
+}
+manifest(c, #{
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: #{ name: "settings", namespace: "monitoring" },
+    data: #{ level: "info" },
+}, #{ depends_on: [monitoring] });
+"#;
+
+fn dev() -> TestContext {
+    let ctx = TestContext::new();
+    ctx.write("dev.rhai", DEV);
+    ctx
+}
+
+fn snapshot(ctx: &TestContext, name: &str, run: &Run) {
+    common::settings(Some(ctx.path())).bind(|| {
+        insta::assert_snapshot!(format!("cli__{name}"), run.transcript());
+    });
+}
+
+fn parse_json(run: &Run) -> Json {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", run.transcript()))
+}
+
+/// The state `stack run` would record after applying `file` as it is,
+/// rebuilt from `stack plan --output json` on an empty state: every field
+/// of a create is one leaf of the resource's canonical inputs.
+fn applied_state(ctx: &TestContext, file: &str) -> State {
+    let run = ctx.stack(&["plan", file, "--output", "json", "--state", "none.json"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let plan = parse_json(&run);
+    let mut state = State::empty(plan["stack"].as_str().expect("the stack's name"));
+    state.salt = "0123456789abcdef0123456789abcdef".into();
+    state.serial = 1;
+    for change in plan["changes"].as_array().expect("changes") {
+        assert_eq!(change["action"], json!("create"), "{change:#}");
+        let mut inputs = json!({});
+        for field in change["fields"].as_array().expect("fields") {
+            let path = field["path"].as_str().expect("a field path");
+            set_path(&mut inputs, &path_steps(path), field["after"].clone());
+        }
+        state.resources.insert(
+            ResourceId::new(change["id"].as_str().expect("an id")),
+            ResourceState {
+                kind: serde_json::from_value(change["kind"].clone()).expect("a kind"),
+                inputs_hash: plan::hash(&inputs),
+                inputs,
+                outputs: BTreeMap::new(),
+                objects: Vec::new(),
+                depends_on: Vec::new(),
+            },
+        );
+    }
+    state
+}
+
+/// One step of a field path: `values.hosts[0]["app.kubernetes.io/name"]`.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn path_steps(path: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut key = String::new();
+    let mut chars = path.chars().peekable();
+    let flush = |key: &mut String, steps: &mut Vec<Step>| {
+        if !key.is_empty() {
+            steps.push(Step::Key(std::mem::take(key)));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => flush(&mut key, &mut steps),
+            '[' => {
+                flush(&mut key, &mut steps);
+                let mut inner = String::new();
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    while let Some(d) = chars.next() {
+                        match d {
+                            '\\' => inner.extend(chars.next()),
+                            '"' => break,
+                            d => inner.push(d),
+                        }
+                    }
+                    chars.next();
+                    steps.push(Step::Key(inner));
+                } else {
+                    for d in chars.by_ref() {
+                        if d == ']' {
+                            break;
+                        }
+                        inner.push(d);
+                    }
+                    steps.push(Step::Index(inner.parse().expect("a list index")));
+                }
+            }
+            c => key.push(c),
+        }
+    }
+    flush(&mut key, &mut steps);
+    steps
+}
+
+fn set_path(root: &mut Json, steps: &[Step], value: Json) {
+    let Some((first, rest)) = steps.split_first() else {
+        *root = value;
+        return;
+    };
+    let slot = match first {
+        Step::Key(key) => {
+            if !root.is_object() {
+                *root = json!({});
+            }
+            root.as_object_mut()
+                .expect("an object")
+                .entry(key.clone())
+                .or_insert(Json::Null)
+        }
+        Step::Index(i) => {
+            if !root.is_array() {
+                *root = json!([]);
+            }
+            let items = root.as_array_mut().expect("an array");
+            if items.len() <= *i {
+                items.resize(i + 1, Json::Null);
+            }
+            &mut items[*i]
+        }
+    };
+    set_path(slot, rest, value);
+}
+
+fn write_state(path: &Path, state: &State) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create the state directory");
+    }
+    let text = serde_json::to_string_pretty(state).expect("serialize the state");
+    std::fs::write(path, text).expect("write the state");
+}
+
+/// Changes one recorded input of `id` and recomputes its hash, as if the
+/// script had said something else when it was applied.
+fn record_input(state: &mut State, id: &str, pointer: &str, value: Json) {
+    let resource = state
+        .resources
+        .get_mut(&ResourceId::new(id))
+        .unwrap_or_else(|| panic!("{id} is in the state"));
+    *resource
+        .inputs
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{id} has input {pointer}")) = value;
+    resource.inputs_hash = plan::hash(&resource.inputs);
+}
+
+#[test]
+fn check_prints_a_summary() {
+    let ctx = dev();
+    let run = ctx.stack(&["check", "dev.rhai"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("stack `dev` declares 6 resources on 1 cluster"),
+        "{}",
+        run.transcript()
+    );
+    snapshot(&ctx, "check_summary", &run);
+}
+
+#[test]
+fn check_reads_set_parameters() {
+    let ctx = dev();
+    let run = ctx.stack(&["check", "dev.rhai", "--set", "teams=web,data,ml"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    for team in ["web", "data", "ml"] {
+        assert!(
+            run.stdout.contains(&format!("dev/namespace/team-{team}")),
+            "{}",
+            run.transcript()
+        );
+    }
+    assert!(
+        !run.stdout.contains("team-payments"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn a_missing_script_is_a_command_line_error() {
+    let ctx = TestContext::new();
+    let run = ctx.stack(&["check", "missing.rhai"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("cannot read the stack missing.rhai"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn plan_on_an_empty_state_creates_everything() {
+    let ctx = dev();
+    let run = ctx.stack(&["plan", "dev.rhai"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("Plan: 6 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged."),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !ctx.path().join(".stack").exists(),
+        "plan must not write state"
+    );
+    snapshot(&ctx, "plan_empty_state", &run);
+}
+
+#[test]
+fn plan_as_json_for_pipelines() {
+    let ctx = dev();
+    let run = ctx.stack(&["plan", "dev.rhai", "--output", "json"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let plan = parse_json(&run);
+    assert_eq!(plan["format_version"], json!(1));
+    assert_eq!(plan["stack"], json!("dev"));
+    assert_eq!(
+        plan["summary"],
+        json!({ "create": 6, "update": 0, "replace": 0, "delete": 0, "unchanged": 0 })
+    );
+    let changes = plan["changes"].as_array().expect("changes is a list");
+    let ids: Vec<&str> = changes.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cluster/dev",
+            "dev/namespace/monitoring",
+            "dev/helm_app/grafana",
+            "dev/namespace/team-payments",
+            "dev/namespace/team-search",
+            "dev/manifest/ConfigMap/monitoring/settings",
+        ]
+    );
+    assert!(changes.iter().all(|c| c["action"] == json!("create")));
+    let grafana = &changes[2];
+    assert!(
+        grafana["fields"].as_array().is_some_and(|fields| fields
+            .iter()
+            .any(|f| f["path"] == json!("values.ingress.hosts[0]")
+                && f["after"] == json!("grafana.dev.example.com"))),
+        "{grafana:#}"
+    );
+    assert_eq!(grafana["unknown_outputs"], json!(["health", "revision"]));
+}
+
+#[test]
+fn detailed_exitcode_is_3_with_changes_and_0_without() {
+    let ctx = dev();
+    let run = ctx.stack(&["plan", "dev.rhai", "--detailed-exitcode"]);
+    assert_eq!(run.code, 3, "{}", run.transcript());
+
+    let state = applied_state(&ctx, "dev.rhai");
+    write_state(&ctx.path().join(".stack/dev.state.json"), &state);
+    let run = ctx.stack(&["plan", "dev.rhai", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("No changes: the state matches the script."),
+        "{}",
+        run.transcript()
+    );
+    assert!(run.stdout.contains("6 unchanged."), "{}", run.transcript());
+
+    let run = ctx.stack(&[
+        "plan",
+        "dev.rhai",
+        "--detailed-exitcode",
+        "--set",
+        "teams=payments",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("- dev/namespace/team-search  (delete)"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn plan_against_recorded_state_shows_every_action() {
+    let ctx = dev();
+    let mut state = applied_state(&ctx, "dev.rhai");
+    // Update: the namespace was applied with another label.
+    record_input(
+        &mut state,
+        "dev/namespace/monitoring",
+        "/labels/team",
+        json!("observability"),
+    );
+    // Replace: the cluster was created by another provider.
+    record_input(&mut state, "cluster/dev", "/provider", json!("existing"));
+    // Delete: a namespace the script no longer declares.
+    let legacy_inputs = json!({ "labels": { "team": "legacy" } });
+    state.resources.insert(
+        ResourceId::new("dev/namespace/legacy"),
+        ResourceState {
+            kind: Kind::Namespace,
+            inputs_hash: plan::hash(&legacy_inputs),
+            inputs: legacy_inputs,
+            outputs: BTreeMap::from([("name".to_string(), json!("legacy"))]),
+            objects: Vec::new(),
+            depends_on: vec![ResourceId::new("cluster/dev")],
+        },
+    );
+    write_state(&ctx.path().join("recorded.json"), &state);
+
+    let run = ctx.stack(&["plan", "dev.rhai", "--state", "recorded.json"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    snapshot(&ctx, "plan_every_action", &run);
+
+    let run = ctx.stack(&[
+        "plan",
+        "dev.rhai",
+        "--state",
+        "recorded.json",
+        "--output",
+        "json",
+    ]);
+    let plan = parse_json(&run);
+    assert_eq!(
+        plan["summary"],
+        json!({ "create": 0, "update": 1, "replace": 1, "delete": 1, "unchanged": 4 })
+    );
+    let action = |id: &str| {
+        plan["changes"]
+            .as_array()
+            .and_then(|changes| changes.iter().find(|c| c["id"] == json!(id)))
+            .map(|c| c["action"].clone())
+            .unwrap_or(Json::Null)
+    };
+    assert_eq!(action("cluster/dev"), json!("replace"));
+    assert_eq!(action("dev/namespace/monitoring"), json!("update"));
+    assert_eq!(action("dev/namespace/legacy"), json!("delete"));
+    assert_eq!(action("dev/helm_app/grafana"), json!("no-op"));
+
+    let run = ctx.stack(&[
+        "plan",
+        "dev.rhai",
+        "--state",
+        "recorded.json",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.transcript());
+}
+
+#[test]
+fn a_corrupt_state_file_is_a_runtime_failure() {
+    let ctx = dev();
+    ctx.write(
+        ".stack/dev.state.json",
+        "{ \"version\": 1, \"stack\": \"dev\", ",
+    );
+    let run = ctx.stack(&["plan", "dev.rhai"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(run.stdout.is_empty(), "{}", run.transcript());
+    assert!(run.stderr.contains("is not valid"), "{}", run.transcript());
+    snapshot(&ctx, "corrupt_state", &run);
+
+    ctx.write(".stack/dev.state.json", r#"{ "version": 7 }"#);
+    let run = ctx.stack(&["plan", "dev.rhai"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("has format version 7"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn command_line_mistakes_exit_2() {
+    let ctx = dev();
+    let cases: &[(&str, &[&str])] = &[
+        ("unknown_flag", &["plan", "dev.rhai", "--frobnicate"]),
+        (
+            "set_without_equals",
+            &["plan", "dev.rhai", "--set", "teams"],
+        ),
+        ("unknown_command", &["chekc", "dev.rhai"]),
+        ("missing_file_argument", &["check"]),
+        (
+            "bad_output_format",
+            &["plan", "dev.rhai", "--output", "yaml"],
+        ),
+    ];
+    for (name, args) in cases {
+        let run = ctx.stack(args);
+        assert_eq!(run.code, 2, "{name}: {}", run.transcript());
+        assert!(run.stdout.is_empty(), "{name}: {}", run.transcript());
+        snapshot(&ctx, &format!("usage_{name}"), &run);
+    }
+}
+
+/// Every file below `dir` with its bytes, by path relative to `dir`.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read a directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("below the root")
+                    .to_path_buf();
+                out.insert(rel, std::fs::read(&path).expect("read a file"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[test]
+fn render_is_deterministic_and_prunes_what_it_wrote_before() {
+    let ctx = dev();
+    let out = ctx.path().join("out");
+    let first = ctx.stack(&["render", "dev.rhai", "--out", "out"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    snapshot(&ctx, "render_report", &first);
+    let files = tree(&out);
+    let names: Vec<String> = files
+        .keys()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "dev/grafana.yaml",
+            "dev/manifests/configmap-monitoring-settings.yaml",
+            "dev/namespaces/monitoring.yaml",
+            "dev/namespaces/team-payments.yaml",
+            "dev/namespaces/team-search.yaml",
+            "dev/root.yaml",
+        ]
+    );
+
+    let again = ctx.stack(&["render", "dev.rhai", "--out", "out"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert_eq!(tree(&out), files, "a second render changed the files");
+
+    // A file the user keeps in the same tree is not render's to remove.
+    ctx.write("out/dev/README.md", "hand-written\n");
+    ctx.write("out/dev/extra.yaml", "kind: ConfigMap\n");
+    let fewer = ctx.stack(&[
+        "render",
+        "dev.rhai",
+        "--out",
+        "out",
+        "--set",
+        "teams=payments",
+    ]);
+    assert_eq!(fewer.code, 0, "{}", fewer.transcript());
+    let after = tree(&out);
+    assert!(
+        !after.contains_key(Path::new("dev/namespaces/team-search.yaml")),
+        "the stale file was kept: {:?}",
+        after.keys().collect::<Vec<_>>()
+    );
+    assert!(after.contains_key(Path::new("dev/README.md")));
+    assert!(after.contains_key(Path::new("dev/extra.yaml")));
+    for (path, bytes) in &files {
+        if path != Path::new("dev/namespaces/team-search.yaml") {
+            assert_eq!(after.get(path), Some(bytes), "{} changed", path.display());
+        }
+    }
+}
+
+#[test]
+fn render_refuses_an_output_known_only_after_apply() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "dev.rhai",
+        r#"
+let c = cluster("dev", #{
+    provider: "kind",
+    delivery: "gitops",
+    gitops: #{ repo: "https://git.example.com/platform.git" },
+});
+manifest(c, #{
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: #{ name: "cluster-info", namespace: "default" },
+    data: #{ endpoint: c.endpoint },
+});
+"#,
+    );
+    let run = ctx.stack(&["render", "dev.rhai", "--out", "out"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        !ctx.path().join("out").exists(),
+        "a failed render wrote files"
+    );
+    snapshot(&ctx, "render_unknown_output", &run);
+}
+
+#[test]
+fn graph_in_every_format() {
+    let ctx = dev();
+    for format in ["text", "dot", "mermaid"] {
+        let run = ctx.stack(&["graph", "dev.rhai", "--format", format]);
+        assert_eq!(run.code, 0, "{format}: {}", run.transcript());
+        snapshot(&ctx, &format!("graph_{format}"), &run);
+    }
+    let default = ctx.stack(&["graph", "dev.rhai"]);
+    let text = ctx.stack(&["graph", "dev.rhai", "--format", "text"]);
+    assert_eq!(default.stdout, text.stdout);
+}
+
+/// Runs `stack` on a pseudo-terminal (stdout and stderr both), where colour
+/// is allowed unless `NO_COLOR` is set. Returns everything it printed.
+fn on_terminal(dir: &Path, args: &[&str], no_color: bool) -> String {
+    let mut command = std::process::Command::new(common::stack_bin());
+    command.args(args).current_dir(dir).env("COLUMNS", "100");
+    if no_color {
+        command.env("NO_COLOR", "1");
+    } else {
+        command.env_remove("NO_COLOR");
+    }
+    let mut session =
+        rexpect::session::spawn_command(command, Some(30_000)).expect("start on a terminal");
+    session.exp_eof().expect("read until the end")
+}
+
+#[test]
+fn no_color_means_no_escape_codes() {
+    let ctx = dev();
+    ctx.write(
+        "broken.rhai",
+        "let c = cluster(\"dev\", #{ provider: \"kindd\" });\n",
+    );
+    let coloured = on_terminal(ctx.path(), &["plan", "dev.rhai"], false);
+    assert!(
+        coloured.contains("\x1b["),
+        "a terminal without NO_COLOR gets colour:\n{coloured}"
+    );
+    for args in [
+        &["plan", "dev.rhai"][..],
+        &["check", "dev.rhai"],
+        &["graph", "dev.rhai"],
+        &["check", "broken.rhai"],
+    ] {
+        let plain = on_terminal(ctx.path(), args, true);
+        assert!(
+            !plain.contains('\x1b'),
+            "{args:?} printed escape codes with NO_COLOR:\n{plain:?}"
+        );
+        assert!(!plain.trim().is_empty(), "{args:?} printed nothing");
+    }
+    let diagnostic = on_terminal(ctx.path(), &["check", "broken.rhai"], true);
+    assert!(diagnostic.contains("did you mean `kind`?"), "{diagnostic}");
+}

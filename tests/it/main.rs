@@ -1,0 +1,9 @@
+//! End-to-end tests of the `stack` binary: one test binary, one
+//! [`common::TestContext`] per test, insta snapshots with path filters.
+
+mod common;
+
+mod cli;
+mod errors;
+mod examples;
+mod repl;
