@@ -65,9 +65,11 @@ fn pipeline(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("plan_noop", n), &graph, |b, g| {
             b.iter(|| black_box(plan(g, &state)))
         });
-        group.bench_with_input(BenchmarkId::new("evaluate_graph_plan", n), &script, |b, s| {
-            b.iter(|| black_box(plan(&evaluate(s), &state)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("evaluate_graph_plan", n),
+            &script,
+            |b, s| b.iter(|| black_box(plan(&evaluate(s), &state))),
+        );
     }
     group.finish();
 }

@@ -115,7 +115,9 @@ pub fn readable(s: &str, session: &Session) -> String {
     // Maps and lists print their strings escaped: undo that for the markers.
     let unescaped;
     let s = if s.contains("\\u{f0000}") {
-        unescaped = s.replace("\\u{f0000}", &token::OPEN.to_string()).replace("\\u{f0001}", &token::CLOSE.to_string());
+        unescaped = s
+            .replace("\\u{f0000}", &token::OPEN.to_string())
+            .replace("\\u{f0001}", &token::CLOSE.to_string());
         unescaped.as_str()
     } else {
         s

@@ -74,6 +74,40 @@ pub fn check_name(
         .raise(ctx.call_position()))
 }
 
+/// Checks that the first argument of `function` is a cluster handle.
+pub fn expect_cluster(ctx: &NativeCallContext, function: &str, cluster: &Handle) -> RhaiResult<()> {
+    crate::schema::Ty::Handle(Kind::Cluster)
+        .check(&Dynamic::from(cluster.clone()))
+        .map_err(|m| {
+            Fault::new("stack::script::argument", format!("{function} {m}"))
+                .label("not a cluster handle")
+                .help("the first argument is the handle `cluster(...)` returns")
+                .raise(ctx.call_position())
+        })
+}
+
+impl<'a> Declaration<'a> {
+    /// A declaration of a resource living on `cluster`, its id scoped by it.
+    pub fn on_cluster(
+        cluster: &'a Handle,
+        kind: Kind,
+        name: impl Into<String>,
+        schema: &'static Schema,
+        opts: Map,
+        known: BTreeMap<String, Value>,
+    ) -> Self {
+        Declaration {
+            kind,
+            name: name.into(),
+            cluster: Some(cluster),
+            scoped: true,
+            opts,
+            schema,
+            known,
+        }
+    }
+}
+
 /// Records a declaration and returns its handle.
 pub fn declare(ctx: &NativeCallContext, session: &Session, d: Declaration) -> RhaiResult<Handle> {
     let pos = ctx.call_position();
@@ -155,20 +189,34 @@ pub fn cluster_name(session: &Session, cluster: &Handle) -> Option<String> {
 }
 
 fn dependencies(value: &Dynamic, span: Span) -> Vec<Dependency> {
-    let Some(items) = value.read_lock::<rhai::Array>() else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| {
-            if let Some(h) = item.read_lock::<Handle>() {
-                return Some(h.id.clone());
-            }
-            item.read_lock::<rhai::ImmutableString>()
-                .map(|s| ResourceId::new(s.as_str()))
-        })
-        .map(|id| Dependency { id, span })
-        .collect()
+    let mut ids = Vec::new();
+    if let Some(items) = value.read_lock::<rhai::Array>() {
+        for item in items.iter() {
+            dependency_ids(item, &mut ids);
+        }
+    }
+    ids.into_iter().map(|id| Dependency { id, span }).collect()
+}
+
+/// The ids an entry of `depends_on` stands for: a handle, an id string, or a
+/// module's result (a map) standing for every handle in it.
+pub fn dependency_ids(item: &Dynamic, out: &mut Vec<ResourceId>) {
+    match item.read_lock::<rhai::ImmutableString>() {
+        Some(s) if !crate::token::has_tokens(&s) => out.push(ResourceId::new(s.as_str())),
+        _ => handles_in(item, out),
+    }
+}
+
+/// Every handle inside a value (strings inside a module's result are data,
+/// not ids).
+fn handles_in(item: &Dynamic, out: &mut Vec<ResourceId>) {
+    if let Some(h) = item.read_lock::<Handle>() {
+        out.push(h.id.clone());
+    } else if let Some(map) = item.read_lock::<rhai::Map>() {
+        map.values().for_each(|v| handles_in(v, out));
+    } else if let Some(items) = item.read_lock::<rhai::Array>() {
+        items.iter().for_each(|v| handles_in(v, out));
+    }
 }
 
 /// Helm values may be a list of maps: they are deep-merged in order.

@@ -60,6 +60,7 @@ struct Parts {
     label: String,
     help: Option<String>,
     span: Option<Span>,
+    caller_key: Option<String>,
 }
 
 impl Parts {
@@ -70,6 +71,7 @@ impl Parts {
             label: label.into(),
             help: None,
             span: None,
+            caller_key: None,
         }
     }
     fn help(mut self, help: impl Into<String>) -> Parts {
@@ -122,6 +124,18 @@ pub fn from_rhai(
     if let EvalAltResult::ErrorParsing(kind, _) = current {
         refine_parse_error(kind, session, &mut span, &mut parts);
     }
+    // A module found a mistake in what its caller passed: point at the
+    // caller's option, and keep where the module noticed it as a note.
+    if let (Some(key), Some(&(outer, _))) = (parts.caller_key.take(), trace.first()) {
+        let text = session.source_text(outer.source);
+        let at = crate::locate::option_key(&text, outer.offset, &key)
+            .map(|r| Span::new(outer.source, r.start, r.len()))
+            .unwrap_or(outer);
+        trace[0] = (span, "noticed here".into());
+        let last = trace.len() - 1;
+        trace.swap(0, last);
+        span = at;
+    }
     let state = session.borrow();
     let sources = &state.declarations.sources;
     let trace = trace
@@ -167,6 +181,7 @@ fn describe(err: &EvalAltResult, session: &Session, known_functions: &[String]) 
                     message: fault.message,
                     help: fault.help,
                     span: fault.span,
+                    caller_key: fault.caller_key,
                 };
             }
             Parts::new(

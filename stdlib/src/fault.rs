@@ -14,6 +14,9 @@ pub struct Fault {
     pub help: Option<String>,
     /// A precise place (an option key); otherwise the call's position.
     pub span: Option<Span>,
+    /// An option key to point at in the outermost call of the trace: for
+    /// mistakes a module detects in what its caller passed.
+    pub caller_key: Option<String>,
 }
 
 impl Fault {
@@ -24,6 +27,7 @@ impl Fault {
             label: None,
             help: None,
             span: None,
+            caller_key: None,
         }
     }
 
@@ -39,6 +43,12 @@ impl Fault {
 
     pub fn help_opt(mut self, help: Option<String>) -> Fault {
         self.help = help.or(self.help);
+        self
+    }
+
+    /// Points the diagnostic at `key` in the caller's options map.
+    pub fn at_caller_key(mut self, key: impl Into<String>) -> Fault {
+        self.caller_key = Some(key.into());
         self
     }
 

@@ -31,6 +31,7 @@ impl Handle {
     }
 
     /// The value of a property: the id, or a token for an output.
+    #[allow(clippy::result_large_err)] // an error path: a Fault is built once per failed evaluation
     pub fn property(&self, name: &str) -> Result<Dynamic, Fault> {
         if name == "id" {
             return Ok(Dynamic::from(self.id.to_string()));

@@ -50,7 +50,7 @@ impl Ty {
                 format!("one of {}", quoted.join(", "))
             }
             Ty::Handle(kind) => format!("{kind} handle"),
-            Ty::Dependencies => "list of handles or ids".into(),
+            Ty::Dependencies => "list of handles, ids or module results".into(),
             Ty::Any => "any value".into(),
         }
     }
@@ -87,7 +87,7 @@ impl Ty {
                     None => Err(mismatch(self, value)),
                 };
             }
-            Ty::Dependencies => list_of(value, |v| v.is_string() || v.is::<Handle>()),
+            Ty::Dependencies => list_of(value, |v| v.is_string() || v.is::<Handle>() || v.is_map()),
             Ty::Any => true,
         };
         if ok {

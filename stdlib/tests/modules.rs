@@ -35,8 +35,14 @@ fn every_module_evaluates_and_exports_install() {
             panic!("std/{name} does not evaluate: {:?}", miette::Report::new(e));
         }
         let text = stack_stdlib::modules::std_module(name).unwrap_or_default();
-        assert!(text.contains("fn install("), "std/{name} exports no install(cluster, opts)");
-        assert!(text.starts_with("//"), "std/{name} starts without a header comment");
+        assert!(
+            text.contains("fn install("),
+            "std/{name} exports no install(cluster, opts)"
+        );
+        assert!(
+            text.starts_with("//"),
+            "std/{name} starts without a header comment"
+        );
     }
 }
 

@@ -68,14 +68,7 @@ fn bootstrap(
     cluster: Handle,
     mut opts: Map,
 ) -> RhaiResult<Handle> {
-    crate::schema::Ty::Handle(Kind::Cluster)
-        .check(&rhai::Dynamic::from(cluster.clone()))
-        .map_err(|m| {
-            crate::fault::Fault::new("stack::script::argument", format!("bootstrap {m}"))
-                .label("not a cluster handle")
-                .help("the first argument is the handle `cluster(...)` returns")
-                .raise(ctx.call_position())
-        })?;
+    crate::declare::expect_cluster(&ctx, "bootstrap", &cluster)?;
     let namespace = match opts.get("namespace") {
         Some(ns) => ns.to_string(),
         None => session
@@ -94,15 +87,7 @@ fn bootstrap(
     declare(
         &ctx,
         session,
-        Declaration {
-            kind: Kind::Bootstrap,
-            name: "argocd".into(),
-            cluster: Some(&cluster),
-            scoped: true,
-            opts,
-            schema: &SCHEMA,
-            known,
-        },
+        Declaration::on_cluster(&cluster, Kind::Bootstrap, "argocd", &SCHEMA, opts, known),
     )
 }
 

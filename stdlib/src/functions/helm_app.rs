@@ -100,14 +100,7 @@ fn helm_app(
     name: ImmutableString,
     opts: Map,
 ) -> RhaiResult<Handle> {
-    Ty::Handle(Kind::Cluster)
-        .check(&rhai::Dynamic::from(cluster.clone()))
-        .map_err(|m| {
-            Fault::new("stack::script::argument", format!("helm_app {m}"))
-                .label("not a cluster handle")
-                .help("the first argument is the handle `cluster(...)` returns")
-                .raise(ctx.call_position())
-        })?;
+    crate::declare::expect_cluster(&ctx, "helm_app", &cluster)?;
     check_name(&ctx, session, "app", &name)?;
     if let Some(sync) = opts
         .get("sync_policy")
@@ -156,15 +149,14 @@ fn helm_app(
     declare(
         &ctx,
         session,
-        Declaration {
-            kind: Kind::HelmApp,
-            name: name.to_string(),
-            cluster: Some(&cluster),
-            scoped: true,
+        Declaration::on_cluster(
+            &cluster,
+            Kind::HelmApp,
+            name.to_string(),
+            &SCHEMA,
             opts,
-            schema: &SCHEMA,
             known,
-        },
+        ),
     )
 }
 

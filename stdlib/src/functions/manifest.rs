@@ -108,15 +108,7 @@ fn one(
     declare(
         ctx,
         session,
-        Declaration {
-            kind: Kind::Manifest,
-            name: id_name,
-            cluster: Some(cluster),
-            scoped: true,
-            opts,
-            schema: &SCHEMA,
-            known,
-        },
+        Declaration::on_cluster(cluster, Kind::Manifest, id_name, &SCHEMA, opts, known),
     )
 }
 
@@ -127,14 +119,7 @@ fn manifest(
     objects: Dynamic,
     opts: Map,
 ) -> RhaiResult<Dynamic> {
-    Ty::Handle(Kind::Cluster)
-        .check(&Dynamic::from(cluster.clone()))
-        .map_err(|m| {
-            Fault::new("stack::script::argument", format!("manifest {m}"))
-                .label("not a cluster handle")
-                .help("the first argument is the handle `cluster(...)` returns")
-                .raise(ctx.call_position())
-        })?;
+    crate::declare::expect_cluster(&ctx, "manifest", &cluster)?;
     if let Some(list) = objects.read_lock::<Array>().map(|a| a.clone()) {
         let handles = list
             .iter()

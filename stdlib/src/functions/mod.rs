@@ -10,6 +10,7 @@ pub mod helm_app;
 pub mod manifest;
 pub mod namespace;
 pub mod oidc;
+pub mod options;
 pub mod params;
 
 use rhai::{Engine, Map, NativeCallContext};
@@ -46,6 +47,7 @@ pub const DOCS: &[&FnDoc] = &[
     &data::YAML_DOC,
     &data::JSON_DOC,
     &data::MERGE_DOC,
+    &options::DOC,
 ];
 
 /// Names of every function the standard library adds.
@@ -63,6 +65,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     params::register(engine, session);
     data::register(engine, session);
     guards::register(engine, session);
+    options::register(engine);
 }
 
 /// Validates a nested options map (`gitops`, each of `node_groups`) in place

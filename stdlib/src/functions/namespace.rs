@@ -7,7 +7,7 @@ use stack_engine::{Kind, Value};
 
 use super::FnDoc;
 use crate::declare::{check_name, declare, Declaration};
-use crate::fault::{Fault, RhaiResult};
+use crate::fault::RhaiResult;
 use crate::handle::Handle;
 use crate::schema::{opt, Opt, Schema, Ty};
 use crate::session::Session;
@@ -45,29 +45,21 @@ fn namespace(
     name: ImmutableString,
     opts: Map,
 ) -> RhaiResult<Handle> {
-    Ty::Handle(Kind::Cluster)
-        .check(&rhai::Dynamic::from(cluster.clone()))
-        .map_err(|m| {
-            Fault::new("stack::script::argument", format!("namespace {m}"))
-                .label("not a cluster handle")
-                .help("the first argument is the handle `cluster(...)` returns")
-                .raise(ctx.call_position())
-        })?;
+    crate::declare::expect_cluster(&ctx, "namespace", &cluster)?;
     check_name(&ctx, session, "namespace", &name)?;
     let mut known = BTreeMap::new();
     known.insert("name".to_string(), Value::String(name.to_string()));
     declare(
         &ctx,
         session,
-        Declaration {
-            kind: Kind::Namespace,
-            name: name.to_string(),
-            cluster: Some(&cluster),
-            scoped: true,
+        Declaration::on_cluster(
+            &cluster,
+            Kind::Namespace,
+            name.to_string(),
+            &SCHEMA,
             opts,
-            schema: &SCHEMA,
             known,
-        },
+        ),
     )
 }
 
