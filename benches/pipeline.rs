@@ -36,6 +36,7 @@ fn matching_state(graph: &Graph) -> State {
                     outputs: BTreeMap::new(),
                     objects: Vec::new(),
                     depends_on: Vec::new(),
+                    cluster: None,
                 },
             );
         }

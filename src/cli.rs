@@ -29,6 +29,20 @@ pub struct StackArgs {
     pub state: Option<PathBuf>,
 }
 
+/// Flags of the commands that change things.
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How many resources may be worked on at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+    /// Break the state lock held by another run (only when that run is gone).
+    #[arg(long)]
+    pub force_unlock: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Evaluate and validate a stack; print a summary of its resources.
@@ -43,6 +57,23 @@ pub enum Command {
         /// Exit 3 (instead of 0) when the plan has changes.
         #[arg(long)]
         detailed_exitcode: bool,
+    },
+    /// Plan, confirm, and carry the plan out.
+    Run {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        apply: ApplyArgs,
+        /// Only this resource and what it needs.
+        #[arg(long, value_name = "ID")]
+        target: Option<String>,
+    },
+    /// Delete everything the state records, dependents first.
+    Destroy {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        apply: ApplyArgs,
     },
     /// Write every Kubernetes object and Argo CD Application as YAML in a GitOps layout.
     Render {

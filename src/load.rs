@@ -34,3 +34,11 @@ pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
     let state = state::load(&state_path, &stack).map_err(Failure::runtime)?;
     Ok(Loaded { graph, state })
 }
+
+/// The directory of the stack script: relative paths in it start there.
+pub fn stack_dir(file: &std::path::Path) -> std::path::PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf()
+}

@@ -52,6 +52,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             output,
             detailed_exitcode,
         } => commands::plan::run(&stack, output, detailed_exitcode),
+        Command::Run { .. } | Command::Destroy { .. } => Ok(ExitCode::from(2)),
         Command::Render {
             stack,
             out,

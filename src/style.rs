@@ -12,6 +12,13 @@ pub fn stdout_style() -> Style {
     }
 }
 
+/// Whether stderr gets colour (progress and summaries).
+pub fn stderr_style() -> Style {
+    Style {
+        color: color_allowed() && std::io::stderr().is_terminal(),
+    }
+}
+
 fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

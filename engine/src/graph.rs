@@ -11,7 +11,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 
 use crate::declarations::Declarations;
-use crate::resource::{Resource, ResourceId};
+use crate::resource::{Kind, Resource, ResourceId};
 use crate::source::{group_labels, Sources, Span, SpanNote};
 use crate::suggest;
 
@@ -44,6 +44,22 @@ pub enum GraphError {
         span: miette::SourceSpan,
         #[help]
         help: Option<String>,
+    },
+    /// An Argo CD Application on a cluster without Argo CD.
+    #[error("`{id}` is delivered by Argo CD, but cluster `{cluster}` has none")]
+    #[diagnostic(
+        code(stack::graph::no_argocd),
+        help("install Argo CD first with `bootstrap(cluster)`, set `argocd_installed: true` on the cluster if it runs Argo CD already, or apply the chart directly with `via: \"helm\"`")
+    )]
+    NoArgoCd {
+        id: ResourceId,
+        cluster: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+        #[related]
+        notes: Vec<SpanNote>,
     },
     /// Resources that need each other, directly or through others.
     #[error("dependency cycle: {path}")]
@@ -106,13 +122,32 @@ impl Graph {
             index.insert(resource.id.clone(), graph.add_node(i));
         }
         for (i, resource) in declarations.resources.iter().enumerate() {
+            if let Some(own) = resource.depends_on.iter().find(|d| d.id == resource.id) {
+                let (src, labels, notes) = group_labels(
+                    sources,
+                    &[(
+                        own.span,
+                        format!("`{}` depends on itself here", resource.id),
+                    )],
+                );
+                return Err(GraphError::Cycle {
+                    path: format!("{0} → {0}", resource.id),
+                    src,
+                    labels,
+                    notes,
+                });
+            }
             for (need, span) in resource.needs() {
                 let Some(&from) = index.get(&need) else {
                     return Err(dangling(sources, &index, &need, span));
                 };
                 graph.update_edge(from, NodeIndex::new(i), ());
             }
+            for need in implicit_needs(&declarations, &index, resource) {
+                graph.update_edge(need, NodeIndex::new(i), ());
+            }
         }
+        check_argocd(&declarations)?;
         if let Some(cycle) = find_cycle(&graph) {
             return Err(cycle_error(&declarations, &graph, &cycle));
         }
@@ -205,6 +240,93 @@ impl Graph {
             .map(|(a, b)| (&resources[a], &resources[b]))
             .collect()
     }
+}
+
+/// Edges nobody wrote but everyone means: an Argo CD Application needs its
+/// cluster's Argo CD, and objects going into a namespace declared in the
+/// stack need that namespace.
+fn implicit_needs(
+    declarations: &Declarations,
+    index: &HashMap<ResourceId, NodeIndex>,
+    resource: &Resource,
+) -> Vec<NodeIndex> {
+    let Some(cluster) = resource
+        .cluster
+        .as_ref()
+        .and_then(|c| declarations.resources.get(index.get(c)?.index()))
+    else {
+        return Vec::new();
+    };
+    let mut needs = Vec::new();
+    let mut add = |id: ResourceId| {
+        if id != resource.id {
+            if let Some(&n) = index.get(&id) {
+                needs.push(n);
+            }
+        }
+    };
+    if crate::objects::delivered_by_argocd(resource) {
+        add(ResourceId::of(
+            Kind::Bootstrap,
+            Some(&cluster.name),
+            "argocd",
+        ));
+    }
+    if let Some(namespace) = resource.target_namespace() {
+        add(ResourceId::of(
+            Kind::Namespace,
+            Some(&cluster.name),
+            namespace,
+        ));
+    }
+    needs
+}
+
+/// An Argo CD Application applied directly needs Argo CD on the cluster:
+/// a `bootstrap`, or the cluster saying Argo CD is installed already.
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
+fn check_argocd(declarations: &Declarations) -> Result<(), GraphError> {
+    for resource in &declarations.resources {
+        if !crate::objects::delivered_by_argocd(resource) {
+            continue;
+        }
+        let Some(cluster) = resource
+            .cluster
+            .as_ref()
+            .and_then(|c| declarations.resources.iter().find(|r| &r.id == c))
+        else {
+            continue;
+        };
+        let direct = cluster.input_str("delivery").unwrap_or("direct") == "direct";
+        let installed = matches!(
+            cluster.input("argocd_installed"),
+            Some(crate::Value::Bool(true))
+        );
+        let bootstrapped = declarations
+            .resources
+            .iter()
+            .any(|r| r.kind == Kind::Bootstrap && r.cluster.as_ref() == Some(&cluster.id));
+        if direct && !installed && !bootstrapped {
+            let (src, labels, notes) = group_labels(
+                &declarations.sources,
+                &[
+                    (resource.span, "an Argo CD Application".into()),
+                    (cluster.span, "on this cluster, which has no Argo CD".into()),
+                ],
+            );
+            return Err(GraphError::NoArgoCd {
+                id: resource.id.clone(),
+                cluster: cluster.name.clone(),
+                src,
+                labels,
+                notes,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn dangling(

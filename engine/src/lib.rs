@@ -13,15 +13,19 @@
 //! - `objects.rs` — the Kubernetes objects a resource stands for
 //! - `state/` — the recorded state of a stack
 //! - `plan/` — desired versus recorded: actions and field diffs
+//! - `provider.rs` — the `Provider` trait providers implement, and routing
+//! - `execute.rs` — the executor: bounded, dependency-ordered, saving as it goes
 //! - `render.rs` — the GitOps layout written by `stack render`
 //! - `graph_format.rs` — the graph as text, DOT and Mermaid
 //! - `suggest.rs` — "did you mean" for every name a user can mistype
 
 pub mod declarations;
+pub mod execute;
 pub mod graph;
 pub mod graph_format;
 pub mod objects;
 pub mod plan;
+pub mod provider;
 pub mod render;
 pub mod resource;
 pub mod source;

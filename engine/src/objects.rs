@@ -31,15 +31,15 @@ impl Resolve for KnownOutputs<'_> {
                 return v.materialize(self).ok();
             }
         }
+        let recorded = self.state?.resources.get(&output.resource)?;
         if output.secret {
-            return None;
+            // Known to exist, value kept out of the state: a marker.
+            return recorded
+                .outputs
+                .contains_key(&output.output)
+                .then_some(Json::Null);
         }
-        self.state?
-            .resources
-            .get(&output.resource)?
-            .outputs
-            .get(&output.output)
-            .cloned()
+        recorded.outputs.get(&output.output).cloned()
     }
 }
 
@@ -151,6 +151,12 @@ pub fn application(
             .unwrap_or(true)
     };
     let namespace = text("namespace")?.unwrap_or_else(|| Json::String(resource.name.clone()));
+    let cascade = !matches!(resource.input("prune_on_delete"), Some(Value::Bool(false)));
+    let finalizers: Vec<&str> = if cascade {
+        vec![RESOURCES_FINALIZER]
+    } else {
+        Vec::new()
+    };
     Ok(json!({
         "apiVersion": APPLICATION_API_VERSION,
         "kind": "Application",
@@ -158,7 +164,7 @@ pub fn application(
             "name": resource.name,
             "namespace": argocd_namespace(graph, resource),
             "labels": { STACK_LABEL: graph.declarations.stack },
-            "finalizers": [RESOURCES_FINALIZER],
+            "finalizers": finalizers,
         },
         "spec": {
             "project": "default",

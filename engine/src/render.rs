@@ -137,33 +137,39 @@ fn unknown(graph: &Graph, resource: &Resource, error: ObjectsError) -> RenderErr
     }
 }
 
-fn annotate(object: &mut Json, wave: usize) {
+/// Sets the Argo CD sync wave of an object.
+pub fn annotate(object: &mut Json, wave: usize) {
     let Some(metadata) = object.get_mut("metadata").and_then(Json::as_object_mut) else {
         return;
     };
     let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
     if let Some(annotations) = annotations.as_object_mut() {
-        annotations.insert(SYNC_WAVE.into(), Json::String(wave.to_string()));
+        // A wave the script set itself wins.
+        annotations
+            .entry(SYNC_WAVE)
+            .or_insert_with(|| Json::String(wave.to_string()));
     }
 }
 
 /// `<app>.yaml` for Applications, `namespaces/<name>.yaml`, and
 /// `manifests/<kind>-<namespace>-<name>.yaml` for raw objects.
 fn file_name(resource: &Resource, object: &Json) -> PathBuf {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Json::as_str)
-        .unwrap_or(&resource.name);
-    match resource.kind {
+    match objects::object_ref(object) {
+        Some(r) => object_file(resource.kind, &r),
+        None => PathBuf::from(format!("{}.yaml", resource.name)),
+    }
+}
+
+/// The file, relative to the cluster's directory, that holds an object of a
+/// resource of `kind`: the layout `render` and GitOps delivery share.
+pub fn object_file(kind: Kind, object: &crate::state::ObjectRef) -> PathBuf {
+    let name = &object.name;
+    match kind {
         Kind::HelmApp => PathBuf::from(format!("{name}.yaml")),
         Kind::Namespace => PathBuf::from("namespaces").join(format!("{name}.yaml")),
         _ => {
-            let kind = object
-                .get("kind")
-                .and_then(Json::as_str)
-                .unwrap_or("object")
-                .to_ascii_lowercase();
-            let file = match object.pointer("/metadata/namespace").and_then(Json::as_str) {
+            let kind = object.kind.to_ascii_lowercase();
+            let file = match &object.namespace {
                 Some(ns) => format!("{kind}-{ns}-{name}.yaml"),
                 None => format!("{kind}-{name}.yaml"),
             };
@@ -190,38 +196,58 @@ fn root_application(
             span: cluster.span.source_span(),
         });
     };
-    let base = setting("path").unwrap_or("").trim_matches('/');
-    let path = if base.is_empty() {
-        cluster.name.clone()
-    } else {
-        format!("{base}/{}", cluster.name)
-    };
     let namespace = argocd_namespace(graph, cluster);
-    Ok(json!({
+    Ok(root_application_for(
+        &graph.declarations.stack,
+        &cluster.name,
+        &namespace,
+        repo,
+        setting("path").unwrap_or(""),
+        setting("branch").unwrap_or("main"),
+    ))
+}
+
+/// The app-of-apps root Application of a cluster: it syncs the cluster's
+/// directory of the GitOps repository, except itself.
+pub fn root_application_for(
+    stack: &str,
+    cluster: &str,
+    argocd_namespace: &str,
+    repo: &str,
+    path: &str,
+    branch: &str,
+) -> Json {
+    let base = path.trim_matches('/');
+    let path = if base.is_empty() {
+        cluster.to_string()
+    } else {
+        format!("{base}/{cluster}")
+    };
+    json!({
         "apiVersion": objects::APPLICATION_API_VERSION,
         "kind": "Application",
         "metadata": {
-            "name": format!("{}-root", cluster.name),
-            "namespace": namespace,
-            "labels": { STACK_LABEL: graph.declarations.stack },
+            "name": format!("{cluster}-root"),
+            "namespace": argocd_namespace,
+            "labels": { STACK_LABEL: stack },
         },
         "spec": {
             "project": "default",
             "source": {
                 "repoURL": repo,
                 "path": path,
-                "targetRevision": setting("branch").unwrap_or("main"),
+                "targetRevision": branch,
                 "directory": { "recurse": true, "exclude": "root.yaml" },
             },
             "destination": {
                 "server": "https://kubernetes.default.svc",
-                "namespace": namespace,
+                "namespace": argocd_namespace,
             },
             "syncPolicy": {
                 "automated": { "prune": true, "selfHeal": true },
             },
         },
-    }))
+    })
 }
 
 /// One object as a YAML document with the ownership header.
@@ -241,8 +267,18 @@ pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>, RenderErro
         let path = path.to_path_buf();
         move |source| RenderError::Write { path, source }
     };
+    // Only the directories of the clusters rendered now: another stack's
+    // clusters may share the output directory.
     let mut stale = Vec::new();
-    collect_owned(out, &mut stale);
+    let clusters: std::collections::BTreeSet<&std::ffi::OsStr> = rendered
+        .files
+        .keys()
+        .filter_map(|p| p.components().next())
+        .map(|c| c.as_os_str())
+        .collect();
+    for cluster in clusters {
+        collect_owned(&out.join(cluster), &mut stale);
+    }
     for (rel, content) in &rendered.files {
         let path = out.join(rel);
         if let Some(parent) = path.parent() {

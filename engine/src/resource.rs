@@ -205,6 +205,19 @@ impl Resource {
         }
         needs
     }
+
+    /// The namespace this resource's objects go into, when written as text.
+    pub fn target_namespace(&self) -> Option<&str> {
+        match self.kind {
+            Kind::HelmApp => self.input_str("namespace"),
+            Kind::Manifest => self
+                .input("object")
+                .and_then(|o| o.get("metadata"))
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -276,7 +276,7 @@ mod tests {
     fn shows_objects_with_unknown_outputs_and_redacted_secrets() {
         let g = graph(
             r#"
-            let c = cluster("dev", #{ provider: "kind" });
+            let c = cluster("dev", #{ provider: "kind", argocd_installed: true });
             namespace(c, "apps", #{ labels: #{ team: "web" } });
             helm_app(c, "podinfo", #{ repo: "https://charts.example.com", chart: "podinfo",
                 version: "6.5.0", values: #{ url: `https://${c.endpoint}` } });

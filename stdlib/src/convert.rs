@@ -29,6 +29,16 @@ fn convert(value: &Dynamic, session: &Session, path: &str) -> Result<Value, Stri
         return Ok(Value::Float(f));
     }
     if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        if mangled(&s) {
+            let at = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" at `{path}`")
+            };
+            return Err(format!(
+                "the value{at} was made from an output by a string function (like `to_upper` or `sub_string`); outputs known only after apply can be interpolated, not transformed"
+            ));
+        }
         return Ok(string_value(&s, session));
     }
     if let Some(h) = value.read_lock::<Handle>() {
@@ -46,12 +56,28 @@ fn convert(value: &Dynamic, session: &Session, path: &str) -> Result<Value, Stri
         return map
             .iter()
             .map(|(k, v)| {
-                let p = if path.is_empty() {
-                    k.to_string()
+                // A key built from an output must be known now: keys are names.
+                let key = if token::has_tokens(k) {
+                    crate::functions::guards::settle(session, k).map_err(|f| {
+                        let at = if path.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" in `{path}`")
+                        };
+                        format!(
+                            "a map key{at} must be known when the script runs: {}",
+                            f.message
+                        )
+                    })?
                 } else {
-                    format!("{path}.{k}")
+                    k.to_string()
                 };
-                Ok((k.to_string(), convert(v, session, &p)?))
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                Ok((key, convert(v, session, &p)?))
             })
             .collect::<Result<_, _>>()
             .map(Value::Map);
@@ -70,6 +96,15 @@ fn convert(value: &Dynamic, session: &Session, path: &str) -> Result<Value, Stri
     ))
 }
 
+/// Whether a string holds pieces of a placeholder that a string function
+/// took apart: what it stood for is lost.
+fn mangled(s: &str) -> bool {
+    (s.contains(token::OPEN) || s.contains(token::CLOSE))
+        && token::pieces(s).iter().any(
+            |p| matches!(p, Piece::Text(t) if t.contains(token::OPEN) || t.contains(token::CLOSE)),
+        )
+}
+
 /// A string, with its tokens turned into outputs and secrets.
 pub fn string_value(s: &str, session: &Session) -> Value {
     if !token::has_tokens(s) {
@@ -79,7 +114,7 @@ pub fn string_value(s: &str, session: &Session) -> Value {
         .into_iter()
         .map(|piece| match piece {
             Piece::Text(t) => Value::String(t.to_string()),
-            Piece::Output(r) => Value::Output(r),
+            Piece::Output(r) => Value::Output(sensitive_if_secret(r, session)),
             Piece::Secret(i) => session.secret(i).map(Value::Secret).unwrap_or(Value::Null),
         })
         .collect();
@@ -88,6 +123,23 @@ pub fn string_value(s: &str, session: &Session) -> Value {
     } else {
         Value::Concat(parts)
     }
+}
+
+/// An output known at evaluation whose value is a secret (an OIDC
+/// `client_id` read with `secret(...)`) is as sensitive as the secret.
+fn sensitive_if_secret(
+    mut r: stack_engine::OutputRef,
+    session: &Session,
+) -> stack_engine::OutputRef {
+    if !r.secret
+        && session
+            .resource(&r.resource)
+            .and_then(|res| res.known_outputs.get(&r.output).map(Value::is_sensitive))
+            .unwrap_or(false)
+    {
+        r.secret = true;
+    }
+    r
 }
 
 /// Plain data (parsed YAML or JSON) as a script value.
@@ -129,7 +181,9 @@ pub fn readable(s: &str, session: &Session) -> String {
         .into_iter()
         .map(|piece| match piece {
             Piece::Text(t) => t.to_string(),
-            Piece::Output(r) if r.secret => stack_engine::value::SENSITIVE.to_string(),
+            Piece::Output(r) if sensitive_if_secret(r.clone(), session).secret => {
+                stack_engine::value::SENSITIVE.to_string()
+            }
             Piece::Output(r) => known_output(&r, session)
                 .unwrap_or_else(|| stack_engine::value::UNKNOWN.to_string()),
             Piece::Secret(_) => stack_engine::value::SENSITIVE.to_string(),

@@ -49,13 +49,28 @@ pub fn literal_span(session: &Session, call: Span, content: &str) -> Span {
     }
 }
 
-/// Checks a Kubernetes-style name: lowercase letters, digits and `-`.
+/// Checks a Kubernetes-style name (lowercase letters, digits and `-`) and
+/// returns it with known outputs resolved: names are decided at evaluation.
 pub fn check_name(
     ctx: &NativeCallContext,
     session: &Session,
     what: &str,
     name: &str,
-) -> RhaiResult<()> {
+) -> RhaiResult<String> {
+    let name = &crate::functions::guards::settle(session, name).map_err(|f| {
+        let call = session.call_span(ctx);
+        Fault::new(
+            "stack::script::invalid_name",
+            format!(
+                "a {what} name must be known when the script runs: {}",
+                f.message
+            ),
+        )
+        .label("this name")
+        .help_opt(f.help)
+        .at(call)
+        .raise(ctx.call_position())
+    })?;
     let valid = !name.is_empty()
         && name.len() <= 63
         && name
@@ -64,7 +79,7 @@ pub fn check_name(
         && !name.starts_with('-')
         && !name.ends_with('-');
     if valid {
-        return Ok(());
+        return Ok(name.clone());
     }
     let call = session.call_span(ctx);
     Err(Fault::new("stack::script::invalid_name", format!("`{name}` is not a valid {what} name"))
@@ -267,6 +282,7 @@ fn misplaced_secret(d: &Declaration, inputs: &BTreeMap<String, Value>) -> Option
     let guarded: &[&str] = match d.kind {
         Kind::HelmApp => &["values", "repo", "chart", "version", "path", "namespace"],
         Kind::Namespace => &["labels", "annotations"],
+        Kind::Cluster => &["tags", "base_domain", "argocd_namespace", "gitops"],
         _ => &[],
     };
     for key in guarded {

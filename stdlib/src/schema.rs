@@ -17,6 +17,8 @@ pub enum Ty {
     /// A duration such as `"90s"`, `"10m"`, `"1h30m"`.
     Duration,
     Map,
+    /// A map of strings to strings: labels, annotations, tags.
+    StrMap,
     /// A list of strings.
     StrList,
     /// A list of maps.
@@ -42,6 +44,7 @@ impl Ty {
             Ty::Bool => "bool".into(),
             Ty::Duration => "duration (\"90s\", \"10m\", \"1h\")".into(),
             Ty::Map => "map".into(),
+            Ty::StrMap => "map of strings".into(),
             Ty::StrList => "list of strings".into(),
             Ty::MapList => "list of maps".into(),
             Ty::Values => "map, or list of maps".into(),
@@ -68,6 +71,18 @@ impl Ty {
                 };
             }
             Ty::Map => value.is_map(),
+            Ty::StrMap => {
+                let Some(map) = value.read_lock::<rhai::Map>() else {
+                    return Err(mismatch(self, value));
+                };
+                if let Some((key, bad)) = map.iter().find(|(_, v)| !v.is_string()) {
+                    return Err(format!(
+                        "expects string values, but `{key}` is {}",
+                        describe_value(bad)
+                    ));
+                }
+                true
+            }
             Ty::StrList => list_of(value, Dynamic::is_string),
             Ty::MapList => list_of(value, Dynamic::is_map),
             Ty::Values => value.is_map() || list_of(value, Dynamic::is_map),
@@ -87,7 +102,22 @@ impl Ty {
                     None => Err(mismatch(self, value)),
                 };
             }
-            Ty::Dependencies => list_of(value, |v| v.is_string() || v.is::<Handle>() || v.is_map()),
+            Ty::Dependencies => {
+                let Some(items) = value.read_lock::<rhai::Array>() else {
+                    return Err(mismatch(self, value));
+                };
+                for item in items.iter() {
+                    let mut ids = Vec::new();
+                    crate::declare::dependency_ids(item, &mut ids);
+                    if ids.is_empty() {
+                        return Err(format!(
+                            "expects handles, ids or module results, but {} holds no handle",
+                            describe_value(item)
+                        ));
+                    }
+                }
+                true
+            }
             Ty::Any => true,
         };
         if ok {

@@ -84,6 +84,7 @@ fn applied_state(ctx: &TestContext, file: &str) -> State {
                 outputs: BTreeMap::new(),
                 objects: Vec::new(),
                 depends_on: Vec::new(),
+                cluster: None,
             },
         );
     }
@@ -334,8 +335,13 @@ fn plan_against_recorded_state_shows_every_action() {
         "/labels/team",
         json!("observability"),
     );
-    // Replace: the cluster was created by another provider.
-    record_input(&mut state, "cluster/dev", "/provider", json!("existing"));
+    // Replace: the app was installed into another namespace.
+    record_input(
+        &mut state,
+        "dev/helm_app/grafana",
+        "/namespace",
+        json!("observability"),
+    );
     // Delete: a namespace the script no longer declares.
     let legacy_inputs = json!({ "labels": { "team": "legacy" } });
     state.resources.insert(
@@ -347,6 +353,7 @@ fn plan_against_recorded_state_shows_every_action() {
             outputs: BTreeMap::from([("name".to_string(), json!("legacy"))]),
             objects: Vec::new(),
             depends_on: vec![ResourceId::new("cluster/dev")],
+            cluster: Some(ResourceId::new("cluster/dev")),
         },
     );
     write_state(&ctx.path().join("recorded.json"), &state);
@@ -375,10 +382,10 @@ fn plan_against_recorded_state_shows_every_action() {
             .map(|c| c["action"].clone())
             .unwrap_or(Json::Null)
     };
-    assert_eq!(action("cluster/dev"), json!("replace"));
+    assert_eq!(action("dev/helm_app/grafana"), json!("replace"));
     assert_eq!(action("dev/namespace/monitoring"), json!("update"));
     assert_eq!(action("dev/namespace/legacy"), json!("delete"));
-    assert_eq!(action("dev/helm_app/grafana"), json!("no-op"));
+    assert_eq!(action("cluster/dev"), json!("no-op"));
 
     let run = ctx.stack(&[
         "plan",
@@ -388,6 +395,51 @@ fn plan_against_recorded_state_shows_every_action() {
         "--detailed-exitcode",
     ]);
     assert_eq!(run.code, 3, "{}", run.transcript());
+}
+
+#[test]
+fn replacing_a_cluster_replaces_everything_on_it() {
+    let ctx = dev();
+    let mut state = applied_state(&ctx, "dev.rhai");
+    record_input(&mut state, "cluster/dev", "/provider", json!("existing"));
+    write_state(&ctx.path().join("recorded.json"), &state);
+    let run = ctx.stack(&[
+        "plan",
+        "dev.rhai",
+        "--state",
+        "recorded.json",
+        "--output",
+        "json",
+    ]);
+    let plan = parse_json(&run);
+    let changes = plan["changes"].as_array().expect("changes");
+    assert!(
+        changes.iter().all(|c| c["action"] == json!("replace")),
+        "{plan:#}"
+    );
+    let on_cluster = changes
+        .iter()
+        .find(|c| c["id"] == json!("dev/namespace/monitoring"))
+        .expect("the namespace");
+    assert_eq!(
+        on_cluster["reason"],
+        json!("its cluster `cluster/dev` is replaced")
+    );
+}
+
+#[test]
+fn a_state_of_another_stack_is_refused() {
+    let ctx = dev();
+    let mut state = applied_state(&ctx, "dev.rhai");
+    state.stack = "prod".into();
+    write_state(&ctx.path().join("prod.json"), &state);
+    let run = ctx.stack(&["plan", "dev.rhai", "--state", "prod.json"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("belongs to stack `prod`, not `dev`"),
+        "{}",
+        run.transcript()
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::common::{stack_bin, TestContext};
 
 const PROMPT: &str = "stack> ";
 const TIMEOUT_MS: u64 = 10_000;
-const CLUSTER: &str = r#"let c = cluster("dev", #{ provider: "kind" });"#;
+const CLUSTER: &str = r#"let c = cluster("dev", #{ provider: "kind", argocd_installed: true });"#;
 
 /// A `stack repl` on a terminal in the context's directory, with its history
 /// in `history` there.

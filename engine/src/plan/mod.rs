@@ -174,7 +174,26 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
         };
         let (action, reason, fields) = match state.resources.get(&resource.id) {
             None => (Action::Create, None, diff(&Json::Null, &inputs)),
-            Some(recorded) if recorded.inputs_hash == inputs_hash => {
+            Some(_)
+                if resource
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|c| recreated.contains(c)) =>
+            {
+                let cluster = resource
+                    .cluster
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let recorded = &state.resources[&resource.id];
+                let fields = diff(&recorded.inputs, &inputs);
+                (
+                    Action::Replace,
+                    Some(format!("its cluster `{cluster}` is replaced")),
+                    fields,
+                )
+            }
+            Some(recorded) if recorded.inputs_hash == inputs_hash || recorded.inputs == inputs => {
                 (Action::NoOp, None, Vec::new())
             }
             Some(recorded) => {
@@ -237,9 +256,15 @@ fn deletes(graph: &Graph, state: &State) -> Vec<Change> {
             if placed.contains(id) {
                 continue;
             }
-            let needed_by_unplaced = gone
-                .iter()
-                .any(|(other, r)| !placed.contains(other) && r.depends_on.contains(id));
+            let needed_by_unplaced = gone.iter().any(|(other, r)| {
+                !placed.contains(other)
+                    && other != &id
+                    && (r.depends_on.contains(id)
+                        || r.cluster.as_ref() == Some(id)
+                        || (r.kind != Kind::Cluster
+                            && gone[id].kind == Kind::Cluster
+                            && r.depends_on.is_empty()))
+            });
             if !needed_by_unplaced {
                 ordered.push(id);
             }

@@ -1,8 +1,12 @@
-//! The local file backend: `.stack/<stack>.state.json` next to the script.
+//! The local file backend: `.stack/<stack>.state.json` next to the script,
+//! written atomically (temporary file, fsync, rename, fsync of the
+//! directory) and guarded by a lock file that names its holder.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{State, StateError, FORMAT_VERSION};
+use super::backend::{BoxFuture, StateBackend};
+use super::{LockInfo, State, StateError, FORMAT_VERSION};
 
 /// `.stack/<stack>.state.json` in the script's directory.
 pub fn default_path(script: &Path, stack: &str) -> PathBuf {
@@ -32,14 +36,155 @@ pub fn load(path: &Path, stack: &str) -> Result<State, StateError> {
         if found != u64::from(FORMAT_VERSION) {
             return Err(StateError::Version {
                 path: path.to_path_buf(),
-                found: found as u32,
+                found: u32::try_from(found).unwrap_or(u32::MAX),
             });
         }
     }
-    serde_json::from_str(&text).map_err(|source| StateError::Invalid {
+    let state: State = serde_json::from_str(&text).map_err(|source| StateError::Invalid {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    if state.stack != stack {
+        return Err(StateError::OtherStack {
+            path: path.to_path_buf(),
+            found: state.stack,
+            stack: stack.to_string(),
+        });
+    }
+    Ok(state)
+}
+
+/// Writes `state` to `path` so that a crash leaves the old or the new file.
+pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
+    let fail = |source| StateError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let text = serde_json::to_vec_pretty(state).map_err(|e| fail(std::io::Error::other(e)))?;
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&text)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(fail)
+}
+
+/// A state file and its lock file.
+pub struct LocalBackend {
+    pub path: PathBuf,
+    pub stack: String,
+}
+
+impl LocalBackend {
+    pub fn new(path: impl Into<PathBuf>, stack: impl Into<String>) -> Self {
+        LocalBackend {
+            path: path.into(),
+            stack: stack.into(),
+        }
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// The current holder of the lock, if any.
+    pub fn holder(&self) -> Option<LockInfo> {
+        let text = std::fs::read_to_string(self.lock_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn take_lock(&self, holder: &LockInfo, force: bool) -> Result<(), StateError> {
+        let lock = self.lock_path();
+        let fail = |source| StateError::Lock {
+            path: lock.clone(),
+            source,
+        };
+        if let Some(dir) = lock.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let body = serde_json::to_vec_pretty(holder).map_err(|e| fail(std::io::Error::other(e)))?;
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(mut file) => {
+                    file.write_all(&body).map_err(fail)?;
+                    file.sync_all().map_err(fail)?;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let current = self.holder();
+                    let breakable = force || current.as_ref().is_none_or(LockInfo::is_stale);
+                    if !breakable {
+                        return Err(StateError::Locked {
+                            stack: self.stack.clone(),
+                            holder: Box::new(current.unwrap_or_else(|| LockInfo::current("unknown"))),
+                        });
+                    }
+                    // A killed run's lock, an unreadable lock, or --force-unlock.
+                    std::fs::remove_file(&lock).map_err(fail)?;
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Err(StateError::Locked {
+            stack: self.stack.clone(),
+            holder: Box::new(self.holder().unwrap_or_else(|| LockInfo::current("unknown"))),
+        })
+    }
+
+    fn release(&self, holder: &LockInfo) -> Result<(), StateError> {
+        if self.holder().is_some_and(|h| h.id == holder.id) {
+            std::fs::remove_file(self.lock_path()).map_err(|source| StateError::Lock {
+                path: self.lock_path(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl StateBackend for LocalBackend {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn load(&self) -> BoxFuture<'_, Result<State, StateError>> {
+        Box::pin(async move { load(&self.path, &self.stack) })
+    }
+
+    fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move { save(&self.path, state) })
+    }
+
+    fn lock<'a>(
+        &'a self,
+        holder: &'a LockInfo,
+        force: bool,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move { self.take_lock(holder, force) })
+    }
+
+    fn unlock<'a>(&'a self, holder: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move { self.release(holder) })
+    }
 }
 
 #[cfg(test)]
@@ -66,5 +211,43 @@ mod tests {
             load(&path, "dev"),
             Err(StateError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn saves_round_trip_and_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".stack").join("dev.state.json");
+        let mut state = State::empty("dev");
+        state.serial = 7;
+        save(&path, &state).unwrap();
+        assert_eq!(load(&path, "dev").unwrap(), state);
+        let files: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+    }
+
+    #[test]
+    fn a_lock_names_its_holder_and_a_stale_one_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path().join("s.json"), "dev");
+        let me = LockInfo::current("run");
+        backend.take_lock(&me, false).unwrap();
+        let other = LockInfo {
+            id: "other".into(),
+            ..LockInfo::current("destroy")
+        };
+        match backend.take_lock(&other, false) {
+            Err(StateError::Locked { holder, .. }) => assert_eq!(*holder, me),
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+        backend.take_lock(&other, true).unwrap();
+        assert_eq!(backend.holder(), Some(other.clone()));
+        backend.release(&other).unwrap();
+        let dead = LockInfo {
+            pid: u32::MAX - 1,
+            ..LockInfo::current("run")
+        };
+        backend.take_lock(&dead, false).unwrap();
+        backend.take_lock(&me, false).unwrap();
+        assert_eq!(backend.holder(), Some(me));
     }
 }

@@ -3,7 +3,9 @@
 //! outputs, and the exact Kubernetes objects applied for it, so that removed
 //! resources and removed objects can be pruned.
 
+pub mod backend;
 mod local;
+mod lock;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,9 @@ use serde_json::Value as Json;
 
 use crate::resource::{Kind, ResourceId};
 
-pub use local::{default_path, load};
+pub use backend::StateBackend;
+pub use local::{default_path, load, LocalBackend};
+pub use lock::LockInfo;
 
 /// The state format version this engine reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -48,6 +52,9 @@ pub struct ResourceState {
     /// What it needed when it was applied: deletes run in the reverse order.
     #[serde(default)]
     pub depends_on: Vec<ResourceId>,
+    /// The cluster it lives on, so it can be deleted after it is no longer declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ResourceId>,
 }
 
 /// The identity of one applied Kubernetes object.
@@ -100,6 +107,46 @@ pub enum StateError {
         help("use a stack release that knows this format")
     )]
     Version { path: PathBuf, found: u32 },
+    #[error("the state file {} belongs to stack `{found}`, not `{stack}`", path.display())]
+    #[diagnostic(
+        code(stack::state::other_stack),
+        help("each stack has its own state: pass that stack's `--state`, or none for the default")
+    )]
+    OtherStack {
+        path: PathBuf,
+        found: String,
+        stack: String,
+    },
+    #[error("cannot write the state to {}", path.display())]
+    #[diagnostic(
+        code(stack::state::write),
+        help("check that the directory exists and is writable; the previous state is intact")
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state of `{stack}` is locked by {holder}")]
+    #[diagnostic(
+        code(stack::state::locked),
+        help("another run is working on this stack: wait for it to finish. If it is gone, run again with `--force-unlock`")
+    )]
+    Locked { stack: String, holder: Box<LockInfo> },
+    #[error("cannot take the state lock {}", path.display())]
+    #[diagnostic(code(stack::state::lock))]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state backend failed: {message}")]
+    #[diagnostic(code(stack::state::backend))]
+    Backend {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }
 
 /// A salt that differs between states: time, process and address entropy

@@ -39,7 +39,13 @@ const COMMON: &[Opt] = &[
         "\"argocd\"",
         "namespace Argo CD runs in",
     ),
-    opt("tags", Ty::Map, "tags or labels put on the cloud resources"),
+    defaulted(
+        "argocd_installed",
+        Ty::Bool,
+        "false",
+        "Argo CD already runs on the cluster, installed outside this stack (otherwise apps need a `bootstrap`)",
+    ),
+    opt("tags", Ty::StrMap, "tags or labels put on the cloud resources"),
     opt("depends_on", Ty::Dependencies, "explicit dependencies"),
 ];
 
@@ -156,7 +162,7 @@ pub static NODE_GROUP: Schema = Schema {
         required("min", Ty::Int, "minimum size"),
         required("max", Ty::Int, "maximum size"),
         opt("desired", Ty::Int, "desired size (default: `min`)"),
-        opt("labels", Ty::Map, "Kubernetes labels of the nodes"),
+        opt("labels", Ty::StrMap, "Kubernetes labels of the nodes"),
     ],
     variants: None,
 };
@@ -176,7 +182,7 @@ fn cluster(
     name: ImmutableString,
     mut opts: Map,
 ) -> RhaiResult<Handle> {
-    check_name(&ctx, session, "cluster", &name)?;
+    let name = check_name(&ctx, session, "cluster", &name)?;
     if let Some(mut gitops) = opts
         .get("gitops")
         .and_then(|g| g.read_lock::<Map>().map(|m| m.clone()))

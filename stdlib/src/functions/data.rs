@@ -14,7 +14,7 @@ use crate::token;
 pub static SECRET_DOC: FnDoc = FnDoc {
     name: "secret",
     signatures: &["secret(source: string) -> secret string"],
-    summary: "A secret value from `\"env:NAME\"` (an environment variable) or `\"file:path\"` (a file inside the stack's directory, trailing newline removed). It can be interpolated like any string but is never printed, diffed, logged or stored in clear: state keeps a salted hash. It may only be written into Kubernetes `Secret` objects.",
+    summary: "A secret value from `\"env:NAME\"` (an environment variable) or `\"file:path\"` (a file: relative paths stay inside the stack's directory, absolute ones name mounted secrets such as `/run/secrets/db`; the trailing newline is removed). It can be interpolated like any string but is never printed, diffed, logged or stored in clear: state keeps a salted hash. It may only be written into Kubernetes `Secret` objects.",
     schema: None,
     kind: None,
     example: r#"let db_password = secret("env:DB_PASSWORD");"#,
@@ -160,7 +160,13 @@ fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult
             .raise(pos)
         })?,
         Some(("file", path)) => {
-            let resolved = inside_stack(&ctx, session, path, "secret()")?;
+            // An absolute path names a mounted secret (`/run/secrets/...`);
+            // a relative one stays inside the stack like file().
+            let resolved = if Path::new(path).is_absolute() {
+                PathBuf::from(path)
+            } else {
+                inside_stack(&ctx, session, path, "secret()")?
+            };
             let text = std::fs::read_to_string(&resolved).map_err(|e| {
                 Fault::new(
                     "stack::script::secret",

@@ -19,6 +19,14 @@ pub fn settle(session: &Session, s: &str) -> Result<String, Fault> {
             Piece::Text(t) => out.push_str(t),
             Piece::Secret(_) => return Err(secret_fault()),
             Piece::Output(r) if r.secret => return Err(secret_fault()),
+            Piece::Output(r)
+                if session
+                    .resource(&r.resource)
+                    .and_then(|res| res.known_outputs.get(&r.output).map(stack_engine::Value::is_sensitive))
+                    .unwrap_or(false) =>
+            {
+                return Err(secret_fault())
+            }
             Piece::Output(r) => match known_output(&r, session) {
                 Some(v) => out.push_str(&v),
                 None => {

@@ -12,6 +12,7 @@ use crate::fault::{Fault, RhaiResult};
 use crate::handle::Handle;
 use crate::schema::{defaulted, opt, Opt, Schema, Ty};
 use crate::session::Session;
+use crate::token;
 
 const OPTIONS: &[Opt] = &[
     opt(
@@ -52,6 +53,12 @@ const OPTIONS: &[Opt] = &[
         Ty::Duration,
         "\"10m\"",
         "how long to wait for health",
+    ),
+    defaulted(
+        "prune_on_delete",
+        Ty::Bool,
+        "true",
+        "deleting the app deletes what it deployed (Argo CD's resources finalizer); off for an app that runs Argo CD itself",
     ),
     defaulted(
         "via",
@@ -101,7 +108,7 @@ fn helm_app(
     opts: Map,
 ) -> RhaiResult<Handle> {
     crate::declare::expect_cluster(&ctx, "helm_app", &cluster)?;
-    check_name(&ctx, session, "app", &name)?;
+    let name = check_name(&ctx, session, "app", &name)?;
     if let Some(sync) = opts
         .get("sync_policy")
         .and_then(|s| s.read_lock::<Map>().map(|m| m.clone()))
@@ -136,10 +143,28 @@ fn helm_app(
         .at(key_span(session, call, "path"))
         .raise(ctx.call_position()));
     }
-    let namespace = opts
-        .get("namespace")
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| name.to_string());
+    if opts.contains_key("chart") && !opts.contains_key("version") {
+        return Err(Fault::new(
+            "stack::script::option",
+            format!("helm_app `{name}` needs option `version`: charts are pinned"),
+        )
+        .label("no version")
+        .help("pin the chart version, like `version: \"28.3.0\"`; an unpinned chart changes under you")
+        .at(key_span(session, call, "chart"))
+        .raise(ctx.call_position()));
+    }
+    let namespace = match opts.get("namespace") {
+        Some(ns) if ns.is_string() => {
+            let text = ns.to_string();
+            // Checked like a namespace() name; outputs in it must be known.
+            if token::has_tokens(&text) {
+                text
+            } else {
+                check_name(&ctx, session, "namespace", &text)?
+            }
+        }
+        _ => name.to_string(),
+    };
     let mut known = BTreeMap::new();
     known.insert("name".to_string(), Value::String(name.to_string()));
     known.insert(

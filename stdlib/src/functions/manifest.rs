@@ -82,6 +82,10 @@ fn one(
         if let Some(path) = crate::declare::sensitive_path(&value) {
             let call = session.call_span(ctx);
             let top = path.split(['.', '[']).next().unwrap_or_default();
+            let (kind, name) = (
+                convert::readable(&kind, session),
+                convert::readable(&name, session),
+            );
             return Err(Fault::new("stack::script::secret_placement", format!("a secret value cannot go into `{path}` of the {kind} `{name}`"))
                 .label("this holds a secret")
                 .help("secrets are only ever written into Kubernetes Secrets: put it in an object of kind `Secret` and refer to that")

@@ -13,8 +13,8 @@ use crate::schema::{opt, Opt, Schema, Ty};
 use crate::session::Session;
 
 const OPTIONS: &[Opt] = &[
-    opt("labels", Ty::Map, "labels of the Namespace"),
-    opt("annotations", Ty::Map, "annotations of the Namespace"),
+    opt("labels", Ty::StrMap, "labels of the Namespace"),
+    opt("annotations", Ty::StrMap, "annotations of the Namespace"),
     opt("depends_on", Ty::Dependencies, "explicit dependencies"),
 ];
 
@@ -46,7 +46,7 @@ fn namespace(
     opts: Map,
 ) -> RhaiResult<Handle> {
     crate::declare::expect_cluster(&ctx, "namespace", &cluster)?;
-    check_name(&ctx, session, "namespace", &name)?;
+    let name = check_name(&ctx, session, "namespace", &name)?;
     let mut known = BTreeMap::new();
     known.insert("name".to_string(), Value::String(name.to_string()));
     declare(

@@ -92,7 +92,7 @@ fn oidc(
     name: ImmutableString,
     opts: Map,
 ) -> RhaiResult<Handle> {
-    crate::declare::check_name(&ctx, session, "oidc", &name)?;
+    let name = crate::declare::check_name(&ctx, session, "oidc", &name)?;
     let call = session.call_span(&ctx);
     let provider = opts
         .get("provider")

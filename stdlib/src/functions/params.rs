@@ -9,7 +9,7 @@ use crate::session::Session;
 pub static PARAM_DOC: FnDoc = FnDoc {
     name: "param",
     signatures: &["param(name: string) -> string", "param(name: string, default) -> the default's type"],
-    summary: "Reads a `--set name=value` parameter. With a default, the value is converted to the default's type (integer, float, bool or string) and the default is used when the parameter is not set; without one, the parameter is required.",
+    summary: "Reads a `--set name=value` parameter. With a default, the value is converted to the default's type (integer, float, bool, string; a list from `a,b,c` or a JSON array; a map from a JSON object) and the default is used when the parameter is not set; without one, the parameter is required.",
     schema: None,
     kind: None,
     example: r#"let env = param("env", "dev");
@@ -62,7 +62,29 @@ fn param(
         .help(format!("pass {ty}, like the default `{default}`"))
         .raise(pos)
     };
-    if default.is_int() {
+    if default.is_array() {
+        // `--set teams=web,api` or `--set 'teams=["web","api"]'`.
+        let items: Vec<Dynamic> = if raw.trim_start().starts_with('[') {
+            match serde_json::from_str::<serde_json::Value>(&raw) {
+                Ok(json @ serde_json::Value::Array(_)) => {
+                    return Ok(crate::convert::from_json(&json))
+                }
+                _ => return Err(wrong("a list (`a,b,c` or a JSON array)")),
+            }
+        } else {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Dynamic::from(s.to_string()))
+                .collect()
+        };
+        Ok(Dynamic::from_array(items))
+    } else if default.is_map() {
+        match serde_json::from_str::<serde_json::Value>(&raw) {
+            Ok(json @ serde_json::Value::Object(_)) => Ok(crate::convert::from_json(&json)),
+            _ => Err(wrong("a map (a JSON object)")),
+        }
+    } else if default.is_int() {
         raw.parse::<i64>()
             .map(Dynamic::from)
             .map_err(|_| wrong("an integer"))

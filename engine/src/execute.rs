@@ -1,0 +1,834 @@
+//! The executor: carries out a plan with bounded parallelism.
+//!
+//! A ready-set scheduler over the graph: a resource starts when everything
+//! it needs has finished, at most `parallelism` run at once. A failure
+//! skips what depends on it and nothing else. Completed resources are
+//! written to the state before their dependents start, in group commits:
+//! all completions that are ready together are saved in one write. Deletes
+//! of resources no longer declared run afterwards, dependents first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
+use serde_json::Value as Json;
+
+use crate::graph::Graph;
+use crate::objects::{self, ObjectsError};
+use crate::plan::{hash, Action, Plan};
+use crate::provider::{
+    Applied, ApplyRequest, ClusterTarget, DeleteRequest, ProviderError, Router, RunChanges,
+};
+use crate::resource::{Kind, Resource, ResourceId};
+use crate::state::{ResourceState, State, StateBackend, StateError};
+use crate::value::{OutputRef, Resolve, Secret, Value};
+
+/// Stops a run from starting new work (Ctrl-C). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<(AtomicBool, tokio::sync::Notify)>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0 .0.store(true, Ordering::SeqCst);
+        self.0 .1.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0 .0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecuteOptions {
+    pub parallelism: usize,
+    /// Only this resource and what it needs.
+    pub target: Option<ResourceId>,
+    pub cancel: Cancel,
+    /// Readiness timeout for resources that set none.
+    pub default_timeout: Duration,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        ExecuteOptions {
+            parallelism: 10,
+            target: None,
+            cancel: Cancel::default(),
+            default_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How one resource ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Replaced,
+    Deleted,
+    Unchanged,
+    Failed(ProviderError),
+    /// Not started because something it needs failed.
+    Skipped {
+        because: ResourceId,
+    },
+    /// Not started because the run was interrupted.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceReport {
+    pub id: ResourceId,
+    pub kind: Kind,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub resources: Vec<ResourceReport>,
+    /// A state write that failed: the run stops starting work when it does.
+    pub state_error: Option<StateError>,
+    /// A provider's end-of-run step that failed (a GitOps commit).
+    pub finish_errors: Vec<(String, ProviderError)>,
+    pub cancelled: bool,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.state_error.is_some()
+            || !self.finish_errors.is_empty()
+            || self.resources.iter().any(|r| r.outcome.is_failure())
+    }
+
+    pub fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
+        self.resources.iter().filter(|r| pred(&r.outcome)).count()
+    }
+}
+
+/// Progress events, for the live view and plain logs.
+pub trait Observer: Send + Sync {
+    fn started(&self, id: &ResourceId, action: Action);
+    fn finished(&self, report: &ResourceReport);
+}
+
+/// An observer that shows nothing.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn started(&self, _: &ResourceId, _: Action) {}
+    fn finished(&self, _: &ResourceReport) {}
+}
+
+/// Outputs known during a run: evaluated ones, recorded ones, and those
+/// reported by resources applied so far.
+struct RunOutputs<'a> {
+    graph: &'a Graph,
+    outputs: &'a HashMap<ResourceId, BTreeMap<String, Json>>,
+}
+
+impl Resolve for RunOutputs<'_> {
+    fn output(&self, output: &OutputRef) -> Option<Json> {
+        if let Some(v) = self
+            .graph
+            .get(&output.resource)
+            .and_then(|r| r.known_outputs.get(&output.output))
+        {
+            return v.materialize(self).ok();
+        }
+        self.outputs
+            .get(&output.resource)?
+            .get(&output.output)
+            .cloned()
+    }
+}
+
+/// Parses `"10m"`, `"90s"`, `"1h30m"`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' => {
+                let n: u64 = number.parse().ok()?;
+                number.clear();
+                total += n * match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+            }
+            _ => return None,
+        }
+    }
+    number.is_empty().then(|| Duration::from_secs(total))
+}
+
+pub struct Executor<'a> {
+    pub graph: &'a Graph,
+    pub router: &'a dyn Router,
+    pub observer: &'a dyn Observer,
+    pub backend: &'a dyn StateBackend,
+    pub options: ExecuteOptions,
+}
+
+/// What a finished task hands back to the scheduler.
+struct Done {
+    index: usize,
+    action: Action,
+    result: Result<Option<Applied>, ProviderError>,
+    started: Instant,
+}
+
+impl Executor<'_> {
+    /// Carries out `plan` starting from `state`; returns the report and the
+    /// final state (also saved).
+    pub async fn run(&self, plan: &Plan, mut state: State) -> (Report, State) {
+        let began = Instant::now();
+        let mut report = Report::default();
+        let mut outputs: HashMap<ResourceId, BTreeMap<String, Json>> = state
+            .resources
+            .iter()
+            .map(|(id, r)| (id.clone(), r.outputs.clone()))
+            .collect();
+        let mut changed = RunChanges::default();
+        self.apply_phase(plan, &mut state, &mut outputs, &mut report, &mut changed)
+            .await;
+        if self.options.target.is_none()
+            && report.state_error.is_none()
+            && !self.options.cancel.is_cancelled()
+        {
+            self.delete_phase(plan, &mut state, &mut report, &mut changed)
+                .await;
+        }
+        for provider in self.router.all() {
+            if let Err(e) = provider.finish(&changed).await {
+                report.finish_errors.push((provider.name().to_string(), e));
+            }
+        }
+        report.cancelled = self.options.cancel.is_cancelled();
+        report.elapsed = began.elapsed();
+        (report, state)
+    }
+
+    /// Resources to apply, as indices into the graph's resources.
+    fn selected(&self) -> Vec<usize> {
+        let resources = self.graph.resources();
+        let Some(target) = &self.options.target else {
+            return (0..resources.len()).collect();
+        };
+        let mut keep: HashSet<ResourceId> = HashSet::new();
+        let mut todo = vec![target.clone()];
+        while let Some(id) = todo.pop() {
+            if keep.insert(id.clone()) {
+                todo.extend(self.graph.needs(&id).into_iter().map(|r| r.id.clone()));
+            }
+        }
+        (0..resources.len())
+            .filter(|&i| keep.contains(&resources[i].id))
+            .collect()
+    }
+
+    async fn apply_phase(
+        &self,
+        plan: &Plan,
+        state: &mut State,
+        outputs: &mut HashMap<ResourceId, BTreeMap<String, Json>>,
+        report: &mut Report,
+        changed: &mut RunChanges,
+    ) {
+        let resources = self.graph.resources();
+        let actions: HashMap<&ResourceId, Action> =
+            plan.changes.iter().map(|c| (&c.id, c.action)).collect();
+        let selected = self.selected();
+        let in_run: HashSet<usize> = selected.iter().copied().collect();
+        let position: HashMap<&ResourceId, usize> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (&r.id, i))
+            .collect();
+        let mut waiting: HashMap<usize, usize> = HashMap::new();
+        let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+        for &i in &selected {
+            let needs: Vec<usize> = self
+                .graph
+                .needs(&resources[i].id)
+                .iter()
+                .filter_map(|r| position.get(&r.id).copied())
+                .filter(|j| in_run.contains(j))
+                .collect();
+            waiting.insert(i, needs.len());
+            for j in needs {
+                dependents.entry(j).or_default().push(i);
+            }
+        }
+        let mut ready: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|i| waiting[i] == 0)
+            .collect();
+        ready.reverse(); // pop() takes the earliest declared first
+        let mut settled: HashSet<usize> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let depths = self.graph.depths();
+        loop {
+            while running.len() < self.options.parallelism.max(1)
+                && !self.options.cancel.is_cancelled()
+                && report.state_error.is_none()
+            {
+                let Some(i) = ready.pop() else { break };
+                let resource = &resources[i];
+                let action = actions.get(&resource.id).copied().unwrap_or(Action::NoOp);
+                if action == Action::NoOp {
+                    // Nothing to do: its recorded outputs stand.
+                    settled.insert(i);
+                    self.finish(report, resource, action, Outcome::Unchanged, Duration::ZERO);
+                    release(i, &dependents, &mut waiting, &mut ready);
+                    continue;
+                }
+                self.observer.started(&resource.id, action);
+                let request = self.request(resource, state, outputs, &depths).await;
+                running.push(self.carry_out(
+                    i,
+                    action,
+                    request,
+                    state.resources.get(&resource.id).cloned(),
+                ));
+            }
+            if running.is_empty() {
+                break;
+            }
+            // Take one completion, then every other that is already done:
+            // they are saved together.
+            let mut batch = Vec::new();
+            if let Some(done) = running.next().await {
+                batch.push(done);
+            }
+            while let Some(Some(done)) = running.next().now_or_never() {
+                batch.push(done);
+            }
+            let mut succeeded = Vec::new();
+            for done in batch {
+                let resource = &resources[done.index];
+                settled.insert(done.index);
+                match done.result {
+                    Ok(applied) => {
+                        let applied = applied.unwrap_or_default();
+                        self.record(state, outputs, resource, &applied);
+                        changed
+                            .changes
+                            .push((done.action.as_str().to_string(), resource.id.clone()));
+                        let outcome = match done.action {
+                            Action::Create => Outcome::Created,
+                            Action::Replace => Outcome::Replaced,
+                            _ => Outcome::Updated,
+                        };
+                        succeeded.push((done.index, done.action, outcome, done.started.elapsed()));
+                    }
+                    Err(error) => {
+                        self.finish(
+                            report,
+                            resource,
+                            done.action,
+                            Outcome::Failed(error),
+                            done.started.elapsed(),
+                        );
+                        self.skip_dependents(
+                            done.index,
+                            &dependents,
+                            &mut settled,
+                            report,
+                            &actions,
+                        );
+                    }
+                }
+            }
+            if !succeeded.is_empty() {
+                state.serial += 1;
+                if let Err(e) = self.backend.save(state).await {
+                    report.state_error = Some(e);
+                }
+            }
+            for (i, action, outcome, elapsed) in succeeded {
+                self.finish(report, &resources[i], action, outcome, elapsed);
+                release(i, &dependents, &mut waiting, &mut ready);
+            }
+            ready.retain(|i| !settled.contains(i));
+        }
+        // Whatever never started was cut short by Ctrl-C or a state failure.
+        for &i in &selected {
+            if !settled.contains(&i) && !report.resources.iter().any(|r| r.id == resources[i].id) {
+                let action = actions
+                    .get(&resources[i].id)
+                    .copied()
+                    .unwrap_or(Action::NoOp);
+                self.finish(
+                    report,
+                    &resources[i],
+                    action,
+                    Outcome::Cancelled,
+                    Duration::ZERO,
+                );
+            }
+        }
+    }
+
+    fn finish(
+        &self,
+        report: &mut Report,
+        resource: &Resource,
+        action: Action,
+        outcome: Outcome,
+        duration: Duration,
+    ) {
+        let entry = ResourceReport {
+            id: resource.id.clone(),
+            kind: resource.kind,
+            action,
+            outcome,
+            duration,
+        };
+        self.observer.finished(&entry);
+        report.resources.push(entry);
+    }
+
+    /// Marks everything downstream of a failure as skipped.
+    fn skip_dependents(
+        &self,
+        failed: usize,
+        dependents: &HashMap<usize, Vec<usize>>,
+        settled: &mut HashSet<usize>,
+        report: &mut Report,
+        actions: &HashMap<&ResourceId, Action>,
+    ) {
+        let resources = self.graph.resources();
+        let because = resources[failed].id.clone();
+        let mut todo: Vec<usize> = dependents.get(&failed).cloned().unwrap_or_default();
+        while let Some(i) = todo.pop() {
+            if !settled.insert(i) {
+                continue;
+            }
+            let action = actions
+                .get(&resources[i].id)
+                .copied()
+                .unwrap_or(Action::NoOp);
+            let outcome = Outcome::Skipped {
+                because: because.clone(),
+            };
+            self.finish(report, &resources[i], action, outcome, Duration::ZERO);
+            todo.extend(dependents.get(&i).cloned().unwrap_or_default());
+        }
+    }
+
+    /// The cluster target of a declared resource.
+    fn cluster_target(
+        &self,
+        resource: &Resource,
+        outputs: &HashMap<ResourceId, BTreeMap<String, Json>>,
+    ) -> Option<ClusterTarget> {
+        let cluster = self.graph.get(resource.cluster.as_ref()?)?;
+        let resolve = RunOutputs {
+            graph: self.graph,
+            outputs,
+        };
+        let inputs = Value::Map(cluster.inputs.clone())
+            .materialize(&resolve)
+            .unwrap_or(Json::Null);
+        Some(ClusterTarget {
+            id: cluster.id.clone(),
+            name: cluster.name.clone(),
+            inputs,
+            outputs: outputs.get(&cluster.id).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// Builds the request for a resource, reading back sensitive outputs it
+    /// needs from resources applied by an earlier run.
+    async fn request(
+        &self,
+        resource: &Resource,
+        state: &State,
+        outputs: &mut HashMap<ResourceId, BTreeMap<String, Json>>,
+        depths: &HashMap<ResourceId, usize>,
+    ) -> Result<ApplyRequest, ProviderError> {
+        let mut missing_secrets: Vec<OutputRef> = Vec::new();
+        for value in resource.inputs.values() {
+            value.visit_refs(&mut |_, r| {
+                if let Some(r) = r.filter(|r| r.secret) {
+                    let recorded = outputs.get(&r.resource).and_then(|o| o.get(&r.output));
+                    let hashed = recorded
+                        .is_none_or(|v| v.as_str().is_some_and(|s| s.starts_with("(sensitive")));
+                    if hashed && !missing_secrets.contains(r) {
+                        missing_secrets.push(r.clone());
+                    }
+                }
+            });
+        }
+        for r in missing_secrets {
+            let Some(producer) = self.graph.get(&r.resource) else {
+                continue;
+            };
+            let request = self.plain_request(producer, state, outputs, depths)?;
+            let provider = self.router.route(request.route_key())?;
+            let read = provider.read_outputs(&request).await?;
+            let value = read.get(&r.output).cloned().ok_or_else(|| {
+                ProviderError::new(format!(
+                    "`{}` needs the sensitive output `{r}`, which its provider cannot read back",
+                    resource.id
+                ))
+                .help(format!(
+                    "re-create `{}` so that the output is produced in this run",
+                    r.resource
+                ))
+            })?;
+            outputs
+                .entry(r.resource.clone())
+                .or_default()
+                .insert(r.output.clone(), value);
+        }
+        self.plain_request(resource, state, outputs, depths)
+    }
+
+    fn plain_request(
+        &self,
+        resource: &Resource,
+        state: &State,
+        outputs: &HashMap<ResourceId, BTreeMap<String, Json>>,
+        depths: &HashMap<ResourceId, usize>,
+    ) -> Result<ApplyRequest, ProviderError> {
+        let resolve = RunOutputs {
+            graph: self.graph,
+            outputs,
+        };
+        let unknown = |r: OutputRef| {
+            ProviderError::new(format!(
+                "`{}` needs `{r}`, which `{}` did not report",
+                resource.id, r.resource
+            ))
+        };
+        let inputs = Value::Map(resource.inputs.clone())
+            .materialize(&resolve)
+            .map_err(unknown)?;
+        let objects = objects::objects(self.graph, resource, &resolve)
+            .map_err(|ObjectsError::Unknown(r)| unknown(r))?;
+        let cluster = self.cluster_target(resource, outputs);
+        let base = cluster
+            .as_ref()
+            .and_then(|c| depths.get(&c.id))
+            .map_or(0, |d| d + 1);
+        let timeout = inputs
+            .get("timeout")
+            .and_then(Json::as_str)
+            .and_then(parse_duration)
+            .unwrap_or(self.options.default_timeout);
+        Ok(ApplyRequest {
+            id: resource.id.clone(),
+            kind: resource.kind,
+            name: resource.name.clone(),
+            wait: inputs.get("wait").and_then(Json::as_bool).unwrap_or(true),
+            sensitive: resource.inputs.values().any(Value::is_sensitive),
+            inputs,
+            objects,
+            cluster,
+            previous: state.resources.get(&resource.id).cloned(),
+            wave: depths
+                .get(&resource.id)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(base),
+            timeout,
+        })
+    }
+
+    /// Applies one resource (deleting it first for a replace).
+    fn carry_out(
+        &self,
+        index: usize,
+        action: Action,
+        request: Result<ApplyRequest, ProviderError>,
+        previous: Option<ResourceState>,
+    ) -> impl std::future::Future<Output = Done> + '_ {
+        let started = Instant::now();
+        async move {
+            let result = async {
+                let request = request?;
+                let provider = self.router.route(request.route_key())?;
+                if let (Action::Replace, Some(recorded)) = (action, previous) {
+                    let delete = DeleteRequest {
+                        id: request.id.clone(),
+                        kind: request.kind,
+                        recorded,
+                        cluster: request.cluster.clone(),
+                        timeout: request.timeout,
+                    };
+                    provider.delete(&delete).await?;
+                }
+                provider.apply(&request).await.map(Some)
+            }
+            .await;
+            Done {
+                index,
+                action,
+                result,
+                started,
+            }
+        }
+    }
+
+    /// Writes a completed resource into the state and the run's outputs.
+    fn record(
+        &self,
+        state: &mut State,
+        outputs: &mut HashMap<ResourceId, BTreeMap<String, Json>>,
+        resource: &Resource,
+        applied: &Applied,
+    ) {
+        let mut reported = applied.outputs.clone();
+        {
+            let resolve = RunOutputs {
+                graph: self.graph,
+                outputs,
+            };
+            for (name, value) in &resource.known_outputs {
+                if let Ok(v) = value.materialize(&resolve) {
+                    reported.entry(name.clone()).or_insert(v);
+                }
+            }
+        }
+        outputs.insert(resource.id.clone(), reported.clone());
+        let resolve = RunOutputs {
+            graph: self.graph,
+            outputs,
+        };
+        let inputs = Json::Object(
+            resource
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.canonical(&resolve, &state.salt)))
+                .collect(),
+        );
+        let recorded_outputs = reported
+            .into_iter()
+            .map(|(name, value)| {
+                let secret = resource.kind.output(&name).is_some_and(|o| o.secret);
+                if secret {
+                    let hidden =
+                        Secret::new(name.clone(), value.to_string()).salted_hash(&state.salt);
+                    (name, Json::String(format!("(sensitive {hidden})")))
+                } else {
+                    (name, value)
+                }
+            })
+            .collect();
+        state.resources.insert(
+            resource.id.clone(),
+            ResourceState {
+                kind: resource.kind,
+                inputs_hash: hash(&inputs),
+                inputs,
+                outputs: recorded_outputs,
+                objects: applied.objects.clone(),
+                depends_on: self
+                    .graph
+                    .needs(&resource.id)
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .collect(),
+                cluster: resource.cluster.clone(),
+            },
+        );
+    }
+
+    async fn delete_phase(
+        &self,
+        plan: &Plan,
+        state: &mut State,
+        report: &mut Report,
+        changed: &mut RunChanges,
+    ) {
+        let deletes: Vec<ResourceId> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.id.clone())
+            .collect();
+        let gone: HashSet<&ResourceId> = deletes.iter().collect();
+        // A resource may go once everything that needed it is gone.
+        let mut waiting: HashMap<&ResourceId, usize> = deletes.iter().map(|id| (id, 0)).collect();
+        let mut dependents_of: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
+        for id in &deletes {
+            if let Some(recorded) = state.resources.get(id) {
+                for need in recorded.depends_on.iter().chain(recorded.cluster.iter()) {
+                    if let Some(&key) = gone.get(need) {
+                        if key != id && !dependents_of.get(key).is_some_and(|d| d.contains(&id)) {
+                            *waiting.entry(key).or_default() += 1;
+                            dependents_of.entry(key).or_default().push(id);
+                        }
+                    }
+                }
+            }
+        }
+        let mut ready: Vec<&ResourceId> = deletes.iter().filter(|id| waiting[id] == 0).collect();
+        ready.reverse();
+        let mut blocked: HashSet<&ResourceId> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut finished: HashSet<&ResourceId> = HashSet::new();
+        loop {
+            while running.len() < self.options.parallelism.max(1)
+                && !self.options.cancel.is_cancelled()
+                && report.state_error.is_none()
+            {
+                let Some(id) = ready.pop() else { break };
+                let Some(recorded) = state.resources.get(id).cloned() else {
+                    continue;
+                };
+                self.observer.started(id, Action::Delete);
+                let cluster = recorded.cluster.as_ref().and_then(|c| {
+                    let r = state.resources.get(c)?;
+                    Some(ClusterTarget {
+                        id: c.clone(),
+                        name: c
+                            .as_str()
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                        inputs: r.inputs.clone(),
+                        outputs: r.outputs.clone(),
+                    })
+                });
+                let request = DeleteRequest {
+                    id: id.clone(),
+                    kind: recorded.kind,
+                    timeout: recorded
+                        .inputs
+                        .get("timeout")
+                        .and_then(Json::as_str)
+                        .and_then(parse_duration)
+                        .unwrap_or(self.options.default_timeout),
+                    recorded,
+                    cluster,
+                };
+                let started = Instant::now();
+                running.push(async move {
+                    let result = async {
+                        let provider = self.router.route(request.route_key())?;
+                        provider.delete(&request).await
+                    }
+                    .await;
+                    (id, request.kind, result, started)
+                });
+            }
+            let Some((id, kind, result, started)) = running.next().await else {
+                break;
+            };
+            finished.insert(id);
+            let entry = |outcome| ResourceReport {
+                id: id.clone(),
+                kind,
+                action: Action::Delete,
+                outcome,
+                duration: started.elapsed(),
+            };
+            match result {
+                Ok(()) => {
+                    state.resources.remove(id);
+                    state.serial += 1;
+                    if let Err(e) = self.backend.save(state).await {
+                        report.state_error = Some(e);
+                    }
+                    changed.changes.push(("delete".into(), id.clone()));
+                    let entry = entry(Outcome::Deleted);
+                    self.observer.finished(&entry);
+                    report.resources.push(entry);
+                    // What this one needed may go once its other dependents are gone.
+                    for (need, deps) in &dependents_of {
+                        if deps.contains(&id) {
+                            if let Some(n) = waiting.get_mut(need) {
+                                *n -= 1;
+                                if *n == 0 && !blocked.contains(need) {
+                                    ready.push(need);
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    let entry = entry(Outcome::Failed(error));
+                    self.observer.finished(&entry);
+                    report.resources.push(entry);
+                    // Keep what it needed: deleting that would strand it.
+                    let mut todo: Vec<&ResourceId> = vec![id];
+                    while let Some(current) = todo.pop() {
+                        for (need, deps) in &dependents_of {
+                            if deps.contains(&current) && blocked.insert(need) {
+                                todo.push(need);
+                                let skipped = ResourceReport {
+                                    id: (*need).clone(),
+                                    kind: state
+                                        .resources
+                                        .get(*need)
+                                        .map_or(Kind::Manifest, |r| r.kind),
+                                    action: Action::Delete,
+                                    outcome: Outcome::Skipped {
+                                        because: id.clone(),
+                                    },
+                                    duration: Duration::ZERO,
+                                };
+                                self.observer.finished(&skipped);
+                                report.resources.push(skipped);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for id in &deletes {
+            if !finished.contains(id) && !blocked.contains(id) {
+                let kind = state.resources.get(id).map_or(Kind::Manifest, |r| r.kind);
+                let entry = ResourceReport {
+                    id: id.clone(),
+                    kind,
+                    action: Action::Delete,
+                    outcome: Outcome::Cancelled,
+                    duration: Duration::ZERO,
+                };
+                self.observer.finished(&entry);
+                report.resources.push(entry);
+            }
+        }
+    }
+}
+
+fn release(
+    done: usize,
+    dependents: &HashMap<usize, Vec<usize>>,
+    waiting: &mut HashMap<usize, usize>,
+    ready: &mut Vec<usize>,
+) {
+    let mut newly: Vec<usize> = Vec::new();
+    for &d in dependents.get(&done).map(Vec::as_slice).unwrap_or_default() {
+        if let Some(n) = waiting.get_mut(&d) {
+            *n -= 1;
+            if *n == 0 {
+                newly.push(d);
+            }
+        }
+    }
+    // Keep pop() taking the earliest declared resource first.
+    ready.extend(newly);
+    ready.sort_unstable_by(|a, b| b.cmp(a));
+}

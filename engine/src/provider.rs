@@ -1,0 +1,200 @@
+//! The contract between the engine and the world. A provider applies and
+//! deletes resources of the kinds it serves (a Kubernetes API, a git
+//! repository, a cloud); the executor decides when, the provider decides
+//! how. Providers live in the `stack-providers` crate; the engine knows only
+//! this trait.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use crate::resource::{Kind, ResourceId};
+use crate::state::backend::BoxFuture;
+use crate::state::{ObjectRef, ResourceState};
+
+/// The cluster a resource lives on, as far as it is known when the
+/// resource runs: its declared inputs and the outputs it reported.
+#[derive(Debug, Clone)]
+pub struct ClusterTarget {
+    pub id: ResourceId,
+    pub name: String,
+    pub inputs: Json,
+    pub outputs: BTreeMap<String, Json>,
+}
+
+impl ClusterTarget {
+    pub fn input_str(&self, key: &str) -> Option<&str> {
+        self.inputs.get(key).and_then(Json::as_str)
+    }
+
+    /// `"direct"` (the default) or `"gitops"`.
+    pub fn delivery(&self) -> &str {
+        self.input_str("delivery").unwrap_or("direct")
+    }
+}
+
+/// What a provider is asked to bring about.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    pub id: ResourceId,
+    pub kind: Kind,
+    pub name: String,
+    /// The inputs with every output resolved and secrets in clear.
+    pub inputs: Json,
+    /// The Kubernetes objects the resource stands for, in apply order.
+    pub objects: Vec<Json>,
+    pub cluster: Option<ClusterTarget>,
+    /// What the state recorded from the last apply, to prune objects the
+    /// resource no longer has.
+    pub previous: Option<ResourceState>,
+    /// Argo CD sync wave, for delivery that writes manifests.
+    pub wave: usize,
+    /// How long to wait for readiness.
+    pub timeout: Duration,
+    pub wait: bool,
+    /// Whether the inputs hold secrets: such objects are never written to git.
+    pub sensitive: bool,
+}
+
+impl ApplyRequest {
+    pub fn route_key(&self) -> RouteKey<'_> {
+        RouteKey {
+            kind: self.kind,
+            inputs: &self.inputs,
+            cluster: self.cluster.as_ref(),
+            sensitive: self.sensitive,
+        }
+    }
+}
+
+impl DeleteRequest {
+    pub fn route_key(&self) -> RouteKey<'_> {
+        RouteKey {
+            kind: self.kind,
+            inputs: &self.recorded.inputs,
+            cluster: self.cluster.as_ref(),
+            sensitive: self.recorded.inputs.to_string().contains("(sensitive"),
+        }
+    }
+}
+
+/// What a router decides on.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteKey<'a> {
+    pub kind: Kind,
+    pub inputs: &'a Json,
+    pub cluster: Option<&'a ClusterTarget>,
+    pub sensitive: bool,
+}
+
+/// What a provider reports after applying.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    pub outputs: BTreeMap<String, Json>,
+    /// The objects now applied for the resource.
+    pub objects: Vec<ObjectRef>,
+}
+
+/// What a provider is asked to remove.
+#[derive(Debug, Clone)]
+pub struct DeleteRequest {
+    pub id: ResourceId,
+    pub kind: Kind,
+    pub recorded: ResourceState,
+    pub cluster: Option<ClusterTarget>,
+    pub timeout: Duration,
+}
+
+/// A difference between what was applied and what is live (`plan --refresh`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    /// The object, as `Kind/namespace/name`.
+    pub object: String,
+    /// Dotted path of the field.
+    pub path: String,
+    pub desired: Option<Json>,
+    pub live: Option<Json>,
+}
+
+/// A provider failure, with what a person needs to act on it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub message: String,
+    /// Further lines: an Argo CD condition, the other field manager.
+    pub details: Vec<String>,
+    pub help: Option<String>,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError {
+            message: message.into(),
+            details: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.details.push(detail.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// What the run did, given to providers at the end (a GitOps commit lists it).
+#[derive(Debug, Clone, Default)]
+pub struct RunChanges {
+    /// `(action, id)` of every resource changed, in order.
+    pub changes: Vec<(String, ResourceId)>,
+}
+
+pub trait Provider: Send + Sync {
+    /// A short name for messages (`kubernetes`, `gitops`).
+    fn name(&self) -> &'static str;
+
+    fn apply<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Applied, ProviderError>>;
+
+    fn delete<'a>(&'a self, request: &'a DeleteRequest)
+        -> BoxFuture<'a, Result<(), ProviderError>>;
+
+    /// Live differences from what `request` would apply.
+    fn refresh<'a>(
+        &'a self,
+        _request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Vec<Drift>, ProviderError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Outputs of an applied resource read back from the world, for outputs
+    /// the state keeps only as hashes (secrets).
+    fn read_outputs<'a>(
+        &'a self,
+        _request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, Json>, ProviderError>> {
+        Box::pin(async { Ok(BTreeMap::new()) })
+    }
+
+    /// Called once when a run ends, with what it changed.
+    fn finish<'a>(&'a self, _changes: &'a RunChanges) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Chooses the provider for a resource: by kind, the cluster's provider and
+/// delivery mode. The CLI wires the real providers in.
+pub trait Router: Send + Sync {
+    fn route(&self, key: RouteKey<'_>) -> Result<Arc<dyn Provider>, ProviderError>;
+
+    /// Every provider, to call `finish` on.
+    fn all(&self) -> Vec<Arc<dyn Provider>>;
+}

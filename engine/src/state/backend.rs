@@ -1,0 +1,34 @@
+//! Where a state lives and how runs take turns on it. The local file backend
+//! is here; the Kubernetes backend (a Secret and a Lease) lives with the
+//! providers, since it needs a Kubernetes client.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{LockInfo, State, StateError};
+
+/// A boxed future, so backends and providers can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait StateBackend: Send + Sync {
+    /// Where the state lives, for messages (`stacks/.stack/dev.state.json`).
+    fn describe(&self) -> String;
+
+    /// Reads the state; a missing state is an empty one.
+    fn load(&self) -> BoxFuture<'_, Result<State, StateError>>;
+
+    /// Writes the whole state atomically: after a crash either the old or
+    /// the new state is there, never a mix.
+    fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Takes the lock for `holder`, or fails naming the current holder.
+    /// With `force`, a lock held by someone else is broken.
+    fn lock<'a>(
+        &'a self,
+        holder: &'a LockInfo,
+        force: bool,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Releases a lock taken by `holder`.
+    fn unlock<'a>(&'a self, holder: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>>;
+}

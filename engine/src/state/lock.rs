@@ -1,0 +1,111 @@
+//! Who holds a state lock: enough to name them in an error, and to tell a
+//! lock left behind by a killed run on this machine from a live one.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// A unique id of this run.
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+    pub user: String,
+    /// RFC 3339 start time.
+    pub started: String,
+    /// What the run does: `run`, `destroy`.
+    pub operation: String,
+}
+
+impl LockInfo {
+    /// The lock for this process.
+    pub fn current(operation: &str) -> LockInfo {
+        let pid = std::process::id();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        LockInfo {
+            id: format!("{pid}-{}", now.as_nanos()),
+            pid,
+            host: hostname(),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            started: rfc3339(now.as_secs()),
+            operation: operation.to_string(),
+        }
+    }
+
+    /// Whether this lock was taken on this machine by a process that is gone:
+    /// a run that was killed. Such a lock may be taken over.
+    pub fn is_stale(&self) -> bool {
+        self.host == hostname()
+            && std::path::Path::new("/proc/self").exists()
+            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`stack {}` (pid {} on {}, user {}, since {})",
+            self.operation, self.pid, self.host, self.user, self.started
+        )
+    }
+}
+
+/// The machine's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_996_800), "2026-11-30T00:00:00Z");
+    }
+
+    #[test]
+    fn a_live_process_is_not_stale() {
+        let me = LockInfo::current("run");
+        assert!(!me.is_stale());
+        let gone = LockInfo {
+            pid: u32::MAX - 1,
+            ..me
+        };
+        assert!(gone.is_stale());
+    }
+}

@@ -1,0 +1,310 @@
+//! The executor against a recording provider: order, parallelism, failures,
+//! skips, deletes, targets, cancellation and state written as it goes.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use stack_engine::execute::{ExecuteOptions, Executor, Outcome, Quiet};
+use stack_engine::plan::{plan, Action};
+use stack_engine::provider::{
+    Applied, ApplyRequest, DeleteRequest, Provider, ProviderError, RouteKey, Router,
+};
+use stack_engine::resource::Dependency;
+use stack_engine::state::backend::BoxFuture;
+use stack_engine::state::{LocalBackend, StateBackend};
+use stack_engine::{Declarations, Graph, Kind, Resource, ResourceId, SourceId, Span, State, Value};
+
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<Vec<String>>,
+    running: AtomicUsize,
+    most: AtomicUsize,
+    fail: Vec<String>,
+    delay: Duration,
+}
+
+impl Provider for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn apply<'a>(&'a self, r: &'a ApplyRequest) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(async move {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            self.log.lock().unwrap().push(format!("apply {}", r.id));
+            if self.fail.contains(&r.name) {
+                return Err(ProviderError::new(format!("{} is Degraded", r.name)));
+            }
+            let mut outputs = BTreeMap::new();
+            outputs.insert("endpoint".into(), json!(format!("https://{}", r.name)));
+            Ok(Applied {
+                outputs,
+                objects: Vec::new(),
+            })
+        })
+    }
+
+    fn delete<'a>(&'a self, r: &'a DeleteRequest) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            self.log.lock().unwrap().push(format!("delete {}", r.id));
+            Ok(())
+        })
+    }
+}
+
+struct One(Arc<Recorder>);
+
+impl Router for One {
+    fn route(&self, _: RouteKey<'_>) -> Result<Arc<dyn Provider>, ProviderError> {
+        Ok(self.0.clone())
+    }
+    fn all(&self) -> Vec<Arc<dyn Provider>> {
+        vec![self.0.clone()]
+    }
+}
+
+fn span() -> Span {
+    Span::new(SourceId(0), 0, 0)
+}
+
+/// A cluster `c` and namespaces, each needing the listed others.
+fn graph(namespaces: &[(&str, &[&str])]) -> Graph {
+    let mut d = Declarations::new("test", ".");
+    d.sources.add("test.rhai", None, "");
+    let cluster = ResourceId::new("cluster/c");
+    d.resources.push(Resource {
+        id: cluster.clone(),
+        kind: Kind::Cluster,
+        name: "c".into(),
+        cluster: None,
+        inputs: BTreeMap::from([("provider".into(), Value::str("existing"))]),
+        depends_on: Vec::new(),
+        known_outputs: BTreeMap::new(),
+        span: span(),
+    });
+    for (name, needs) in namespaces {
+        d.resources.push(Resource {
+            id: ResourceId::new(format!("c/namespace/{name}")),
+            kind: Kind::Namespace,
+            name: name.to_string(),
+            cluster: Some(cluster.clone()),
+            inputs: BTreeMap::new(),
+            depends_on: needs
+                .iter()
+                .map(|n| Dependency {
+                    id: ResourceId::new(format!("c/namespace/{n}")),
+                    span: span(),
+                })
+                .collect(),
+            known_outputs: BTreeMap::new(),
+            span: span(),
+        });
+    }
+    Graph::build(d).unwrap()
+}
+
+struct Setup {
+    recorder: Arc<Recorder>,
+    _dir: tempfile::TempDir,
+    backend: LocalBackend,
+}
+
+fn setup(recorder: Recorder) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(dir.path().join("test.state.json"), "test");
+    Setup {
+        recorder: Arc::new(recorder),
+        _dir: dir,
+        backend,
+    }
+}
+
+async fn run(
+    s: &Setup,
+    g: &Graph,
+    options: ExecuteOptions,
+) -> (stack_engine::execute::Report, State) {
+    let state = s.backend.load().await.unwrap();
+    let p = plan(g, &state);
+    let router = One(s.recorder.clone());
+    let executor = Executor {
+        graph: g,
+        router: &router,
+        observer: &Quiet,
+        backend: &s.backend,
+        options,
+    };
+    executor.run(&p, state).await
+}
+
+fn outcome(report: &stack_engine::execute::Report, id: &str) -> Outcome {
+    report
+        .resources
+        .iter()
+        .find(|r| r.id.as_str() == id)
+        .map(|r| r.outcome.clone())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn applies_in_dependency_order_and_a_second_run_does_nothing() {
+    let s = setup(Recorder::default());
+    let g = graph(&[("b", &["a"]), ("a", &[]), ("c", &["b"])]);
+    let (report, state) = run(&s, &g, ExecuteOptions::default()).await;
+    assert!(!report.failed(), "{report:?}");
+    let log = s.recorder.log.lock().unwrap().clone();
+    let pos = |x: &str| log.iter().position(|l| l == x).unwrap();
+    assert!(pos("apply cluster/c") < pos("apply c/namespace/a"));
+    assert!(pos("apply c/namespace/a") < pos("apply c/namespace/b"));
+    assert!(pos("apply c/namespace/b") < pos("apply c/namespace/c"));
+    assert_eq!(state.resources.len(), 4);
+    assert_eq!(
+        state.resources[&ResourceId::new("cluster/c")].outputs["endpoint"],
+        json!("https://c")
+    );
+    // The saved state is what was returned, and planning again changes nothing.
+    let saved = s.backend.load().await.unwrap();
+    assert_eq!(saved, state);
+    assert!(!plan(&g, &saved).has_changes());
+    let (again, _) = run(&s, &g, ExecuteOptions::default()).await;
+    assert!(again
+        .resources
+        .iter()
+        .all(|r| r.outcome == Outcome::Unchanged));
+    assert_eq!(
+        s.recorder.log.lock().unwrap().len(),
+        4,
+        "the second run applied something"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_skips_dependents_and_independents_still_run() {
+    let s = setup(Recorder {
+        fail: vec!["b".into()],
+        ..Recorder::default()
+    });
+    let g = graph(&[
+        ("a", &[]),
+        ("b", &["a"]),
+        ("c", &["b"]),
+        ("d", &["c"]),
+        ("e", &[]),
+    ]);
+    let (report, state) = run(&s, &g, ExecuteOptions::default()).await;
+    assert!(report.failed());
+    assert!(matches!(
+        outcome(&report, "c/namespace/b"),
+        Outcome::Failed(_)
+    ));
+    assert_eq!(
+        outcome(&report, "c/namespace/c"),
+        Outcome::Skipped {
+            because: ResourceId::new("c/namespace/b")
+        }
+    );
+    assert_eq!(
+        outcome(&report, "c/namespace/d"),
+        Outcome::Skipped {
+            because: ResourceId::new("c/namespace/b")
+        }
+    );
+    assert_eq!(outcome(&report, "c/namespace/e"), Outcome::Created);
+    assert!(state
+        .resources
+        .contains_key(&ResourceId::new("c/namespace/a")));
+    assert!(!state
+        .resources
+        .contains_key(&ResourceId::new("c/namespace/b")));
+    assert_eq!(report.resources.len(), 6);
+}
+
+#[tokio::test]
+async fn parallelism_bounds_concurrent_work() {
+    let s = setup(Recorder {
+        delay: Duration::from_millis(20),
+        ..Recorder::default()
+    });
+    let names: Vec<String> = (0..12).map(|i| format!("n{i}")).collect();
+    let spec: Vec<(&str, &[&str])> = names.iter().map(|n| (n.as_str(), &[][..])).collect();
+    let g = graph(&spec);
+    let options = ExecuteOptions {
+        parallelism: 3,
+        ..ExecuteOptions::default()
+    };
+    let (report, _) = run(&s, &g, options).await;
+    assert!(!report.failed());
+    assert_eq!(s.recorder.most.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn removed_resources_are_deleted_dependents_first() {
+    let s = setup(Recorder::default());
+    let full = graph(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("keep", &[])]);
+    run(&s, &full, ExecuteOptions::default()).await;
+    s.recorder.log.lock().unwrap().clear();
+    let smaller = graph(&[("keep", &[])]);
+    let (report, state) = run(&s, &smaller, ExecuteOptions::default()).await;
+    assert!(!report.failed(), "{report:?}");
+    let log = s.recorder.log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        [
+            "delete c/namespace/c",
+            "delete c/namespace/b",
+            "delete c/namespace/a"
+        ]
+    );
+    assert_eq!(state.resources.len(), 2);
+    // Destroy: nothing declared, everything goes, the cluster last.
+    s.recorder.log.lock().unwrap().clear();
+    let empty = Graph::build(Declarations::new("test", ".")).unwrap();
+    let (report, state) = run(&s, &empty, ExecuteOptions::default()).await;
+    assert!(!report.failed());
+    assert!(state.resources.is_empty());
+    assert_eq!(
+        s.recorder.log.lock().unwrap().clone(),
+        ["delete c/namespace/keep", "delete cluster/c"]
+    );
+}
+
+#[tokio::test]
+async fn a_target_runs_only_what_it_needs() {
+    let s = setup(Recorder::default());
+    let g = graph(&[("a", &[]), ("b", &["a"]), ("other", &[])]);
+    let options = ExecuteOptions {
+        target: Some(ResourceId::new("c/namespace/b")),
+        ..ExecuteOptions::default()
+    };
+    let (report, state) = run(&s, &g, options).await;
+    assert!(!report.failed());
+    assert_eq!(state.resources.len(), 3);
+    assert!(!state
+        .resources
+        .contains_key(&ResourceId::new("c/namespace/other")));
+}
+
+#[tokio::test]
+async fn cancelling_starts_nothing_new_and_keeps_what_finished() {
+    let s = setup(Recorder {
+        delay: Duration::from_millis(5),
+        ..Recorder::default()
+    });
+    let g = graph(&[("a", &[]), ("b", &["a"])]);
+    let options = ExecuteOptions::default();
+    options.cancel.cancel();
+    let (report, state) = run(&s, &g, options).await;
+    assert!(report.cancelled);
+    assert!(state.resources.is_empty());
+    assert!(report
+        .resources
+        .iter()
+        .all(|r| r.outcome == Outcome::Cancelled));
+    assert!(report.resources.iter().all(|r| r.action == Action::Create));
+}

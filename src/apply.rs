@@ -1,0 +1,197 @@
+//! The flow `run` and `destroy` share: lock the state, plan, show the plan,
+//! confirm, execute with live progress, report, unlock.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use stack_engine::execute::{Cancel, ExecuteOptions, Executor, Outcome, Report};
+use stack_engine::plan::{self, Plan};
+use stack_engine::provider::ProviderError;
+use stack_engine::state::{LocalBackend, LockInfo, StateBackend, StateError};
+use stack_engine::{Graph, ResourceId};
+
+use crate::cli::ApplyArgs;
+use crate::failure::Failure;
+use crate::progress::{self, Progress};
+use crate::style;
+
+/// A resource the run could not apply, pointing at its declaration.
+#[derive(Debug, thiserror::Error)]
+#[error("`{id}` failed: {message}")]
+pub struct ResourceFailed {
+    id: ResourceId,
+    message: String,
+    help: Option<String>,
+    src: Option<NamedSource<std::sync::Arc<str>>>,
+    span: Option<SourceSpan>,
+}
+
+impl Diagnostic for ResourceFailed {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new("stack::run::failed"))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.src.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.span?;
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(Some("declared here".into()), span))))
+    }
+}
+
+fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
+    let declared = graph.get(id);
+    let mut help: Vec<String> = error.details.clone();
+    help.extend(error.help.clone());
+    ResourceFailed {
+        id: id.clone(),
+        message: error.message.clone(),
+        help: (!help.is_empty()).then(|| help.join("\n")),
+        src: declared.map(|r| graph.sources().named(r.span.source)),
+        span: declared.map(|r| r.span.source_span()),
+    }
+}
+
+/// `run` without a terminal and without `--yes`.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("`stack {operation}` changes things and there is no terminal to confirm on")]
+#[diagnostic(code(stack::cli::confirm), help("pass `--yes` to confirm up front"))]
+pub struct NeedsYes {
+    operation: String,
+}
+
+/// Asks on the terminal; true only for `yes`.
+fn confirm(operation: &str, stack: &str) -> bool {
+    eprint!("\n{} the changes above to stack `{stack}`? Only `yes` goes ahead: ", if operation == "destroy" { "Destroy" } else { "Apply" });
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    answer.trim() == "yes"
+}
+
+pub struct Apply<'a> {
+    pub operation: &'a str,
+    pub graph: Graph,
+    pub state_path: &'a Path,
+    pub stack_dir: &'a Path,
+    pub args: &'a ApplyArgs,
+    pub target: Option<ResourceId>,
+}
+
+impl Apply<'_> {
+    pub fn execute(self) -> Result<ExitCode, Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::runtime(StateError::Backend { message: format!("cannot start the runtime: {e}"), help: None }))?;
+        runtime.block_on(self.run())
+    }
+
+    async fn run(self) -> Result<ExitCode, Failure> {
+        let stack = self.graph.declarations.stack.clone();
+        let backend = LocalBackend::new(self.state_path, &stack);
+        let holder = LockInfo::current(self.operation);
+        backend.lock(&holder, self.args.force_unlock).await.map_err(Failure::runtime)?;
+        let result = self.locked(&backend).await;
+        let unlocked = backend.unlock(&holder).await;
+        let code = result?;
+        unlocked.map_err(Failure::runtime)?;
+        Ok(code)
+    }
+
+    async fn locked(&self, backend: &LocalBackend) -> Result<ExitCode, Failure> {
+        let out = style::stdout_style();
+        let state = backend.load().await.map_err(Failure::runtime)?;
+        if let Some(target) = &self.target {
+            if self.graph.get(target).is_none() {
+                let known: Vec<&str> = self.graph.resources().iter().map(|r| r.id.as_str()).collect();
+                return Err(Failure::usage(UnknownTarget {
+                    id: target.to_string(),
+                    help: stack_engine::suggest::did_you_mean(target.as_str(), known)
+                        .or_else(|| Some("`stack check` lists every resource id".into())),
+                }));
+            }
+        }
+        let plan: Plan = plan::plan(&self.graph, &state);
+        print!("{}", plan::render_text(&plan, out));
+        if !plan.has_changes() {
+            println!("Nothing to do.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        if !self.args.yes {
+            if !terminal {
+                return Err(Failure::usage(NeedsYes { operation: self.operation.to_string() }));
+            }
+            if !confirm(self.operation, &plan.stack) {
+                eprintln!("Nothing was changed.");
+                return Ok(ExitCode::from(1));
+            }
+        }
+        let cancel = Cancel::default();
+        let on_interrupt = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nInterrupted: finishing what is running, starting nothing new, saving the state.");
+                on_interrupt.cancel();
+            }
+        });
+        let router = stack_providers::router::StackRouter::new(&plan.stack, self.stack_dir);
+        let progress = Progress::new(style::stderr_style(), std::io::stderr().is_terminal());
+        let executor = Executor {
+            graph: &self.graph,
+            router: &router,
+            observer: &progress,
+            backend,
+            options: ExecuteOptions {
+                parallelism: usize::from(self.args.parallelism),
+                target: self.target.clone(),
+                cancel: cancel.clone(),
+                ..ExecuteOptions::default()
+            },
+        };
+        let (report, _) = executor.run(&plan, state).await;
+        self.report(&report);
+        Ok(exit_code(&report))
+    }
+
+    fn report(&self, report: &Report) {
+        for entry in &report.resources {
+            if let Outcome::Failed(error) = &entry.outcome {
+                eprintln!("{:?}", miette::Report::new(failure(&self.graph, &entry.id, error)));
+            }
+        }
+        for (provider, error) in &report.finish_errors {
+            let id = ResourceId::new(format!("{provider} delivery"));
+            eprintln!("{:?}", miette::Report::new(failure(&self.graph, &id, error)));
+        }
+        if let Some(e) = &report.state_error {
+            eprintln!("{:?}", miette::Report::msg(e.to_string()));
+        }
+        eprintln!("{}", progress::summary(report, style::stderr_style()));
+    }
+}
+
+fn exit_code(report: &Report) -> ExitCode {
+    if report.cancelled {
+        ExitCode::from(130)
+    } else if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("`--target {id}` is not a resource of this stack")]
+#[diagnostic(code(stack::cli::target))]
+pub struct UnknownTarget {
+    id: String,
+    #[help]
+    help: Option<String>,
+}

@@ -1,0 +1,124 @@
+//! What a person sees while a run works: on a terminal, one live line per
+//! running resource with its elapsed time; otherwise, one plain line per
+//! finished resource. Both end with the same summary.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stack_engine::execute::{Observer, Outcome, Report, ResourceReport};
+use stack_engine::plan::{Action, Style};
+use stack_engine::ResourceId;
+
+pub struct Progress {
+    style: Style,
+    live: Option<MultiProgress>,
+    bars: Mutex<HashMap<ResourceId, ProgressBar>>,
+}
+
+impl Progress {
+    /// A live view on a terminal, plain lines elsewhere.
+    pub fn new(style: Style, terminal: bool) -> Progress {
+        let live = terminal.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Progress {
+            style,
+            live,
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.live {
+            Some(live) => {
+                let _ = live.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "deleting",
+        Action::NoOp => "checking",
+    }
+}
+
+/// `1.2s`, `2m03s`.
+pub fn elapsed(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+impl Observer for Progress {
+    fn started(&self, id: &ResourceId, action: Action) {
+        let Some(live) = &self.live else { return };
+        let bar = live.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(format!("{} {id}", verb(action)));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.insert(id.clone(), bar);
+        }
+    }
+
+    fn finished(&self, report: &ResourceReport) {
+        if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(&report.id)) {
+            bar.finish_and_clear();
+            if let Some(live) = &self.live {
+                live.remove(&bar);
+            }
+        }
+        let s = self.style;
+        let took = elapsed(report.duration);
+        let text = match &report.outcome {
+            Outcome::Unchanged => return,
+            Outcome::Created => format!("  {} {} ({took})", s.green("created"), report.id),
+            Outcome::Updated => format!("  {} {} ({took})", s.yellow("updated"), report.id),
+            Outcome::Replaced => format!("  {} {} ({took})", s.magenta("replaced"), report.id),
+            Outcome::Deleted => format!("  {} {} ({took})", s.red("deleted"), report.id),
+            Outcome::Failed(e) => format!("  {} {}: {} ({took})", s.red("failed"), report.id, e.message),
+            Outcome::Skipped { because } => format!("  {} {} (needs {because}, which failed)", s.dim("skipped"), report.id),
+            Outcome::Cancelled => format!("  {} {}", s.dim("not started"), report.id),
+        };
+        self.line(text);
+    }
+}
+
+/// The closing summary of a run.
+pub fn summary(report: &Report, style: Style) -> String {
+    let n = |f: fn(&Outcome) -> bool| report.count(f);
+    let created = n(|o| matches!(o, Outcome::Created));
+    let updated = n(|o| matches!(o, Outcome::Updated));
+    let replaced = n(|o| matches!(o, Outcome::Replaced));
+    let deleted = n(|o| matches!(o, Outcome::Deleted));
+    let unchanged = n(|o| matches!(o, Outcome::Unchanged));
+    let failed = n(|o| matches!(o, Outcome::Failed(_)));
+    let skipped = n(|o| matches!(o, Outcome::Skipped { .. }));
+    let cancelled = n(|o| matches!(o, Outcome::Cancelled));
+    let mut text = format!(
+        "{}: {created} created, {updated} updated, {replaced} replaced, {deleted} deleted, {unchanged} unchanged, {failed} failed, {skipped} skipped",
+        if report.cancelled {
+            style.yellow("Interrupted")
+        } else if report.failed() {
+            style.red("Failed")
+        } else {
+            style.green("Done")
+        }
+    );
+    if cancelled > 0 {
+        text.push_str(&format!(", {cancelled} not started"));
+    }
+    text.push_str(&format!(" in {}.", elapsed(report.elapsed)));
+    text
+}
