@@ -9,7 +9,7 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use stack_engine::execute::{Cancel, ExecuteOptions, Executor, Outcome, Report};
 use stack_engine::plan::{self, Plan};
 use stack_engine::provider::ProviderError;
-use stack_engine::state::{LocalBackend, LockInfo, StateBackend, StateError};
+use stack_engine::state::{LocalBackend, LockInfo, StateBackend};
 use stack_engine::{Graph, ResourceId};
 
 use crate::cli::ApplyArgs;
@@ -33,14 +33,24 @@ impl Diagnostic for ResourceFailed {
         Some(Box::new("stack::run::failed"))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.src.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(Some("declared here".into()), span))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some("declared here".into()), span),
+        )))
+    }
+}
+
+impl ResourceFailed {
+    pub fn new(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
+        failure(graph, id, error)
     }
 }
 
@@ -67,7 +77,14 @@ pub struct NeedsYes {
 
 /// Asks on the terminal; true only for `yes`.
 fn confirm(operation: &str, stack: &str) -> bool {
-    eprint!("\n{} the changes above to stack `{stack}`? Only `yes` goes ahead: ", if operation == "destroy" { "Destroy" } else { "Apply" });
+    eprint!(
+        "\n{} the changes above to stack `{stack}`? Only `yes` goes ahead: ",
+        if operation == "destroy" {
+            "Destroy"
+        } else {
+            "Apply"
+        }
+    );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -85,18 +102,17 @@ pub struct Apply<'a> {
 
 impl Apply<'_> {
     pub fn execute(self) -> Result<ExitCode, Failure> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::runtime(StateError::Backend { message: format!("cannot start the runtime: {e}"), help: None }))?;
-        runtime.block_on(self.run())
+        crate::load::runtime()?.block_on(self.run())
     }
 
     async fn run(self) -> Result<ExitCode, Failure> {
         let stack = self.graph.declarations.stack.clone();
         let backend = LocalBackend::new(self.state_path, &stack);
         let holder = LockInfo::current(self.operation);
-        backend.lock(&holder, self.args.force_unlock).await.map_err(Failure::runtime)?;
+        backend
+            .lock(&holder, self.args.force_unlock)
+            .await
+            .map_err(Failure::runtime)?;
         let result = self.locked(&backend).await;
         let unlocked = backend.unlock(&holder).await;
         let code = result?;
@@ -109,7 +125,12 @@ impl Apply<'_> {
         let state = backend.load().await.map_err(Failure::runtime)?;
         if let Some(target) = &self.target {
             if self.graph.get(target).is_none() {
-                let known: Vec<&str> = self.graph.resources().iter().map(|r| r.id.as_str()).collect();
+                let known: Vec<&str> = self
+                    .graph
+                    .resources()
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect();
                 return Err(Failure::usage(UnknownTarget {
                     id: target.to_string(),
                     help: stack_engine::suggest::did_you_mean(target.as_str(), known)
@@ -117,7 +138,14 @@ impl Apply<'_> {
                 }));
             }
         }
-        let plan: Plan = plan::plan(&self.graph, &state);
+        let router = stack_providers::router::StackRouter::new(
+            &self.graph.declarations.stack,
+            self.stack_dir,
+        );
+        let mut plan: Plan = plan::plan(&self.graph, &state);
+        if self.args.refresh {
+            plan = crate::refresh::refresh(&self.graph, plan, &state, &router, backend).await?;
+        }
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
             println!("Nothing to do.");
@@ -126,7 +154,9 @@ impl Apply<'_> {
         let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if !self.args.yes {
             if !terminal {
-                return Err(Failure::usage(NeedsYes { operation: self.operation.to_string() }));
+                return Err(Failure::usage(NeedsYes {
+                    operation: self.operation.to_string(),
+                }));
             }
             if !confirm(self.operation, &plan.stack) {
                 eprintln!("Nothing was changed.");
@@ -141,7 +171,6 @@ impl Apply<'_> {
                 on_interrupt.cancel();
             }
         });
-        let router = stack_providers::router::StackRouter::new(&plan.stack, self.stack_dir);
         let progress = Progress::new(style::stderr_style(), std::io::stderr().is_terminal());
         let executor = Executor {
             graph: &self.graph,
@@ -163,12 +192,18 @@ impl Apply<'_> {
     fn report(&self, report: &Report) {
         for entry in &report.resources {
             if let Outcome::Failed(error) = &entry.outcome {
-                eprintln!("{:?}", miette::Report::new(failure(&self.graph, &entry.id, error)));
+                eprintln!(
+                    "{:?}",
+                    miette::Report::new(failure(&self.graph, &entry.id, error))
+                );
             }
         }
         for (provider, error) in &report.finish_errors {
             let id = ResourceId::new(format!("{provider} delivery"));
-            eprintln!("{:?}", miette::Report::new(failure(&self.graph, &id, error)));
+            eprintln!(
+                "{:?}",
+                miette::Report::new(failure(&self.graph, &id, error))
+            );
         }
         if let Some(e) = &report.state_error {
             eprintln!("{:?}", miette::Report::msg(e.to_string()));

@@ -41,6 +41,9 @@ pub struct ApplyArgs {
     /// Break the state lock held by another run (only when that run is gone).
     #[arg(long)]
     pub force_unlock: bool,
+    /// Read the live objects first and put back what changed outside the stack.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +60,9 @@ pub enum Command {
         /// Exit 3 (instead of 0) when the plan has changes.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Read the live objects and show what changed outside the stack.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Plan, confirm, and carry the plan out.
     Run {

@@ -27,10 +27,7 @@ pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
 pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
     let graph = graph(args)?;
     let stack = graph.declarations.stack.clone();
-    let state_path = args
-        .state
-        .clone()
-        .unwrap_or_else(|| state::path_for(&args.file, &stack));
+    let state_path = state_path(args, &stack);
     let state = state::load(&state_path, &stack).map_err(Failure::runtime)?;
     Ok(Loaded { graph, state })
 }
@@ -41,4 +38,24 @@ pub fn stack_dir(file: &std::path::Path) -> std::path::PathBuf {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf()
+}
+
+/// The state file of a stack: `--state`, or the default next to the script.
+pub fn state_path(args: &StackArgs, stack: &str) -> std::path::PathBuf {
+    args.state
+        .clone()
+        .unwrap_or_else(|| state::path_for(&args.file, stack))
+}
+
+/// The async runtime the commands that talk to the world run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::runtime(stack_engine::state::StateError::Backend {
+                message: format!("cannot start the async runtime: {e}"),
+                help: None,
+            })
+        })
 }

@@ -5,10 +5,13 @@
 //! - `commands/` — one file per command
 //! - `failure.rs`, `style.rs` — exit codes, colour and diagnostics
 
+mod apply;
 mod cli;
 mod commands;
 mod failure;
 mod load;
+mod progress;
+mod refresh;
 mod style;
 
 use std::process::ExitCode;
@@ -51,8 +54,14 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             stack,
             output,
             detailed_exitcode,
-        } => commands::plan::run(&stack, output, detailed_exitcode),
-        Command::Run { .. } | Command::Destroy { .. } => Ok(ExitCode::from(2)),
+            refresh,
+        } => commands::plan::run(&stack, output, detailed_exitcode, refresh),
+        Command::Run {
+            stack,
+            apply,
+            target,
+        } => commands::run::run(&stack, &apply, target.as_deref()),
+        Command::Destroy { stack, apply } => commands::destroy::run(&stack, &apply),
         Command::Render {
             stack,
             out,

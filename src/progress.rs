@@ -63,7 +63,8 @@ impl Observer for Progress {
         let Some(live) = &self.live else { return };
         let bar = live.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("  {spinner} {msg} {elapsed:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_message(format!("{} {id}", verb(action)));
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -87,8 +88,17 @@ impl Observer for Progress {
             Outcome::Updated => format!("  {} {} ({took})", s.yellow("updated"), report.id),
             Outcome::Replaced => format!("  {} {} ({took})", s.magenta("replaced"), report.id),
             Outcome::Deleted => format!("  {} {} ({took})", s.red("deleted"), report.id),
-            Outcome::Failed(e) => format!("  {} {}: {} ({took})", s.red("failed"), report.id, e.message),
-            Outcome::Skipped { because } => format!("  {} {} (needs {because}, which failed)", s.dim("skipped"), report.id),
+            Outcome::Failed(e) => format!(
+                "  {} {}: {} ({took})",
+                s.red("failed"),
+                report.id,
+                e.message
+            ),
+            Outcome::Skipped { because } => format!(
+                "  {} {} (needs {because}, which failed)",
+                s.dim("skipped"),
+                report.id
+            ),
             Outcome::Cancelled => format!("  {} {}", s.dim("not started"), report.id),
         };
         self.line(text);

@@ -224,6 +224,41 @@ impl Executor<'_> {
         (report, state)
     }
 
+    /// Live differences of every resource the plan leaves alone
+    /// (`--refresh`): what someone changed behind the stack's back.
+    pub async fn refresh(
+        &self,
+        plan: &Plan,
+        state: &State,
+    ) -> Result<HashMap<ResourceId, Vec<crate::provider::Drift>>, (ResourceId, ProviderError)> {
+        let mut outputs: HashMap<ResourceId, BTreeMap<String, Json>> = state
+            .resources
+            .iter()
+            .map(|(id, r)| (id.clone(), r.outputs.clone()))
+            .collect();
+        let depths = self.graph.depths();
+        let unchanged: HashSet<&ResourceId> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::NoOp)
+            .map(|c| &c.id)
+            .collect();
+        let mut drifts = HashMap::new();
+        for resource in self.graph.in_order().filter(|r| unchanged.contains(&r.id)) {
+            let fail = |e| (resource.id.clone(), e);
+            let request = self
+                .request(resource, state, &mut outputs, &depths)
+                .await
+                .map_err(fail)?;
+            let provider = self.router.route(request.route_key()).map_err(fail)?;
+            let found = provider.refresh(&request).await.map_err(fail)?;
+            if !found.is_empty() {
+                drifts.insert(resource.id.clone(), found);
+            }
+        }
+        Ok(drifts)
+    }
+
     /// Resources to apply, as indices into the graph's resources.
     fn selected(&self) -> Vec<usize> {
         let resources = self.graph.resources();

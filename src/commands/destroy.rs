@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use stack_engine::{state, Declarations, Graph};
+use stack_engine::{Declarations, Graph};
 
 use crate::apply::Apply;
 use crate::cli::{ApplyArgs, StackArgs};
@@ -14,7 +14,7 @@ pub fn run(args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
     // The script names the stack and its state; nothing it declares is kept.
     let declared = load::graph(args)?;
     let stack = declared.declarations.stack.clone();
-    let state_path = args.state.clone().unwrap_or_else(|| state::path_for(&args.file, &stack));
+    let state_path = load::state_path(args, &stack);
     let nothing = Declarations {
         resources: Vec::new(),
         ..declared.declarations.clone()

@@ -1,7 +1,9 @@
 //! One file per command.
 
 pub mod check;
+pub mod destroy;
 pub mod graph;
 pub mod plan;
 pub mod render;
 pub mod repl;
+pub mod run;

@@ -1,8 +1,10 @@
-//! `stack plan FILE`: what `run` would do.
+//! `stack plan FILE`: what `run` would do; with `--refresh`, also what
+//! changed outside the stack.
 
 use std::process::ExitCode;
 
 use stack_engine::plan;
+use stack_engine::state::LocalBackend;
 
 use crate::cli::OutputFormat;
 use crate::cli::StackArgs;
@@ -13,9 +15,24 @@ pub fn run(
     args: &StackArgs,
     output: OutputFormat,
     detailed_exitcode: bool,
+    refresh: bool,
 ) -> Result<ExitCode, Failure> {
     let loaded = load::load(args)?;
-    let plan = plan::plan(&loaded.graph, &loaded.state);
+    let mut plan = plan::plan(&loaded.graph, &loaded.state);
+    if refresh {
+        let stack = loaded.graph.declarations.stack.clone();
+        let backend = LocalBackend::new(load::state_path(args, &stack), &stack);
+        let router =
+            stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
+        let runtime = load::runtime()?;
+        plan = runtime.block_on(crate::refresh::refresh(
+            &loaded.graph,
+            plan,
+            &loaded.state,
+            &router,
+            &backend,
+        ))?;
+    }
     match output {
         OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style())),
         OutputFormat::Json => {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use stack_engine::{state, ResourceId};
+use stack_engine::ResourceId;
 
 use crate::apply::Apply;
 use crate::cli::{ApplyArgs, StackArgs};
@@ -11,7 +11,7 @@ use crate::load;
 
 pub fn run(args: &StackArgs, apply: &ApplyArgs, target: Option<&str>) -> Result<ExitCode, Failure> {
     let graph = load::graph(args)?;
-    let state_path = args.state.clone().unwrap_or_else(|| state::path_for(&args.file, &graph.declarations.stack));
+    let state_path = load::state_path(args, &graph.declarations.stack);
     let stack_dir = load::stack_dir(&args.file);
     Apply {
         operation: "run",

@@ -7,3 +7,4 @@ mod cli;
 mod errors;
 mod examples;
 mod repl;
+mod run;

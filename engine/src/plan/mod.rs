@@ -134,6 +134,35 @@ impl Resolve for PlanOutputs<'_> {
     }
 }
 
+impl Plan {
+    /// Turns unchanged resources whose live objects drifted into updates
+    /// that put them back (`--refresh`).
+    pub fn with_drift(
+        mut self,
+        drifts: &std::collections::HashMap<ResourceId, Vec<crate::provider::Drift>>,
+    ) -> Plan {
+        for change in &mut self.changes {
+            let Some(found) = drifts.get(&change.id) else {
+                continue;
+            };
+            if change.action != Action::NoOp {
+                continue;
+            }
+            change.action = Action::Update;
+            change.reason = Some("changed outside the stack".into());
+            change.fields = found
+                .iter()
+                .map(|d| FieldChange {
+                    path: format!("live {} {}", d.object, d.path),
+                    before: d.live.clone(),
+                    after: d.desired.clone(),
+                })
+                .collect();
+        }
+        self
+    }
+}
+
 /// sha256 of a canonical value.
 pub fn hash(inputs: &Json) -> String {
     format!(

@@ -135,7 +135,9 @@ impl LocalBackend {
                     if !breakable {
                         return Err(StateError::Locked {
                             stack: self.stack.clone(),
-                            holder: Box::new(current.unwrap_or_else(|| LockInfo::current("unknown"))),
+                            holder: Box::new(
+                                current.unwrap_or_else(|| LockInfo::current("unknown")),
+                            ),
                         });
                     }
                     // A killed run's lock, an unreadable lock, or --force-unlock.
@@ -146,7 +148,10 @@ impl LocalBackend {
         }
         Err(StateError::Locked {
             stack: self.stack.clone(),
-            holder: Box::new(self.holder().unwrap_or_else(|| LockInfo::current("unknown"))),
+            holder: Box::new(
+                self.holder()
+                    .unwrap_or_else(|| LockInfo::current("unknown")),
+            ),
         })
     }
 

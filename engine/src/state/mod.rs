@@ -132,7 +132,10 @@ pub enum StateError {
         code(stack::state::locked),
         help("another run is working on this stack: wait for it to finish. If it is gone, run again with `--force-unlock`")
     )]
-    Locked { stack: String, holder: Box<LockInfo> },
+    Locked {
+        stack: String,
+        holder: Box<LockInfo>,
+    },
     #[error("cannot take the state lock {}", path.display())]
     #[diagnostic(code(stack::state::lock))]
     Lock {

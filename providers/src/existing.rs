@@ -1,0 +1,183 @@
+//! Clusters that exist already (`provider: "existing"`): reached through a
+//! kubeconfig, never created or deleted by `stack`. Applying one checks that
+//! its API answers and reports its endpoint, server version and CA.
+//!
+//! A GitOps cluster (`delivery: "gitops"`) may have no kubeconfig at all:
+//! `stack` then only writes to its repository. Such a cluster applies with
+//! empty outputs (`endpoint: ""`), and [`reachable`] tells other code not
+//! to talk to it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use stack_engine::provider::{
+    Applied, ApplyRequest, ClusterTarget, DeleteRequest, Provider, ProviderError,
+};
+use stack_engine::state::backend::BoxFuture;
+
+use crate::kubernetes::client::{configured, Clients};
+use crate::kubernetes::retry::Conflicts;
+
+/// What an existing cluster told about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerInfo {
+    /// The API server URL.
+    pub endpoint: String,
+    /// The server's version, `v1.30.2`.
+    pub version: String,
+    /// The base64 PEM CA bundle, when the kubeconfig has it inline.
+    pub ca_data: Option<String>,
+    /// The kubeconfig context used.
+    pub context: Option<String>,
+}
+
+/// Whether `stack` may talk to the cluster: it reported an endpoint when it
+/// was applied, or, before that, connection settings for it exist.
+pub fn reachable(target: &ClusterTarget) -> bool {
+    match target.outputs.get("endpoint") {
+        Some(endpoint) => endpoint.as_str().is_some_and(|e| !e.is_empty()),
+        None => configured(target),
+    }
+}
+
+/// Connects to `target` and reads its server version (`/version`).
+pub async fn probe(clients: &Clients, target: &ClusterTarget) -> Result<ServerInfo, ProviderError> {
+    let cluster = clients.cluster(target).await?;
+    let info = cluster
+        .retry
+        .run(Conflicts::Retry, || {
+            let client = cluster.client.clone();
+            async move { client.apiserver_version().await }
+        })
+        .await
+        .map_err(|e| match e.status() {
+            Some(status) if status.code == 401 || status.code == 403 => ProviderError::new(
+                format!(
+                    "the API of {} refused the credentials of the kubeconfig",
+                    cluster.describe()
+                ),
+            )
+            .detail(e.to_string())
+            .help("log in again (refresh the kubeconfig's credentials), or pick another `context`"),
+            Some(_) => ProviderError::new(format!(
+                "the API of {} failed to tell its version",
+                cluster.describe()
+            ))
+            .detail(e.to_string()),
+            None => cluster.unreachable(e),
+        })?;
+    Ok(ServerInfo {
+        endpoint: cluster.server.clone(),
+        version: info.git_version,
+        ca_data: cluster.ca_data.clone(),
+        context: cluster.context.clone(),
+    })
+}
+
+/// The provider of `existing` clusters.
+pub struct ExistingClusterProvider {
+    clients: Arc<Clients>,
+}
+
+impl Default for ExistingClusterProvider {
+    fn default() -> Self {
+        ExistingClusterProvider::new()
+    }
+}
+
+impl ExistingClusterProvider {
+    pub fn new() -> Self {
+        ExistingClusterProvider::with_clients(Arc::new(Clients::new()))
+    }
+
+    /// A provider sharing `clients` with the Kubernetes provider.
+    pub fn with_clients(clients: Arc<Clients>) -> Self {
+        ExistingClusterProvider { clients }
+    }
+
+    async fn apply_cluster(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
+        let target = request.cluster.clone().unwrap_or_else(|| ClusterTarget {
+            id: request.id.clone(),
+            name: request.name.clone(),
+            inputs: request.inputs.clone(),
+            outputs: BTreeMap::new(),
+        });
+        let mut outputs = BTreeMap::new();
+        if target.delivery() == "gitops" && !configured(&target) {
+            // Delivered through git only: nothing to connect to.
+            for key in ["endpoint", "version", "ca_data"] {
+                outputs.insert(key.to_string(), Json::String(String::new()));
+            }
+            return Ok(Applied {
+                outputs,
+                objects: Vec::new(),
+            });
+        }
+        let info = probe(&self.clients, &target).await?;
+        outputs.insert("endpoint".into(), Json::String(info.endpoint));
+        outputs.insert("version".into(), Json::String(info.version));
+        outputs.insert(
+            "ca_data".into(),
+            Json::String(info.ca_data.unwrap_or_default()),
+        );
+        Ok(Applied {
+            outputs,
+            objects: Vec::new(),
+        })
+    }
+}
+
+impl Provider for ExistingClusterProvider {
+    fn name(&self) -> &'static str {
+        "existing"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(self.apply_cluster(request))
+    }
+
+    /// An existing cluster is not `stack`'s to delete: forgetting it is all.
+    fn delete<'a>(
+        &'a self,
+        _request: &'a DeleteRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn target(inputs: Json, endpoint: Option<&str>) -> ClusterTarget {
+        ClusterTarget {
+            id: "cluster/dev".into(),
+            name: "dev".into(),
+            inputs,
+            outputs: endpoint
+                .map(|e| ("endpoint".to_string(), json!(e)))
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reachability_follows_the_reported_endpoint() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let path = file.path().to_string_lossy().to_string();
+        let configured = json!({ "provider": "existing", "kubeconfig": path });
+        assert!(reachable(&target(configured.clone(), None)));
+        assert!(reachable(&target(
+            configured.clone(),
+            Some("https://127.0.0.1:6443")
+        )));
+        assert!(!reachable(&target(configured, Some(""))));
+        let missing = json!({ "provider": "existing", "kubeconfig": "/nonexistent/kubeconfig" });
+        assert!(!reachable(&target(missing, None)));
+    }
+}

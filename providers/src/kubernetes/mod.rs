@@ -1,0 +1,319 @@
+//! The Kubernetes provider: applies a resource's objects to its cluster
+//! with server-side apply (field manager `stack`), waits for them to be
+//! ready, prunes the objects the resource no longer has, deletes, and
+//! reports drift.
+//!
+//! - `client.rs` — connections per cluster: kubeconfig or endpoint, cached
+//! - `discovery.rs` — kinds resolved through discovery, refreshed on a miss
+//! - `retry.rs` — bounded retries with backoff and jitter
+//! - `error.rs` — API failures as provider errors naming the object
+//! - `object.rs` — object identities and the apply order
+//! - `apply.rs` — server-side apply of one object
+//! - `readiness.rs` — when a Deployment, Job, CRD or Application is ready
+//! - `wait.rs` — waiting for readiness or deletion, bounded by a deadline
+//! - `delete.rs` — deleting objects and waiting for their finalizers
+//! - `drift.rs` — live differences for `plan --refresh`
+
+pub mod apply;
+pub mod client;
+pub mod delete;
+pub mod discovery;
+pub mod drift;
+pub mod error;
+pub mod object;
+pub mod readiness;
+pub mod retry;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use stack_engine::provider::{
+    Applied, ApplyRequest, ClusterTarget, DeleteRequest, Drift, Provider, ProviderError,
+};
+use stack_engine::resource::{Kind, ResourceId};
+use stack_engine::state::backend::BoxFuture;
+
+use apply::{apply_object, AppliedObject, ApplyMode};
+pub use client::{Clients, Cluster, TokenSource};
+use object::{apply_order, Desired};
+use readiness::{is_application, waits_for};
+pub use retry::RetryPolicy;
+use wait::Deadline;
+
+/// Applies Kubernetes objects directly to a cluster.
+pub struct KubernetesProvider {
+    clients: Arc<Clients>,
+    force: bool,
+}
+
+impl Default for KubernetesProvider {
+    fn default() -> Self {
+        KubernetesProvider::new()
+    }
+}
+
+impl KubernetesProvider {
+    /// A provider with its own client cache; it takes over fields other
+    /// field managers own (server-side apply with force).
+    pub fn new() -> Self {
+        KubernetesProvider::with_clients(Arc::new(Clients::new()))
+    }
+
+    /// A provider sharing `clients` with other providers and the state backend.
+    pub fn with_clients(clients: Arc<Clients>) -> Self {
+        KubernetesProvider {
+            clients,
+            force: true,
+        }
+    }
+
+    /// With `false`, a field owned by another field manager is a conflict
+    /// that fails the apply and names that manager, instead of taken over.
+    pub fn force_conflicts(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    pub fn clients(&self) -> &Arc<Clients> {
+        &self.clients
+    }
+
+    async fn cluster(
+        &self,
+        target: Option<&ClusterTarget>,
+        id: &ResourceId,
+    ) -> Result<Arc<Cluster>, ProviderError> {
+        let target = target.ok_or_else(|| {
+            ProviderError::new(format!(
+                "`{id}` has Kubernetes objects but no cluster to apply them to"
+            ))
+        })?;
+        self.clients.cluster(target).await
+    }
+
+    fn mode(&self) -> ApplyMode {
+        ApplyMode {
+            force: self.force,
+            dry_run: false,
+        }
+    }
+
+    async fn apply_resource(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
+        let desired = parse_all(&request.objects)?;
+        let previous = request
+            .previous
+            .as_ref()
+            .map(|p| p.objects.as_slice())
+            .unwrap_or_default();
+        if desired.is_empty() && previous.is_empty() {
+            return Ok(Applied::default());
+        }
+        let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
+        let deadline = Deadline::after(request.timeout);
+        let mut applied: Vec<AppliedObject> = Vec::new();
+        let mut stale_status: Vec<Option<Json>> = Vec::new();
+        for d in apply_order(desired.clone()) {
+            let mut a = apply_object(&cluster, &d, self.mode()).await?;
+            if a.id.is("apiextensions.k8s.io", "CustomResourceDefinition") {
+                // What comes next may be of the kind it defines.
+                if let Some(live) =
+                    wait::until_ready(&cluster, &a.api, &a.id, deadline, None).await?
+                {
+                    a.live = live;
+                }
+            }
+            stale_status.push(failed_application(&cluster, &a).await?);
+            applied.push(a);
+        }
+        if request.wait {
+            for (a, stale) in applied.iter_mut().zip(stale_status) {
+                if waits_for(&a.id) {
+                    if let Some(live) =
+                        wait::until_ready(&cluster, &a.api, &a.id, deadline, stale).await?
+                    {
+                        a.live = live;
+                    }
+                }
+            }
+        }
+        // Objects the resource had and no longer has, last applied first.
+        let removed: Vec<_> = previous
+            .iter()
+            .filter(|p| {
+                let p = object::ObjectId::from_ref(p);
+                !applied.iter().any(|a| a.id.same_object(&p))
+            })
+            .collect();
+        delete::delete_objects(&cluster, removed.into_iter().rev(), request.wait, deadline).await?;
+        Ok(Applied {
+            outputs: outputs(request.kind, &desired, &applied),
+            objects: applied.iter().map(|a| a.id.to_ref()).collect(),
+        })
+    }
+
+    async fn delete_resource(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
+        let objects = &request.recorded.objects;
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
+        delete::delete_objects(
+            &cluster,
+            objects.iter().rev(),
+            true,
+            Deadline::after(request.timeout),
+        )
+        .await
+    }
+
+    async fn refresh_resource(&self, request: &ApplyRequest) -> Result<Vec<Drift>, ProviderError> {
+        let desired = parse_all(&request.objects)?;
+        if desired.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
+        drift::drift(&cluster, &desired).await
+    }
+
+    async fn outputs_of(
+        &self,
+        request: &ApplyRequest,
+    ) -> Result<BTreeMap<String, Json>, ProviderError> {
+        let desired = parse_all(&request.objects)?;
+        if desired.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
+        let mut live = Vec::new();
+        for d in &desired {
+            let kind = apply::kind_of(&cluster, &d.id).await?;
+            let (api, id) = cluster.api(&d.id, &kind);
+            let found = wait::read(&cluster, &api, &id.name)
+                .await
+                .map_err(|e| error::object_error(&cluster, "read", &id, &e))?;
+            live.push(AppliedObject {
+                id,
+                live: found.unwrap_or(Json::Null),
+                api,
+            });
+        }
+        Ok(outputs(request.kind, &desired, &live))
+    }
+}
+
+/// The status of an Argo CD Application that had failed before this apply
+/// (Degraded, or its last sync failed). Argo CD is asked to look at it
+/// again (`argocd.argoproj.io/refresh`), and until it has, that status is
+/// no verdict on what was just applied.
+async fn failed_application(
+    cluster: &Cluster,
+    applied: &AppliedObject,
+) -> Result<Option<Json>, ProviderError> {
+    if !is_application(&applied.id) || !readiness::readiness(&applied.id, &applied.live).is_failed()
+    {
+        return Ok(None);
+    }
+    let refresh =
+        serde_json::json!({ "metadata": { "annotations": { REFRESH_ANNOTATION: "normal" } } });
+    let params = kube::api::PatchParams {
+        field_manager: Some(apply::FIELD_MANAGER.to_string()),
+        ..kube::api::PatchParams::default()
+    };
+    cluster
+        .retry
+        .run(retry::Conflicts::Retry, || {
+            let api = applied.api.clone();
+            let name = applied.id.name.clone();
+            let params = params.clone();
+            let refresh = &refresh;
+            async move {
+                api.patch(&name, &params, &kube::api::Patch::Merge(refresh))
+                    .await
+            }
+        })
+        .await
+        .map_err(|e| error::object_error(cluster, "ask Argo CD to refresh", &applied.id, &e))?;
+    Ok(applied.live.get("status").cloned())
+}
+
+/// The annotation that makes Argo CD re-evaluate an Application now.
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+
+fn parse_all(objects: &[Json]) -> Result<Vec<Desired>, ProviderError> {
+    objects.iter().map(Desired::parse).collect()
+}
+
+/// The outputs of a resource from its applied objects: `health` and
+/// `revision` of an Argo CD Application, `name`/`namespace`/`kind` of a
+/// manifest, `name` of a namespace.
+fn outputs(kind: Kind, desired: &[Desired], applied: &[AppliedObject]) -> BTreeMap<String, Json> {
+    let mut out = BTreeMap::new();
+    let text = |v: Option<&Json>, default: &str| {
+        Json::String(v.and_then(Json::as_str).unwrap_or(default).to_string())
+    };
+    if let Some(app) = applied.iter().find(|a| is_application(&a.id)) {
+        out.insert(
+            "health".into(),
+            text(app.live.pointer("/status/health/status"), "Unknown"),
+        );
+        out.insert(
+            "revision".into(),
+            text(app.live.pointer("/status/sync/revision"), ""),
+        );
+    }
+    // The first declared object names the resource.
+    let first = desired
+        .first()
+        .and_then(|d| applied.iter().find(|a| d.id.resolves_to(&a.id)));
+    match (kind, first) {
+        (Kind::Manifest, Some(a)) => {
+            out.insert("name".into(), Json::String(a.id.name.clone()));
+            out.insert(
+                "namespace".into(),
+                a.id.namespace.clone().map_or(Json::Null, Json::String),
+            );
+            out.insert("kind".into(), Json::String(a.id.kind.clone()));
+        }
+        (Kind::Namespace, Some(a)) => {
+            out.insert("name".into(), Json::String(a.id.name.clone()));
+        }
+        _ => {}
+    }
+    out
+}
+
+impl Provider for KubernetesProvider {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(self.apply_resource(request))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        request: &'a DeleteRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(self.delete_resource(request))
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Vec<Drift>, ProviderError>> {
+        Box::pin(self.refresh_resource(request))
+    }
+
+    fn read_outputs<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, Json>, ProviderError>> {
+        Box::pin(self.outputs_of(request))
+    }
+}

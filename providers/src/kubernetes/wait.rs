@@ -1,0 +1,302 @@
+//! Waiting for an object to become ready or to be gone, bounded by a
+//! deadline. Waits watch the object (`kube::runtime::wait::await_condition`)
+//! and confirm what the watch reports with a read; a watch that breaks is
+//! started again after a backoff, and an API that cannot watch the kind is
+//! polled instead.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject};
+use kube::runtime::wait::{await_condition, Error as WaitError};
+use kube::runtime::watcher::Error as WatchError;
+use serde_json::Value as Json;
+use stack_engine::provider::ProviderError;
+use tokio::time::Instant;
+
+use super::client::Cluster;
+use super::error::object_error;
+use super::object::ObjectId;
+use super::readiness::{readiness, Readiness};
+use super::retry::{CallError, Conflicts};
+
+/// `90s`, `10m`, `1h5m`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// A point in time waits must end by, and the timeout it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub timeout: Duration,
+}
+
+impl Deadline {
+    pub fn after(timeout: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
+fn to_json(object: &DynamicObject) -> Json {
+    serde_json::to_value(object).unwrap_or(Json::Null)
+}
+
+/// Reads `name`, retrying; `None` when it does not exist.
+pub async fn read(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+) -> Result<Option<Json>, CallError> {
+    let found = cluster
+        .retry
+        .run(Conflicts::Retry, || {
+            let api = api.clone();
+            let name = name.to_string();
+            async move { api.get_opt(&name).await }
+        })
+        .await?;
+    Ok(found.as_ref().map(to_json))
+}
+
+/// Waits until `done` holds for the object called `name` (given the live
+/// object, or `None` when there is none). Returns what it last saw, and
+/// whether `done` held before the deadline.
+async fn observe<F>(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+    deadline: Deadline,
+    done: F,
+) -> Result<(Option<Json>, bool), CallError>
+where
+    F: Fn(Option<&Json>) -> bool + Clone + Send + Sync + 'static,
+{
+    let mut last = read(cluster, api, name).await?;
+    let mut watch = true;
+    let mut failures = 0u32;
+    loop {
+        if done(last.as_ref()) {
+            return Ok((last, true));
+        }
+        let remaining = deadline.remaining();
+        if remaining.is_zero() {
+            return Ok((last, false));
+        }
+        if watch {
+            let wanted = name.to_string();
+            let check = done.clone();
+            // A server that ignores the watch's field selector shows other
+            // objects too: only this one counts, and what the watch reports
+            // is confirmed with a read below.
+            let condition = move |o: Option<&DynamicObject>| match o {
+                Some(o) if o.metadata.name.as_deref() != Some(wanted.as_str()) => false,
+                Some(o) => check(Some(&to_json(o))),
+                None => check(None),
+            };
+            match tokio::time::timeout(remaining, await_condition(api.clone(), name, condition))
+                .await
+            {
+                Err(_) => {}
+                Ok(Ok(_)) => failures = 0,
+                Ok(Err(WaitError::ProbeFailed(e))) => {
+                    let retryable = match e {
+                        WatchError::InitialListFailed(e)
+                        | WatchError::WatchStartFailed(e)
+                        | WatchError::WatchFailed(e) => cluster
+                            .retry
+                            .delay(&CallError::Kube(e), 0, Conflicts::Retry)
+                            .is_some(),
+                        WatchError::WatchError(_) => true,
+                        WatchError::NoResourceVersion => false,
+                    };
+                    if retryable {
+                        failures += 1;
+                        tokio::time::sleep(
+                            cluster
+                                .retry
+                                .backoff(failures.min(8))
+                                .min(deadline.remaining()),
+                        )
+                        .await;
+                    } else {
+                        watch = false;
+                    }
+                }
+            }
+        } else {
+            // No watch for this kind: poll, less often as time goes by.
+            failures += 1;
+            let interval =
+                (Duration::from_millis(100) * failures.min(20)).min(Duration::from_secs(2));
+            tokio::time::sleep(interval.min(remaining)).await;
+        }
+        last = match read(cluster, api, name).await {
+            Ok(found) => found,
+            Err(e) if e.is_transport() || e.code().is_some_and(|c| c == 429 || c >= 500) => {
+                if deadline.remaining().is_zero() {
+                    return Err(e);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+    }
+}
+
+/// Waits until `object` is ready; fails at once when it reports a failure.
+///
+/// `stale` is a failed status the object had before this apply: seen
+/// unchanged, it is no verdict on what was just applied (Argo CD has not
+/// looked again yet), so the wait goes on until the status changes.
+pub async fn until_ready(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    object: &ObjectId,
+    deadline: Deadline,
+    stale: Option<Json>,
+) -> Result<Option<Json>, ProviderError> {
+    let id = object.clone();
+    let old = stale.clone();
+    let done = move |live: Option<&Json>| {
+        live.is_some_and(|l| match readiness(&id, l) {
+            Readiness::Pending(_) => false,
+            Readiness::Failed { .. } => old.is_none() || l.get("status") != old.as_ref(),
+            Readiness::Ready => true,
+        })
+    };
+    let (live, _) = observe(cluster, api, &object.name, deadline, done)
+        .await
+        .map_err(|e| object_error(cluster, "wait for", object, &e))?;
+    let Some(live) = live else {
+        return Err(ProviderError::new(format!(
+            "{object} disappeared while waiting for it to become ready"
+        ))
+        .help("another client deleted it; run again to re-create it"));
+    };
+    let unchanged = stale.is_some() && live.get("status") == stale.as_ref();
+    match readiness(object, &live) {
+        Readiness::Ready => Ok(Some(live)),
+        Readiness::Failed { summary, details } if unchanged => {
+            let mut e = ProviderError::new(format!(
+                "{object} still {summary} {} after it was applied again",
+                human(deadline.timeout)
+            ));
+            e.details = details;
+            Err(e.help(format!(
+                "its controller has not re-evaluated it since; inspect it with `kubectl describe {}`",
+                kubectl_name(object)
+            )))
+        }
+        Readiness::Failed { summary, details } => {
+            let mut e = ProviderError::new(format!("{object} {summary}"));
+            e.details = details;
+            Err(e.help(format!(
+                "inspect it with `kubectl describe {}`",
+                kubectl_name(object)
+            )))
+        }
+        Readiness::Pending(why) => Err(ProviderError::new(format!(
+            "{object} is not ready after {}",
+            human(deadline.timeout)
+        ))
+        .detail(why)
+        .help(format!(
+            "raise the resource's `timeout`, or inspect it with `kubectl describe {}`",
+            kubectl_name(object)
+        ))),
+    }
+}
+
+/// Waits until `object` (with `uid`, if known) is gone. Finalizers are
+/// honoured by waiting; on timeout the error names those still pending.
+pub async fn until_gone(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    object: &ObjectId,
+    uid: Option<String>,
+    deadline: Deadline,
+) -> Result<(), ProviderError> {
+    let done = move |live: Option<&Json>| match live {
+        None => true,
+        Some(l) => uid
+            .as_deref()
+            .is_some_and(|uid| l.pointer("/metadata/uid").and_then(Json::as_str) != Some(uid)),
+    };
+    let (live, finished) = observe(cluster, api, &object.name, deadline, done)
+        .await
+        .map_err(|e| object_error(cluster, "wait for the deletion of", object, &e))?;
+    if finished {
+        return Ok(());
+    }
+    let finalizers: Vec<String> = live
+        .as_ref()
+        .and_then(|l| l.pointer("/metadata/finalizers"))
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .map(str::to_string)
+        .collect();
+    let mut e = ProviderError::new(format!(
+        "{object} is still there {} after its deletion",
+        human(deadline.timeout)
+    ));
+    if finalizers.is_empty() {
+        e = e.detail("it has no finalizers left; its deletion is still in progress");
+    } else {
+        e = e.detail(format!("waiting for finalizers: {}", finalizers.join(", ")));
+    }
+    let argocd = finalizers.iter().any(|f| f.ends_with("argocd.argoproj.io"));
+    Err(e.help(if argocd {
+        "Argo CD removes its finalizer once it has deleted the application's resources: check that Argo CD is running and can delete them".to_string()
+    } else {
+        format!(
+            "the controllers that own these finalizers must be running; inspect it with `kubectl get {} -o yaml`",
+            kubectl_name(object)
+        )
+    }))
+}
+
+/// `deployment/api -n team-web`, for kubectl hints.
+fn kubectl_name(object: &ObjectId) -> String {
+    match &object.namespace {
+        Some(ns) => format!("{}/{} -n {ns}", object.kind.to_lowercase(), object.name),
+        None => format!("{}/{}", object.kind.to_lowercase(), object.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(human(Duration::from_secs(600)), "10m");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_secs(3900)), "1h5m");
+        assert_eq!(human(Duration::from_secs(0)), "0ms");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+    }
+}

@@ -1,0 +1,18 @@
+//! Providers: how `stack` reaches the world. Each implements the engine's
+//! `Provider` trait; `router.rs` picks one per resource.
+//!
+//! - `router.rs` — which provider serves which resource
+//! - `gitops.rs` — delivery into a git repository, one commit per run
+//! - `kubernetes/` — server-side apply, readiness waits, prune, delete, drift
+//! - `existing.rs` — clusters that exist already, reached through a kubeconfig
+//! - `state_kubernetes.rs` — the state in a Secret, locked with a Lease
+
+pub mod existing;
+pub mod gitops;
+pub mod kubernetes;
+pub mod router;
+pub mod state_kubernetes;
+
+pub use existing::ExistingClusterProvider;
+pub use kubernetes::KubernetesProvider;
+pub use state_kubernetes::KubernetesStateBackend;

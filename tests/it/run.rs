@@ -1,0 +1,521 @@
+//! `stack run`, `plan --refresh` and `stack destroy` end to end: the real
+//! binary against the Kubernetes API test server, with its Argo CD double.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use stack_testkit::{Config, Fault, FaultRule, TestServer};
+
+use crate::common::{stack_bin, Run, TestContext};
+
+/// A platform on an existing cluster: team namespaces with settings, an
+/// Argo CD app, something after the app, and a Secret from the environment.
+const STACK: &str = r#"
+let teams = param("teams", ["web", "api"]);
+let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });
+for t in teams {
+    let ns = namespace(c, `team-${t}`, #{ labels: #{ team: t } });
+    manifest(c, #{ apiVersion: "v1", kind: "ConfigMap",
+                   metadata: #{ name: "settings", namespace: ns.name }, data: #{ team: t } });
+}
+let app = helm_app(c, "podinfo", #{
+    repo: "https://stefanprodan.github.io/podinfo", chart: "podinfo", version: "6.5.0",
+    namespace: "team-web", timeout: "20s",
+});
+namespace(c, "after-app", #{ depends_on: [app] });
+manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: "team-web" },
+               stringData: #{ password: secret("env:E2E_DB_PASSWORD") } });
+"#;
+
+const PASSWORD: &str = "e2e-very-secret-password";
+
+struct Env {
+    ctx: TestContext,
+    server: TestServer,
+    kubeconfig: PathBuf,
+}
+
+fn env() -> Env {
+    env_with(Config::default().with_argocd())
+}
+
+fn env_with(config: Config) -> Env {
+    let ctx = TestContext::new();
+    ctx.write("e2e.rhai", STACK);
+    let server = TestServer::start_blocking(config);
+    // Argo CD runs there already (`argocd_installed: true`).
+    server
+        .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "argocd" } }))
+        .expect("create the argocd namespace");
+    let kubeconfig = ctx.path().join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig)
+        .expect("write the kubeconfig");
+    Env {
+        ctx,
+        server,
+        kubeconfig,
+    }
+}
+
+impl Env {
+    fn stack(&self, args: &[&str]) -> Run {
+        let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
+        self.ctx.stack_env(
+            args,
+            &[("KUBECONFIG", &kubeconfig), ("E2E_DB_PASSWORD", PASSWORD)],
+        )
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.ctx.path().join(".stack").join("e2e.state.json")
+    }
+
+    fn state(&self) -> Json {
+        let text = std::fs::read_to_string(self.state_path()).expect("a state file");
+        serde_json::from_str(&text).expect("the state file is JSON")
+    }
+
+    fn names(&self, resource: &str, namespace: Option<&str>) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .server
+            .list(resource, namespace)
+            .iter()
+            .filter_map(|o| {
+                o.pointer("/metadata/name")
+                    .and_then(Json::as_str)
+                    .map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_write() && !r.is_dry_run())
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+#[test]
+fn run_applies_then_a_second_run_writes_nothing() {
+    let e = env();
+    let run = e.stack(&["run", "e2e.rhai", "--yes"]);
+    ok(&run);
+    assert!(run.stderr.contains("Done:"), "{}", run.transcript());
+    let team = e
+        .server
+        .object("v1/namespaces", None, "team-web")
+        .expect("team-web exists");
+    assert_eq!(
+        team.pointer("/metadata/labels/team"),
+        Some(&Json::from("web"))
+    );
+    let settings = e
+        .server
+        .object("v1/configmaps", Some("team-api"), "settings")
+        .expect("settings exist");
+    assert_eq!(settings.pointer("/data/team"), Some(&Json::from("api")));
+    assert_eq!(
+        e.server
+            .managers("v1/configmaps", Some("team-api"), "settings"),
+        ["stack"]
+    );
+    let app = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "podinfo",
+        )
+        .expect("the Application");
+    assert_eq!(
+        app.pointer("/status/health/status"),
+        Some(&Json::from("Healthy"))
+    );
+    assert!(e
+        .server
+        .object("v1/namespaces", None, "after-app")
+        .is_some());
+
+    e.server.clear_requests();
+    let again = e.stack(&["run", "e2e.rhai", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+    assert_eq!(e.writes(), Vec::<String>::new(), "a second run wrote");
+}
+
+#[test]
+fn removing_from_the_script_prunes_and_destroy_removes_everything() {
+    let e = env();
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    let plan = e.stack(&["plan", "e2e.rhai", "--set", "teams=web"]);
+    ok(&plan);
+    assert!(
+        plan.stdout.contains("- e2e/namespace/team-api  (delete)"),
+        "{}",
+        plan.transcript()
+    );
+    ok(&e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web"]));
+    assert!(e.server.object("v1/namespaces", None, "team-api").is_none());
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("team-api"), "settings")
+        .is_none());
+    assert!(e.server.object("v1/namespaces", None, "team-web").is_some());
+
+    let destroy = e.stack(&["destroy", "e2e.rhai", "--yes", "--set", "teams=web"]);
+    ok(&destroy);
+    assert_eq!(
+        e.names("v1/namespaces", None)
+            .iter()
+            .filter(|n| n.starts_with("team-") || *n == "after-app")
+            .count(),
+        0
+    );
+    assert!(e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "podinfo"
+        )
+        .is_none());
+    assert_eq!(e.state()["resources"], serde_json::json!({}));
+}
+
+#[test]
+fn a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges() {
+    let e = env();
+    e.server
+        .knobs()
+        .argocd()
+        .degrade("podinfo", "Deployment podinfo: ImagePullBackOff");
+    let run = e.stack(&["run", "e2e.rhai", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("ImagePullBackOff"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        run.stderr.contains("skipped e2e/namespace/after-app"),
+        "{}",
+        run.transcript()
+    );
+    // Independent work was done and recorded.
+    assert!(e.server.object("v1/namespaces", None, "team-api").is_some());
+    let state = e.state();
+    assert!(state["resources"].get("e2e/namespace/team-api").is_some());
+    assert!(state["resources"].get("e2e/namespace/after-app").is_none());
+    e.server.knobs().argocd().heal("podinfo");
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object("v1/namespaces", None, "after-app")
+        .is_some());
+}
+
+#[test]
+fn a_second_concurrent_run_fails_at_once_naming_the_holder() {
+    let e = env();
+    // The first run holds the lock while it waits on a slow Argo CD.
+    e.server
+        .knobs()
+        .argocd()
+        .set_sync_delay(Duration::from_secs(3));
+    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
+    let mut first = Command::new(stack_bin())
+        .args(["run", "e2e.rhai", "--yes"])
+        .current_dir(e.ctx.path())
+        .env("NO_COLOR", "1")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("E2E_DB_PASSWORD", PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the first run");
+    let lock = e.state_path().with_file_name("e2e.state.json.lock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lock.exists() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let started = Instant::now();
+    let second = e.stack(&["run", "e2e.rhai", "--yes"]);
+    assert_eq!(second.code, 1, "{}", second.transcript());
+    assert!(
+        second.stderr.contains("is locked by `stack run`"),
+        "{}",
+        second.transcript()
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.transcript()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the second run waited"
+    );
+    assert!(first.wait().expect("the first run ends").success());
+}
+
+#[test]
+fn injected_server_errors_are_retried() {
+    let e = env();
+    e.server
+        .knobs()
+        .inject(FaultRule::rate(Fault::Unavailable, 0.05));
+    e.server.knobs().inject(FaultRule::rate(
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        0.05,
+    ));
+    // And at least these, whatever the dice say.
+    e.server
+        .knobs()
+        .inject(FaultRule::times(Fault::InternalError, 2).on_writes());
+    e.server
+        .knobs()
+        .inject(FaultRule::times(Fault::DropConnection, 1).on_writes());
+    let run = e.stack(&["run", "e2e.rhai", "--yes"]);
+    ok(&run);
+    assert!(
+        e.server.requests().iter().any(|r| r.injected),
+        "no fault was injected"
+    );
+    e.server.knobs().clear_faults();
+    e.server.clear_requests();
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    assert_eq!(e.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn the_secret_never_leaves_the_cluster_secret() {
+    let e = env();
+    let mut transcripts = Vec::new();
+    for args in [
+        &["run", "e2e.rhai", "--yes"][..],
+        &["plan", "e2e.rhai"],
+        &["plan", "e2e.rhai", "--output", "json"],
+        &["graph", "e2e.rhai"],
+        &["destroy", "e2e.rhai", "--yes"],
+    ] {
+        let run = e.stack(args);
+        ok(&run);
+        transcripts.push(run.transcript());
+    }
+    for t in &transcripts {
+        assert!(!t.contains(PASSWORD), "the password leaked:\n{t}");
+    }
+    let state = std::fs::read_to_string(e.state_path()).expect("state");
+    assert!(!state.contains(PASSWORD), "the password is in the state");
+}
+
+#[test]
+fn refresh_shows_drift_made_by_someone_else() {
+    let e = env();
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    let mut changed = e
+        .server
+        .object("v1/configmaps", Some("team-web"), "settings")
+        .expect("settings");
+    changed["data"]["team"] = Json::from("someone-else");
+    let patch = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": "settings", "namespace": "team-web" },
+        "data": { "team": "someone-else" },
+    });
+    e.server
+        .apply(patch, "kubectl-edit")
+        .expect("apply as another manager");
+    let plain = e.stack(&["plan", "e2e.rhai"]);
+    ok(&plain);
+    assert!(
+        plain.stdout.contains("No changes"),
+        "{}",
+        plain.transcript()
+    );
+    let refreshed = e.stack(&["plan", "e2e.rhai", "--refresh", "--detailed-exitcode"]);
+    assert_eq!(refreshed.code, 3, "{}", refreshed.transcript());
+    assert!(
+        refreshed
+            .stdout
+            .contains("e2e/manifest/ConfigMap/team-web/settings"),
+        "{}",
+        refreshed.transcript()
+    );
+    assert!(
+        refreshed.stdout.contains("someone-else"),
+        "{}",
+        refreshed.transcript()
+    );
+    ok(&e.stack(&["run", "e2e.rhai", "--yes", "--refresh"]));
+    let fixed = e
+        .server
+        .object("v1/configmaps", Some("team-web"), "settings")
+        .expect("settings");
+    assert_eq!(fixed.pointer("/data/team"), Some(&Json::from("web")));
+}
+
+/// Kills runs at random moments; the state file is always valid, and a
+/// rerun converges to exactly the declared objects.
+#[test]
+fn killed_runs_lose_nothing_and_the_next_run_converges() {
+    let mut config = Config::default().with_argocd();
+    config.latency = Duration::from_millis(15);
+    let e = env_with(config);
+    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for trial in 0..10 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let teams = if trial % 2 == 0 {
+            "teams=web,api,data"
+        } else {
+            "teams=web,ops"
+        };
+        let mut child = Command::new(stack_bin())
+            .args(["run", "e2e.rhai", "--yes", "--set", teams])
+            .current_dir(e.ctx.path())
+            .env("NO_COLOR", "1")
+            .env("KUBECONFIG", &kubeconfig)
+            .env("E2E_DB_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a run");
+        let wait = Duration::from_millis(50 + seed % 900);
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if e.state_path().exists() {
+            let text = std::fs::read_to_string(e.state_path()).expect("read the state");
+            serde_json::from_str::<Json>(&text)
+                .unwrap_or_else(|err| panic!("trial {trial}: the state is not valid JSON: {err}"));
+        }
+    }
+    let finish = e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web,api"]);
+    ok(&finish);
+    let teams: Vec<String> = e
+        .names("v1/namespaces", None)
+        .into_iter()
+        .filter(|n| n.starts_with("team-"))
+        .collect();
+    assert_eq!(
+        teams,
+        ["team-api", "team-web"],
+        "orphaned or missing namespaces"
+    );
+    e.server.clear_requests();
+    ok(&e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web,api"]));
+    assert_eq!(
+        e.writes(),
+        Vec::<String>::new(),
+        "the converged stack still wrote"
+    );
+}
+
+/// `kubectl` sees what `stack` applied.
+#[test]
+fn kubectl_sees_what_stack_applied() {
+    let e = env();
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    let out = Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &e.kubeconfig.to_string_lossy(),
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "team-web",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cm: Json = serde_json::from_slice(&out.stdout).expect("kubectl prints JSON");
+    assert_eq!(cm.pointer("/data/team"), Some(&Json::from("web")));
+}
+
+/// GitOps delivery commits once per changing run and never when nothing changed.
+#[test]
+fn gitops_delivery_commits_once_per_changing_run() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "gitops.rhai",
+        r#"
+let teams = param("teams", ["web", "api"]);
+let c = cluster("ops", #{ provider: "existing", delivery: "gitops",
+                          gitops: #{ repo: "repo", path: "clusters", branch: "main" } });
+for t in teams { namespace(c, `team-${t}`, #{ labels: #{ team: t } }); }
+helm_app(c, "traefik", #{ repo: "https://traefik.github.io/charts", chart: "traefik", version: "28.3.0" });
+"#,
+    );
+    let commits = |dir: &Path| -> Vec<String> {
+        let out = Command::new("git")
+            .args(["log", "--format=%s"])
+            .current_dir(dir)
+            .output()
+            .expect("git log");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let repo = ctx.path().join("repo");
+    ok(&ctx.stack_env(
+        &["run", "gitops.rhai", "--yes"],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    ));
+    assert_eq!(commits(&repo).len(), 1);
+    assert!(repo.join("clusters/ops/traefik.yaml").exists());
+    assert!(repo.join("clusters/ops/namespaces/team-api.yaml").exists());
+    assert!(repo.join("clusters/ops/root.yaml").exists());
+    ok(&ctx.stack_env(
+        &["run", "gitops.rhai", "--yes"],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    ));
+    assert_eq!(commits(&repo).len(), 1, "a run with no change committed");
+    ok(&ctx.stack_env(
+        &["run", "gitops.rhai", "--yes", "--set", "teams=web"],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    ));
+    let log = commits(&repo);
+    assert_eq!(log.len(), 2);
+    assert!(!repo.join("clusters/ops/namespaces/team-api.yaml").exists());
+    let message = Command::new("git")
+        .args(["log", "-1", "--format=%B"])
+        .current_dir(&repo)
+        .output()
+        .expect("git log");
+    assert!(String::from_utf8_lossy(&message.stdout).contains("delete ops/namespace/team-api"));
+}

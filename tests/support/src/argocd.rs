@@ -1,0 +1,361 @@
+//! An Argo CD application-controller double. For every `Application`
+//! (argoproj.io/v1alpha1, served only once its CRD exists) it writes, after
+//! a delay, the status real Argo CD reports after a sync: Synced and
+//! Healthy, or — for apps told to fail — Degraded with a message, a
+//! `SyncError` condition and a Failed operation. On delete it honours the
+//! resources finalizer by removing it after a delay, as Argo CD does once
+//! it has pruned the app's resources.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch, Notify};
+
+use crate::store::{Store, Target, WriteOptions};
+use crate::time::now_rfc3339;
+use crate::watch::{Event, EventKind};
+
+/// The API group of Argo CD's kinds.
+pub const GROUP: &str = "argoproj.io";
+/// The finalizer that makes Argo CD delete an app's resources first.
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+const MANAGER: &str = "argocd-application-controller";
+
+/// Settings of the Argo CD double.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgoCdSettings {
+    /// Whether the double acts at all.
+    pub enabled: bool,
+    /// Time from an Application change to its status being written.
+    pub sync_delay: Duration,
+    /// Time from an Application's deletion to its finalizer being removed.
+    pub finalizer_delay: Duration,
+    /// Install the Application and AppProject CRDs when the server starts.
+    pub install_crds: bool,
+}
+
+impl Default for ArgoCdSettings {
+    fn default() -> Self {
+        ArgoCdSettings {
+            enabled: false,
+            sync_delay: Duration::from_millis(50),
+            finalizer_delay: Duration::from_millis(50),
+            install_crds: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    settings: ArgoCdSettings,
+    /// App name → the message it degrades with.
+    degraded: BTreeMap<String, String>,
+}
+
+/// Run-time knobs of the Argo CD double.
+#[derive(Debug)]
+pub struct ArgoCdKnobs {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+impl ArgoCdKnobs {
+    pub(crate) fn new(settings: ArgoCdSettings) -> ArgoCdKnobs {
+        ArgoCdKnobs {
+            state: Mutex::new(State {
+                settings,
+                degraded: BTreeMap::new(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.lock());
+        self.changed.notify_one();
+    }
+
+    /// Starts acting on Applications.
+    pub fn enable(&self) {
+        self.update(|s| s.settings.enabled = true);
+    }
+
+    /// Stops acting (already written statuses stay).
+    pub fn disable(&self) {
+        self.update(|s| s.settings.enabled = false);
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.lock().settings.enabled
+    }
+
+    pub fn set_sync_delay(&self, delay: Duration) {
+        self.update(|s| s.settings.sync_delay = delay);
+    }
+
+    pub fn set_finalizer_delay(&self, delay: Duration) {
+        self.update(|s| s.settings.finalizer_delay = delay);
+    }
+
+    /// Makes the app of this name report Degraded with `message` (now, if
+    /// it exists, and whenever it changes).
+    pub fn degrade(&self, app: &str, message: &str) {
+        self.update(|s| {
+            s.degraded.insert(app.to_string(), message.to_string());
+        });
+    }
+
+    /// Makes the app of this name healthy again.
+    pub fn heal(&self, app: &str) {
+        self.update(|s| {
+            s.degraded.remove(app);
+        });
+    }
+
+    pub fn settings(&self) -> ArgoCdSettings {
+        self.lock().settings.clone()
+    }
+}
+
+/// The Application CRD as Argo CD installs it (schema left open).
+pub fn application_crd() -> Value {
+    crd("Application", "applications", &["app", "apps"])
+}
+
+/// The AppProject CRD as Argo CD installs it (schema left open).
+pub fn appproject_crd() -> Value {
+    crd("AppProject", "appprojects", &["appproj", "appprojs"])
+}
+
+fn crd(kind: &str, plural: &str, short: &[&str]) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": format!("{plural}.{GROUP}"),
+            "labels": { "app.kubernetes.io/name": format!("{plural}.{GROUP}"), "app.kubernetes.io/part-of": "argocd" }
+        },
+        "spec": {
+            "group": GROUP,
+            "names": { "kind": kind, "listKind": format!("{kind}List"), "plural": plural, "singular": kind.to_lowercase(), "shortNames": short },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1alpha1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } }
+            }]
+        }
+    })
+}
+
+/// What an app should report.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Outcome {
+    Healthy,
+    Degraded(String),
+}
+
+/// The status Argo CD writes after syncing an app.
+fn app_status(app: &Value, outcome: &Outcome, now: &str) -> Value {
+    let source = app
+        .pointer("/spec/source")
+        .or_else(|| app.pointer("/spec/sources/0"))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let revision = source
+        .get("targetRevision")
+        .and_then(Value::as_str)
+        .unwrap_or("HEAD")
+        .to_string();
+    let destination = app
+        .pointer("/spec/destination")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut status = json!({
+        "sync": { "status": "Synced", "revision": revision, "comparedTo": { "source": source, "destination": destination } },
+        "health": { "status": "Healthy", "lastTransitionTime": now },
+        "operationState": {
+            "phase": "Succeeded",
+            "message": "successfully synced (all tasks run)",
+            "startedAt": now,
+            "finishedAt": now,
+            "operation": { "sync": { "revision": revision }, "initiatedBy": { "automated": true } },
+            "syncResult": { "revision": revision, "source": source }
+        },
+        "reconciledAt": now,
+        "sourceType": if source.get("chart").is_some() { "Helm" } else { "Directory" },
+    });
+    if let Outcome::Degraded(message) = outcome {
+        status["health"] =
+            json!({ "status": "Degraded", "message": message, "lastTransitionTime": now });
+        status["operationState"]["phase"] = json!("Failed");
+        status["operationState"]["message"] = json!(message);
+        status["conditions"] =
+            json!([{ "type": "SyncError", "message": message, "lastTransitionTime": now }]);
+    }
+    status
+}
+
+#[derive(Default)]
+struct Tracker {
+    /// uid → the (spec, outcome) tag whose status was written.
+    done: HashMap<String, String>,
+    pending: HashSet<String>,
+    finalizing: HashSet<String>,
+}
+
+/// Acts on the given apps (`None`: on every app).
+fn reconcile(
+    store: &Arc<Store>,
+    knobs: &ArgoCdKnobs,
+    tracker: &Arc<Mutex<Tracker>>,
+    only: Option<&Value>,
+) {
+    let (settings, degraded) = {
+        let s = knobs.lock();
+        (s.settings.clone(), s.degraded.clone())
+    };
+    if !settings.enabled {
+        return;
+    }
+    let apps = match only {
+        Some(app) => vec![app.clone()],
+        None => store.all_of(GROUP, "applications"),
+    };
+    for app in apps {
+        let target = Target::of(GROUP, "applications", &app);
+        let (name, uid) = (target.name.clone(), target.uid.clone());
+        let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
+        if app.pointer("/metadata/deletionTimestamp").is_some() {
+            let has = app
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| {
+                    f.iter()
+                        .filter_map(Value::as_str)
+                        .any(|f| f.starts_with(RESOURCES_FINALIZER))
+                });
+            if has && t.finalizing.insert(uid.clone()) {
+                let store = store.clone();
+                let delay = settings.finalizer_delay;
+                tokio::spawn(async move {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    store.update_with(&target, &WriteOptions::new(MANAGER), |o| {
+                        if let Some(Value::Array(f)) = o.pointer_mut("/metadata/finalizers") {
+                            f.retain(|x| {
+                                !x.as_str()
+                                    .is_some_and(|x| x.starts_with(RESOURCES_FINALIZER))
+                            });
+                        }
+                    });
+                });
+            }
+            continue;
+        }
+        let outcome = match degraded.get(&name) {
+            Some(m) => Outcome::Degraded(m.clone()),
+            None => Outcome::Healthy,
+        };
+        let spec = app.get("spec").map(Value::to_string).unwrap_or_default();
+        let tag = format!("{spec}|{outcome:?}");
+        if t.done.get(&uid) == Some(&tag) || !t.pending.insert(format!("{uid}|{tag}")) {
+            continue;
+        }
+        let (store, tracker) = (store.clone(), tracker.clone());
+        let delay = settings.sync_delay;
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            {
+                let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
+                t.pending.remove(&format!("{uid}|{tag}"));
+                t.done.insert(uid.clone(), tag);
+            }
+            let now = now_rfc3339();
+            store.update_with(&target, &WriteOptions::new(MANAGER), |o| {
+                let status = app_status(o, &outcome, &now);
+                o["status"] = status;
+            });
+        });
+    }
+}
+
+/// Runs the double until shutdown.
+pub(crate) async fn run(
+    store: Arc<Store>,
+    mut events: broadcast::Receiver<Arc<Event>>,
+    knobs: Arc<ArgoCdKnobs>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tracker = Arc::new(Mutex::new(Tracker::default()));
+    reconcile(&store, &knobs, &tracker, None);
+    loop {
+        // One app per event; everything again when settings change or
+        // events were missed.
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) if ev.group == GROUP && ev.resource == "applications" => {
+                    if ev.kind != EventKind::Deleted {
+                        reconcile(&store, &knobs, &tracker, Some(&ev.object));
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => reconcile(&store, &knobs, &tracker, None),
+                Err(RecvError::Closed) => return,
+            },
+            _ = knobs.changed.notified() => reconcile(&store, &knobs, &tracker, None),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_and_degraded_statuses() {
+        let app = json!({ "spec": { "source": { "repoURL": "r", "targetRevision": "v1", "chart": "c" }, "destination": { "namespace": "x" } } });
+        let ok = app_status(&app, &Outcome::Healthy, "t");
+        assert_eq!(ok["sync"]["status"], "Synced");
+        assert_eq!(ok["sync"]["revision"], "v1");
+        assert_eq!(ok["health"]["status"], "Healthy");
+        assert_eq!(ok["operationState"]["phase"], "Succeeded");
+        assert_eq!(ok["sourceType"], "Helm");
+        assert!(ok.get("conditions").is_none());
+        let bad = app_status(&app, &Outcome::Degraded("pods crash".into()), "t");
+        assert_eq!(bad["health"]["status"], "Degraded");
+        assert_eq!(bad["health"]["message"], "pods crash");
+        assert_eq!(bad["conditions"][0]["message"], "pods crash");
+        assert_eq!(bad["operationState"]["phase"], "Failed");
+    }
+
+    #[test]
+    fn crds_name_their_plural_and_group() {
+        assert_eq!(
+            application_crd()["metadata"]["name"],
+            "applications.argoproj.io"
+        );
+        assert_eq!(appproject_crd()["spec"]["names"]["kind"], "AppProject");
+        let knobs = ArgoCdKnobs::new(ArgoCdSettings::default());
+        assert!(!knobs.is_enabled());
+        knobs.enable();
+        knobs.degrade("a", "m");
+        assert!(knobs.is_enabled());
+        assert_eq!(
+            knobs.lock().degraded.get("a").map(String::as_str),
+            Some("m")
+        );
+        knobs.heal("a");
+        assert!(knobs.lock().degraded.is_empty());
+    }
+}

@@ -1,0 +1,101 @@
+//! Runs the Kubernetes API test server standalone, so `stack` and
+//! `kubectl` can be pointed at it by hand.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use stack_testkit::{Config, TestServer};
+
+/// A Kubernetes API test server on loopback (plain HTTP, no auth).
+#[derive(Debug, Parser)]
+#[command(name = "stack-test-apiserver", version)]
+struct Args {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Write a kubeconfig here (default: print it).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Run the Argo CD controller double and install its CRDs.
+    #[arg(long)]
+    argocd: bool,
+    /// Milliseconds before the Argo CD double marks an app synced.
+    #[arg(long, default_value_t = 500)]
+    argocd_sync_delay_ms: u64,
+    /// Milliseconds before the Argo CD double releases the resources finalizer.
+    #[arg(long, default_value_t = 500)]
+    argocd_finalizer_delay_ms: u64,
+    /// Make this app report Degraded: NAME=MESSAGE (repeatable).
+    #[arg(long = "degraded", value_name = "NAME=MESSAGE")]
+    degraded: Vec<String>,
+    /// Milliseconds before Deployments, StatefulSets and Jobs report ready.
+    #[arg(long, default_value_t = 200)]
+    readiness_delay_ms: u64,
+    /// Milliseconds before a new CRD is established.
+    #[arg(long, default_value_t = 0)]
+    crd_establish_delay_ms: u64,
+    /// Milliseconds of latency added to every request.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Seed of fault injection and jitter.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn main() {
+    let args = Args::parse();
+    let mut config = Config::default().with_port(args.port).with_seed(args.seed);
+    config.latency = Duration::from_millis(args.latency_ms);
+    config.crd_establish_delay = Duration::from_millis(args.crd_establish_delay_ms);
+    config.readiness.delay = Duration::from_millis(args.readiness_delay_ms);
+    if args.argocd {
+        config = config.with_argocd();
+        config.argocd.sync_delay = Duration::from_millis(args.argocd_sync_delay_ms);
+        config.argocd.finalizer_delay = Duration::from_millis(args.argocd_finalizer_delay_ms);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async move {
+        let server = match TestServer::try_start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot start the server: {e}");
+                std::process::exit(1);
+            }
+        };
+        for d in &args.degraded {
+            match d.split_once('=') {
+                Some((name, message)) => server.knobs().argocd().degrade(name, message),
+                None => {
+                    eprintln!("error: --degraded wants NAME=MESSAGE, got {d:?}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        println!("listening on {}", server.url());
+        match &args.kubeconfig {
+            Some(path) => match server.write_kubeconfig(path) {
+                Ok(()) => println!("kubeconfig written to {}", path.display()),
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            },
+            None => print!("{}", server.kubeconfig_yaml()),
+        }
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("error: waiting for Ctrl-C: {e}");
+        }
+        println!("stopping");
+    });
+}
