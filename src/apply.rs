@@ -9,10 +9,11 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use stack_engine::execute::{Cancel, ExecuteOptions, Executor, Outcome, Report};
 use stack_engine::plan::{self, Plan};
 use stack_engine::provider::ProviderError;
-use stack_engine::state::{LocalBackend, LockInfo, StateBackend};
+use stack_engine::state::{LockInfo, StateBackend};
 use stack_engine::{Graph, ResourceId};
+use stack_providers::router::StackRouter;
 
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, StackArgs};
 use crate::failure::Failure;
 use crate::progress::{self, Progress};
 use crate::style;
@@ -94,7 +95,7 @@ fn confirm(operation: &str, stack: &str) -> bool {
 pub struct Apply<'a> {
     pub operation: &'a str,
     pub graph: Graph,
-    pub state_path: &'a Path,
+    pub stack: &'a StackArgs,
     pub stack_dir: &'a Path,
     pub args: &'a ApplyArgs,
     pub target: Option<ResourceId>,
@@ -106,21 +107,29 @@ impl Apply<'_> {
     }
 
     async fn run(self) -> Result<ExitCode, Failure> {
-        let stack = self.graph.declarations.stack.clone();
-        let backend = LocalBackend::new(self.state_path, &stack);
+        let router = stack_providers::router::StackRouter::new(
+            &self.graph.declarations.stack,
+            self.stack_dir,
+        );
+        let backend = crate::backend::for_stack(self.stack, &self.graph, router.clients.clone());
+        let backend = backend.as_ref();
         let holder = LockInfo::current(self.operation);
         backend
             .lock(&holder, self.args.force_unlock)
             .await
             .map_err(Failure::runtime)?;
-        let result = self.locked(&backend).await;
+        let result = self.locked(backend, &router).await;
         let unlocked = backend.unlock(&holder).await;
         let code = result?;
         unlocked.map_err(Failure::runtime)?;
         Ok(code)
     }
 
-    async fn locked(&self, backend: &LocalBackend) -> Result<ExitCode, Failure> {
+    async fn locked(
+        &self,
+        backend: &dyn StateBackend,
+        router: &StackRouter,
+    ) -> Result<ExitCode, Failure> {
         let out = style::stdout_style();
         let state = backend.load().await.map_err(Failure::runtime)?;
         if let Some(target) = &self.target {
@@ -138,13 +147,9 @@ impl Apply<'_> {
                 }));
             }
         }
-        let router = stack_providers::router::StackRouter::new(
-            &self.graph.declarations.stack,
-            self.stack_dir,
-        );
         let mut plan: Plan = plan::plan(&self.graph, &state);
         if self.args.refresh {
-            plan = crate::refresh::refresh(&self.graph, plan, &state, &router, backend).await?;
+            plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend).await?;
         }
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
@@ -174,7 +179,7 @@ impl Apply<'_> {
         let progress = Progress::new(style::stderr_style(), std::io::stderr().is_terminal());
         let executor = Executor {
             graph: &self.graph,
-            router: &router,
+            router,
             observer: &progress,
             backend,
             options: ExecuteOptions {

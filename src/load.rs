@@ -26,9 +26,11 @@ pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
 
 pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
     let graph = graph(args)?;
-    let stack = graph.declarations.stack.clone();
-    let state_path = state_path(args, &stack);
-    let state = state::load(&state_path, &stack).map_err(Failure::runtime)?;
+    let clients = std::sync::Arc::new(stack_providers::kubernetes::client::Clients::new());
+    let backend = crate::backend::for_stack(args, &graph, clients);
+    let state = runtime()?
+        .block_on(backend.load())
+        .map_err(Failure::runtime)?;
     Ok(Loaded { graph, state })
 }
 

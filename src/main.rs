@@ -6,6 +6,7 @@
 //! - `failure.rs`, `style.rs` — exit codes, colour and diagnostics
 
 mod apply;
+mod backend;
 mod cli;
 mod commands;
 mod failure;

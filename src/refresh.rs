@@ -4,7 +4,7 @@
 use stack_engine::execute::{ExecuteOptions, Executor, Quiet};
 use stack_engine::plan::Plan;
 use stack_engine::provider::Router;
-use stack_engine::state::{LocalBackend, State};
+use stack_engine::state::{State, StateBackend};
 use stack_engine::Graph;
 
 use crate::apply::ResourceFailed;
@@ -15,7 +15,7 @@ pub async fn refresh(
     plan: Plan,
     state: &State,
     router: &dyn Router,
-    backend: &LocalBackend,
+    backend: &dyn StateBackend,
 ) -> Result<Plan, Failure> {
     let executor = Executor {
         graph,

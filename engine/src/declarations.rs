@@ -2,8 +2,21 @@
 
 use std::path::PathBuf;
 
-use crate::resource::Resource;
-use crate::source::Sources;
+use crate::resource::{Resource, ResourceId};
+use crate::source::{Sources, Span};
+
+/// Where the script asks its state to be kept (`state(#{ ... })`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateConfig {
+    /// A file; relative paths start at the stack's directory.
+    Local { path: Option<String>, span: Span },
+    /// A Secret in a namespace of a cluster, locked with a Lease.
+    Kubernetes {
+        cluster: ResourceId,
+        namespace: String,
+        span: Span,
+    },
+}
 
 /// The output of evaluating a stack: its resources, in declaration order, and
 /// every source they were declared in.
@@ -15,6 +28,8 @@ pub struct Declarations {
     pub dir: PathBuf,
     pub sources: Sources,
     pub resources: Vec<Resource>,
+    /// The state backend, when the script chose one.
+    pub state: Option<StateConfig>,
 }
 
 impl Declarations {

@@ -11,9 +11,12 @@ use stack_engine::Kind;
 
 use crate::existing::ExistingClusterProvider;
 use crate::gitops::GitOpsProvider;
+use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
 
 pub struct StackRouter {
+    /// One connection per cluster, shared by every provider and the state.
+    pub clients: Arc<Clients>,
     kubernetes: Arc<KubernetesProvider>,
     existing: Arc<ExistingClusterProvider>,
     gitops: Arc<GitOpsProvider>,
@@ -21,10 +24,12 @@ pub struct StackRouter {
 
 impl StackRouter {
     pub fn new(stack: &str, stack_dir: &Path) -> Self {
+        let clients = Arc::new(Clients::new());
         StackRouter {
-            kubernetes: Arc::new(KubernetesProvider::new()),
-            existing: Arc::new(ExistingClusterProvider::new()),
+            kubernetes: Arc::new(KubernetesProvider::with_clients(clients.clone())),
+            existing: Arc::new(ExistingClusterProvider::with_clients(clients.clone())),
             gitops: Arc::new(GitOpsProvider::new(stack, stack_dir)),
+            clients,
         }
     }
 }

@@ -13,8 +13,6 @@ use crate::load;
 pub fn run(args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
     // The script names the stack and its state; nothing it declares is kept.
     let declared = load::graph(args)?;
-    let stack = declared.declarations.stack.clone();
-    let state_path = load::state_path(args, &stack);
     let nothing = Declarations {
         resources: Vec::new(),
         ..declared.declarations.clone()
@@ -24,7 +22,7 @@ pub fn run(args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
     Apply {
         operation: "destroy",
         graph,
-        state_path: &state_path,
+        stack: args,
         stack_dir: &stack_dir,
         args: apply,
         target: None,

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use stack_engine::plan;
-use stack_engine::state::LocalBackend;
 
 use crate::cli::OutputFormat;
 use crate::cli::StackArgs;
@@ -21,16 +20,16 @@ pub fn run(
     let mut plan = plan::plan(&loaded.graph, &loaded.state);
     if refresh {
         let stack = loaded.graph.declarations.stack.clone();
-        let backend = LocalBackend::new(load::state_path(args, &stack), &stack);
         let router =
             stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
+        let backend = crate::backend::for_stack(args, &loaded.graph, router.clients.clone());
         let runtime = load::runtime()?;
         plan = runtime.block_on(crate::refresh::refresh(
             &loaded.graph,
             plan,
             &loaded.state,
             &router,
-            &backend,
+            backend.as_ref(),
         ))?;
     }
     match output {

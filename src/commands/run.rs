@@ -11,12 +11,11 @@ use crate::load;
 
 pub fn run(args: &StackArgs, apply: &ApplyArgs, target: Option<&str>) -> Result<ExitCode, Failure> {
     let graph = load::graph(args)?;
-    let state_path = load::state_path(args, &graph.declarations.stack);
     let stack_dir = load::stack_dir(&args.file);
     Apply {
         operation: "run",
         graph,
-        state_path: &state_path,
+        stack: args,
         stack_dir: &stack_dir,
         args: apply,
         target: target.map(ResourceId::new),

@@ -519,3 +519,92 @@ helm_app(c, "traefik", #{ repo: "https://traefik.github.io/charts", chart: "trae
         .expect("git log");
     assert!(String::from_utf8_lossy(&message.stdout).contains("delete ops/namespace/team-api"));
 }
+
+/// `state(#{ backend: "kubernetes" })`: the state lives in a Secret of the
+/// cluster and the lock is a Lease; no local state file is written.
+#[test]
+fn the_state_can_live_in_the_cluster() {
+    let e = env();
+    let script = STACK.replace(
+        r#"let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });"#,
+        r#"let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });
+state(#{ backend: "kubernetes", cluster: c, namespace: "stack-system" });"#,
+    );
+    e.ctx.write("e2e.rhai", &script);
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    assert!(!e.state_path().exists(), "a local state file was written");
+    let secret = e
+        .server
+        .object("v1/secrets", Some("stack-system"), "stack-state-e2e")
+        .expect("the state Secret");
+    assert!(secret.get("data").is_some(), "{secret:#}");
+    assert!(
+        !secret.to_string().contains(PASSWORD),
+        "the password is in the state Secret"
+    );
+    let lease = e.server.object(
+        "coordination.k8s.io/v1/leases",
+        Some("stack-system"),
+        "stack-lock-e2e",
+    );
+    assert!(
+        lease
+            .as_ref()
+            .is_none_or(|l| l.pointer("/spec/holderIdentity").is_none_or(Json::is_null)),
+        "the lock was not released: {lease:?}"
+    );
+    e.server.clear_requests();
+    let again = e.stack(&["plan", "e2e.rhai", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+}
+
+/// Ctrl-C stops starting work, lets running work finish, saves and exits 130.
+#[test]
+fn an_interrupted_run_saves_what_finished_and_exits_130() {
+    let mut config = Config::default().with_argocd();
+    config.latency = Duration::from_millis(40);
+    let e = env_with(config);
+    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
+    let child = Command::new(stack_bin())
+        .args([
+            "run",
+            "e2e.rhai",
+            "--yes",
+            "--parallelism",
+            "1",
+            "--set",
+            "teams=web,a,b,c,d,e",
+        ])
+        .current_dir(e.ctx.path())
+        .env("NO_COLOR", "1")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("E2E_DB_PASSWORD", PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a run");
+    // Interrupt once the first namespace exists.
+    assert!(e.server.wait_until(
+        "v1/namespaces",
+        None,
+        "team-a",
+        Duration::from_secs(20),
+        |o| o.is_some()
+    ));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Interrupted"), "{stderr}");
+    let state = e.state();
+    let recorded = state["resources"].as_object().map_or(0, |r| r.len());
+    assert!(
+        (2..15).contains(&recorded),
+        "recorded {recorded} resources:\n{stderr}"
+    );
+    ok(&e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web,a,b,c,d,e"]));
+}

@@ -12,6 +12,7 @@ pub mod namespace;
 pub mod oidc;
 pub mod options;
 pub mod params;
+pub mod state;
 
 use rhai::{Engine, Map, NativeCallContext};
 use stack_engine::Kind;
@@ -42,6 +43,7 @@ pub const DOCS: &[&FnDoc] = &[
     &manifest::DOC,
     &params::PARAM_DOC,
     &params::PARAMS_DOC,
+    &state::DOC,
     &data::SECRET_DOC,
     &data::FILE_DOC,
     &data::YAML_DOC,
@@ -63,6 +65,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     namespace::register(engine, session);
     manifest::register(engine, session);
     params::register(engine, session);
+    state::register(engine, session);
     data::register(engine, session);
     guards::register(engine, session);
     options::register(engine);
