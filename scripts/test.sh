@@ -9,6 +9,7 @@ need() {
 }
 need cargo "install a Rust toolchain (rustup)"
 need git "the tests use the real git"
+need kubectl "the tests cross-check the Kubernetes API test server with the real kubectl"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cargo test --workspace --locked

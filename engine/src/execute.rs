@@ -319,6 +319,14 @@ impl Executor<'_> {
         let mut settled: HashSet<usize> = HashSet::new();
         let mut running = FuturesUnordered::new();
         let depths = self.graph.depths();
+        type Saved = (usize, Action, Outcome, Duration);
+        let mut unsaved: Vec<Saved> = Vec::new();
+        let mut in_save: Vec<Saved> = Vec::new();
+        let mut saving: Option<
+            std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<(), StateError>> + Send + '_>,
+            >,
+        > = None;
         loop {
             while running.len() < self.options.parallelism.max(1)
                 && !self.options.cancel.is_cancelled()
@@ -343,63 +351,69 @@ impl Executor<'_> {
                     state.resources.get(&resource.id).cloned(),
                 ));
             }
-            if running.is_empty() {
+            // Completed resources wait here until a save holds them; only
+            // then do their dependents start. Saves run beside the work, and
+            // whatever completes during one goes into the next.
+            if saving.is_none() && !unsaved.is_empty() {
+                state.serial += 1;
+                let snapshot = state.clone();
+                let backend = self.backend;
+                saving = Some(Box::pin(async move { backend.save(&snapshot).await }));
+                in_save = std::mem::take(&mut unsaved);
+            }
+            if running.is_empty() && saving.is_none() {
                 break;
             }
-            // Take one completion, then every other that is already done:
-            // they are saved together.
-            let mut batch = Vec::new();
-            if let Some(done) = running.next().await {
-                batch.push(done);
-            }
-            while let Some(Some(done)) = running.next().now_or_never() {
-                batch.push(done);
-            }
-            let mut succeeded = Vec::new();
-            for done in batch {
-                let resource = &resources[done.index];
-                settled.insert(done.index);
-                match done.result {
-                    Ok(applied) => {
-                        let applied = applied.unwrap_or_default();
-                        self.record(state, outputs, resource, &applied);
-                        changed
-                            .changes
-                            .push((done.action.as_str().to_string(), resource.id.clone()));
-                        let outcome = match done.action {
-                            Action::Create => Outcome::Created,
-                            Action::Replace => Outcome::Replaced,
-                            _ => Outcome::Updated,
-                        };
-                        succeeded.push((done.index, done.action, outcome, done.started.elapsed()));
+            tokio::select! {
+                Some(done) = running.next(), if !running.is_empty() => {
+                    let mut batch = vec![done];
+                    while let Some(Some(more)) = running.next().now_or_never() {
+                        batch.push(more);
                     }
-                    Err(error) => {
-                        self.finish(
-                            report,
-                            resource,
-                            done.action,
-                            Outcome::Failed(error),
-                            done.started.elapsed(),
-                        );
-                        self.skip_dependents(
-                            done.index,
-                            &dependents,
-                            &mut settled,
-                            report,
-                            &actions,
-                        );
+                    for done in batch {
+                        let resource = &resources[done.index];
+                        settled.insert(done.index);
+                        match done.result {
+                            Ok(applied) => {
+                                let applied = applied.unwrap_or_default();
+                                self.record(state, outputs, resource, &applied);
+                                changed
+                                    .changes
+                                    .push((done.action.as_str().to_string(), resource.id.clone()));
+                                let outcome = match done.action {
+                                    Action::Create => Outcome::Created,
+                                    Action::Replace => Outcome::Replaced,
+                                    _ => Outcome::Updated,
+                                };
+                                unsaved.push((done.index, done.action, outcome, done.started.elapsed()));
+                            }
+                            Err(error) => {
+                                self.finish(report, resource, done.action, Outcome::Failed(error), done.started.elapsed());
+                                self.skip_dependents(done.index, &dependents, &mut settled, report, &actions);
+                            }
+                        }
                     }
                 }
-            }
-            if !succeeded.is_empty() {
-                state.serial += 1;
-                if let Err(e) = self.backend.save(state).await {
-                    report.state_error = Some(e);
+                saved = async { saving.as_mut().expect("guarded by is_some").await }, if saving.is_some() => {
+                    saving = None;
+                    match saved {
+                        Ok(()) => {
+                            for (i, action, outcome, elapsed) in std::mem::take(&mut in_save) {
+                                self.finish(report, &resources[i], action, outcome, elapsed);
+                                release(i, &dependents, &mut waiting, &mut ready);
+                            }
+                        }
+                        Err(e) => {
+                            // Applied, but not recorded: the next run applies
+                            // them again, which converges.
+                            for (i, action, _, elapsed) in std::mem::take(&mut in_save) {
+                                let error = ProviderError::new("applied, but the state could not be saved: the next run applies it again");
+                                self.finish(report, &resources[i], action, Outcome::Failed(error), elapsed);
+                            }
+                            report.state_error = Some(e);
+                        }
+                    }
                 }
-            }
-            for (i, action, outcome, elapsed) in succeeded {
-                self.finish(report, &resources[i], action, outcome, elapsed);
-                release(i, &dependents, &mut waiting, &mut ready);
             }
             ready.retain(|i| !settled.contains(i));
         }
