@@ -26,6 +26,10 @@ use crate::resource::{Kind, Resource, ResourceId};
 use crate::state::{ResourceState, State, StateBackend, StateError};
 use crate::value::{OutputRef, Resolve, Secret, Value};
 
+/// A state save in flight beside the running work.
+type PendingSave<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StateError>> + Send + 'a>>;
+
 /// Stops a run from starting new work (Ctrl-C). Cloning shares it.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<(AtomicBool, tokio::sync::Notify)>);
@@ -322,11 +326,7 @@ impl Executor<'_> {
         type Saved = (usize, Action, Outcome, Duration);
         let mut unsaved: Vec<Saved> = Vec::new();
         let mut in_save: Vec<Saved> = Vec::new();
-        let mut saving: Option<
-            std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<(), StateError>> + Send + '_>,
-            >,
-        > = None;
+        let mut saving: Option<PendingSave<'_>> = None;
         loop {
             while running.len() < self.options.parallelism.max(1)
                 && !self.options.cancel.is_cancelled()

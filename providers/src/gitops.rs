@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value as Json;
 use stack_engine::objects::object_ref;
@@ -19,6 +19,8 @@ use stack_engine::provider::{
 use stack_engine::render::{annotate, object_file, root_application_for, to_yaml};
 use stack_engine::state::backend::BoxFuture;
 use stack_engine::Kind;
+
+use crate::kubernetes::KubernetesProvider;
 
 /// Where a cluster's files go.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,6 +48,11 @@ pub struct GitOpsProvider {
     /// Prepared checkouts by cluster: each is set up once per run, by the
     /// first resource that needs it, while the others wait.
     prepared: tokio::sync::Mutex<BTreeMap<String, Checkout>>,
+    /// Applications written this run, by cluster, to wait on after the commit.
+    written: Mutex<BTreeMap<String, (ClusterTarget, Vec<Json>)>>,
+    /// Reaches clusters that can be reached, to hand them the root
+    /// Application and wait for Argo CD.
+    kubernetes: Option<Arc<KubernetesProvider>>,
 }
 
 impl GitOpsProvider {
@@ -55,7 +62,15 @@ impl GitOpsProvider {
             stack_dir: stack_dir.into(),
             touched: Mutex::new(BTreeSet::new()),
             prepared: tokio::sync::Mutex::new(BTreeMap::new()),
+            written: Mutex::new(BTreeMap::new()),
+            kubernetes: None,
         }
+    }
+
+    /// Waits for Argo CD on clusters that can be reached, through `kubernetes`.
+    pub fn with_kubernetes(mut self, kubernetes: Arc<KubernetesProvider>) -> Self {
+        self.kubernetes = Some(kubernetes);
+        self
     }
 
     /// The working copy for a cluster, prepared once per run.
@@ -161,6 +176,14 @@ impl GitOpsProvider {
             let file = base.join(object_file(request.kind, &identity));
             write_if_changed(&file, &to_yaml(&object)).await?;
             written.insert(file);
+            if identity.kind == "Application" {
+                if let Ok(mut apps) = self.written.lock() {
+                    apps.entry(cluster.name.clone())
+                        .or_insert_with(|| (cluster.clone(), Vec::new()))
+                        .1
+                        .push(object.clone());
+                }
+            }
             applied.objects.push(identity);
         }
         // Files of objects this resource no longer has.
@@ -259,8 +282,49 @@ impl GitOpsProvider {
                 )
                 .await?;
             }
+            for c in &checkouts {
+                self.await_argocd(c).await?;
+            }
         }
         Ok(())
+    }
+
+    /// On a cluster that can be reached: hands Argo CD the root Application
+    /// (it syncs the repository from then on) and waits until every
+    /// Application written this run is Synced and Healthy. Argo CD orders
+    /// them by their sync waves; a Degraded one fails the run.
+    async fn await_argocd(&self, c: &Checkout) -> Result<(), ProviderError> {
+        let Some(kubernetes) = &self.kubernetes else {
+            return Ok(());
+        };
+        let entry = self
+            .written
+            .lock()
+            .ok()
+            .and_then(|w| w.get(&c.cluster).cloned());
+        let Some((target, apps)) = entry else {
+            return Ok(());
+        };
+        if !crate::existing::reachable(&target) {
+            return Ok(());
+        }
+        let mut root = root_application_for(
+            &self.stack,
+            &c.cluster,
+            &c.argocd_namespace,
+            &c.repo,
+            &c.path,
+            &c.branch,
+        );
+        // Ask Argo CD to look at the new commit now rather than at its next poll.
+        let revision = git(&c.dir, &["rev-parse", "HEAD"]).await?;
+        root["metadata"]["annotations"] = serde_json::json!({
+            "argocd.argoproj.io/refresh": "normal",
+            "stack.dev/revision": revision.trim(),
+        });
+        let timeout = std::time::Duration::from_secs(600);
+        kubernetes.apply_and_wait(&target, &[root], timeout).await?;
+        kubernetes.wait_applied(&target, &apps, timeout).await
     }
 }
 

@@ -25,10 +25,13 @@ pub struct StackRouter {
 impl StackRouter {
     pub fn new(stack: &str, stack_dir: &Path) -> Self {
         let clients = Arc::new(Clients::new());
+        let kubernetes = Arc::new(KubernetesProvider::with_clients(clients.clone()));
         StackRouter {
-            kubernetes: Arc::new(KubernetesProvider::with_clients(clients.clone())),
             existing: Arc::new(ExistingClusterProvider::with_clients(clients.clone())),
-            gitops: Arc::new(GitOpsProvider::new(stack, stack_dir)),
+            gitops: Arc::new(
+                GitOpsProvider::new(stack, stack_dir).with_kubernetes(kubernetes.clone()),
+            ),
+            kubernetes,
             clients,
         }
     }

@@ -608,3 +608,63 @@ fn an_interrupted_run_saves_what_finished_and_exits_130() {
     );
     ok(&e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web,a,b,c,d,e"]));
 }
+
+/// GitOps delivery to a cluster that can be reached: the root Application is
+/// handed to Argo CD, which syncs the repository, and the run waits until
+/// the Applications it wrote are Synced and Healthy.
+#[test]
+fn gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable() {
+    let e = env();
+    let repo = e.ctx.path().join("platform-repo");
+    let script = format!(
+        r#"
+let c = cluster("ops", #{{ provider: "existing", delivery: "gitops",
+                          gitops: #{{ repo: "{}", path: "clusters", branch: "main" }} }});
+namespace(c, "team-web", #{{ labels: #{{ team: "web" }} }});
+helm_app(c, "traefik", #{{ repo: "https://traefik.github.io/charts", chart: "traefik", version: "28.3.0" }});
+"#,
+        repo.display()
+    );
+    e.ctx.write("ops.rhai", &script);
+    let run = e.stack(&["run", "ops.rhai", "--yes"]);
+    ok(&run);
+    let root = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "ops-root",
+        )
+        .expect("the root Application");
+    assert_eq!(
+        root.pointer("/status/health/status"),
+        Some(&Json::from("Healthy"))
+    );
+    // Argo CD (the double) synced the repository: the app and the namespace came from git.
+    let app = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "traefik",
+        )
+        .expect("synced from git");
+    assert_eq!(
+        app.pointer("/status/sync/status"),
+        Some(&Json::from("Synced"))
+    );
+    assert!(e.server.object("v1/namespaces", None, "team-web").is_some());
+
+    e.server
+        .knobs()
+        .argocd()
+        .degrade("traefik", "Service traefik: no endpoints");
+    e.ctx.write("ops.rhai", &script.replace("28.3.0", "28.4.0"));
+    let degraded = e.stack(&["run", "ops.rhai", "--yes"]);
+    assert_eq!(degraded.code, 1, "{}", degraded.transcript());
+    assert!(
+        degraded.stderr.contains("no endpoints"),
+        "{}",
+        degraded.transcript()
+    );
+}

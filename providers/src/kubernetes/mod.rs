@@ -80,6 +80,44 @@ impl KubernetesProvider {
         &self.clients
     }
 
+    /// Applies objects as they are and waits until each is ready: how GitOps
+    /// delivery hands a cluster its root Application.
+    pub async fn apply_and_wait(
+        &self,
+        target: &ClusterTarget,
+        objects: &[Json],
+        timeout: std::time::Duration,
+    ) -> Result<(), ProviderError> {
+        let cluster = self.clients.cluster(target).await?;
+        let deadline = Deadline::after(timeout);
+        for d in apply_order(parse_all(objects)?) {
+            let a = apply_object(&cluster, &d, self.mode()).await?;
+            if waits_for(&a.id) {
+                wait::until_ready(&cluster, &a.api, &a.id, deadline, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until objects someone else applies (Argo CD, from git) have
+    /// the given spec and are ready, without writing them.
+    pub async fn wait_applied(
+        &self,
+        target: &ClusterTarget,
+        objects: &[Json],
+        timeout: std::time::Duration,
+    ) -> Result<(), ProviderError> {
+        let cluster = self.clients.cluster(target).await?;
+        let deadline = Deadline::after(timeout);
+        for d in parse_all(objects)? {
+            let kind = apply::kind_of(&cluster, &d.id).await?;
+            let (api, id) = cluster.api(&d.id, &kind);
+            let spec = d.manifest.get("spec").cloned().unwrap_or(Json::Null);
+            wait::until_applied_and_ready(&cluster, &api, &id, spec, deadline).await?;
+        }
+        Ok(())
+    }
+
     async fn cluster(
         &self,
         target: Option<&ClusterTarget>,

@@ -229,6 +229,52 @@ pub async fn until_ready(
     }
 }
 
+/// Waits until `object` has the `spec` someone else is to apply (Argo CD,
+/// from git) and is ready; fails at once when it reports a failure then.
+pub async fn until_applied_and_ready(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    object: &ObjectId,
+    spec: Json,
+    deadline: Deadline,
+) -> Result<(), ProviderError> {
+    let id = object.clone();
+    let wanted = spec.clone();
+    let done = move |live: Option<&Json>| {
+        live.is_some_and(|l| {
+            l.get("spec") == Some(&wanted) && !matches!(readiness(&id, l), Readiness::Pending(_))
+        })
+    };
+    let (live, _) = observe(cluster, api, &object.name, deadline, done)
+        .await
+        .map_err(|e| object_error(cluster, "wait for", object, &e))?;
+    let applied = live.as_ref().is_some_and(|l| l.get("spec") == Some(&spec));
+    match live.as_ref().map(|l| readiness(object, l)) {
+        Some(Readiness::Ready) if applied => Ok(()),
+        Some(Readiness::Failed { summary, details }) if applied => {
+            let mut e = ProviderError::new(format!("{object} {summary}"));
+            e.details = details;
+            Err(e.help(format!(
+                "inspect it with `kubectl describe {}`",
+                kubectl_name(object)
+            )))
+        }
+        _ if !applied => Err(ProviderError::new(format!(
+            "{object} does not have the committed version after {}",
+            human(deadline.timeout)
+        ))
+        .help("check that Argo CD syncs the repository: `kubectl get applications -A`")),
+        _ => Err(ProviderError::new(format!(
+            "{object} is not ready after {}",
+            human(deadline.timeout)
+        ))
+        .help(format!(
+            "inspect it with `kubectl describe {}`",
+            kubectl_name(object)
+        ))),
+    }
+}
+
 /// Waits until `object` (with `uid`, if known) is gone. Finalizers are
 /// honoured by waiting; on timeout the error names those still pending.
 pub async fn until_gone(

@@ -265,7 +265,12 @@ fn reconcile(
             None => Outcome::Healthy,
         };
         let spec = app.get("spec").map(Value::to_string).unwrap_or_default();
-        let tag = format!("{spec}|{outcome:?}");
+        // A refresh request (Argo CD's refresh annotation) syncs again too.
+        let refresh = app
+            .pointer("/metadata/annotations")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let tag = format!("{spec}|{refresh}|{outcome:?}");
         if t.done.get(&uid) == Some(&tag) || !t.pending.insert(format!("{uid}|{tag}")) {
             continue;
         }
@@ -280,12 +285,86 @@ fn reconcile(
                 t.pending.remove(&format!("{uid}|{tag}"));
                 t.done.insert(uid.clone(), tag);
             }
+            let outcome = match sync_directory(&store, &app) {
+                Ok(()) => outcome,
+                Err(message) => Outcome::Degraded(message),
+            };
             let now = now_rfc3339();
             store.update_with(&target, &WriteOptions::new(MANAGER), |o| {
                 let status = app_status(o, &outcome, &now);
                 o["status"] = status;
             });
         });
+    }
+}
+
+/// Syncs an app whose source is a directory of a repository on this
+/// machine (`repoURL` a local path): applies every manifest below `path`,
+/// except the excluded file name, as Argo CD would. Other sources (charts)
+/// have nothing to sync here.
+fn sync_directory(store: &Store, app: &Value) -> Result<(), String> {
+    let Some(source) = app.pointer("/spec/source") else {
+        return Ok(());
+    };
+    let Some(directory) = source.get("directory") else {
+        return Ok(());
+    };
+    let Some(repo) = source.get("repoURL").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let root =
+        std::path::Path::new(repo).join(source.get("path").and_then(Value::as_str).unwrap_or(""));
+    if !root.is_dir() {
+        return Ok(());
+    }
+    let exclude = directory
+        .get("exclude")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut files = Vec::new();
+    collect_yaml(&root, &mut files);
+    files.sort();
+    // CRDs and namespaces first, then the rest, like a sync wave of -1.
+    let mut manifests: Vec<Value> = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| f.file_name().and_then(|n| n.to_str()) != Some(exclude))
+    {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value = <Value as serde::Deserialize>::deserialize(doc)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            if !value.is_null() {
+                manifests.push(value);
+            }
+        }
+    }
+    let first = |m: &Value| {
+        !matches!(
+            m.get("kind").and_then(Value::as_str),
+            Some("CustomResourceDefinition" | "Namespace")
+        )
+    };
+    manifests.sort_by_key(first);
+    for manifest in manifests {
+        store
+            .apply_manifest(&manifest, MANAGER)
+            .map_err(|e| e.message.clone())?;
+    }
+    Ok(())
+}
+
+fn collect_yaml(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_yaml(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
     }
 }
 

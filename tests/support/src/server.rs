@@ -24,7 +24,7 @@ use crate::knobs::Knobs;
 use crate::kubeconfig::kubeconfig_yaml;
 use crate::requests::{RequestLog, RequestRecord};
 use crate::status::ApiError;
-use crate::store::{Deleted, PatchKind, Preconditions, Store, WriteOptions};
+use crate::store::{Deleted, Preconditions, Store, WriteOptions};
 
 /// How a server starts.
 #[derive(Debug, Clone)]
@@ -339,32 +339,7 @@ impl TestServer {
 
     /// Server-side applies a manifest as `manager` (forcing conflicts).
     pub fn apply(&self, manifest: Value, manager: &str) -> Result<Value, ApiError> {
-        let store = &self.shared.store;
-        let rt = store.type_for_object(&manifest)?;
-        let name = manifest
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let ns = rt.namespaced.then(|| {
-            manifest
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("default")
-                .to_string()
-        });
-        let mut opts = WriteOptions::new(manager);
-        opts.force = true;
-        store
-            .patch(
-                &rt,
-                ns.as_deref(),
-                &name,
-                PatchKind::Apply,
-                &manifest,
-                &opts,
-            )
-            .map(|w| w.object)
+        self.shared.store.apply_manifest(&manifest, manager)
     }
 
     /// Deletes an object; `Ok(true)` when it is gone, `Ok(false)` when

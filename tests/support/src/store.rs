@@ -1507,6 +1507,32 @@ impl Store {
     }
 
     /// Objects of one kind anywhere, rendered (for controller doubles).
+    /// Server-side applies a whole manifest as `manager`, forcing
+    /// conflicts: what a controller (the Argo CD double) or a test does.
+    pub(crate) fn apply_manifest(
+        &self,
+        manifest: &Value,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        let rt = self.type_for_object(manifest)?;
+        let name = manifest
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let ns = rt.namespaced.then(|| {
+            manifest
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string()
+        });
+        let mut opts = WriteOptions::new(manager);
+        opts.force = true;
+        self.patch(&rt, ns.as_deref(), &name, PatchKind::Apply, manifest, &opts)
+            .map(|w| w.object)
+    }
+
     pub(crate) fn all_of(&self, group: &str, plural: &str) -> Vec<Value> {
         let inner = self.lock();
         let Some(rt) = inner.registry.find_any_version(group, plural) else {
