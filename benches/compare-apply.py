@@ -18,7 +18,6 @@ Writes the figures to bench-out/apply.json.
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -28,44 +27,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dag import depth, stack_script, terraform_config  # noqa: E402
 TARGET = ROOT / "target" / "release"
 
 
-def dag_script(n: int, shape: str) -> str:
-    needs = {
-        "dag": "if i > 0 { deps.push(nodes[i - 1]); }\n    if i > 1 { deps.push(nodes[i / 2]); }",
-        "tree": "if i > 0 { deps.push(nodes[(i - 1) / 2]); }",
-        "flat": "",
-    }[shape]
-    return (
-        'let c = cluster("bench", #{ provider: "existing" });\nlet nodes = [];\n'
-        f"for i in 0..{n} {{\n    let deps = [];\n    {needs}\n"
-        "    nodes.push(namespace(c, `n${i}`, #{ labels: #{ index: `${i}` }, depends_on: deps }));\n}\n"
-    )
 
 
-def depth(n: int, shape: str) -> int:
-    """Nodes on the longest path, the cluster included."""
-    if shape == "flat":
-        return 2
-    if shape == "tree":
-        return int(math.floor(math.log2(n))) + 2
-    return n + 1  # the chain through i-1
 
 
-def terraform_config(n: int) -> str:
-    out = []
-    for i in range(n):
-        deps = []
-        if i > 0:
-            deps.append(f"terraform_data.n{i - 1}")
-        if i > 1:
-            deps.append(f"terraform_data.n{i // 2}")
-        out.append(
-            f'resource "terraform_data" "n{i}" {{\n  input = {{ index = "{i}" }}\n'
-            f"  depends_on = [{', '.join(deps)}]\n}}\n"
-        )
-    return "".join(out)
+
+
+
 
 
 class Server:
@@ -121,7 +94,7 @@ def main():
         # 1. Engine overhead, no latency.
         server = Server(work, 0)
         try:
-            results["stack_apply_seconds"] = stack_run(work, "overhead", dag_script(n, "dag"), server, 10)
+            results["stack_apply_seconds"] = stack_run(work, "overhead", stack_script(n, "dag"), server, 10)
         finally:
             server.stop()
         if not args.skip_terraform and shutil.which("terraform"):
@@ -139,11 +112,11 @@ def main():
         server = Server(work, args.latency_ms)
         try:
             calibration = 40
-            c = stack_run(work, "calibrate", dag_script(calibration, "flat"), server, 1) / (calibration + 1)
+            c = stack_run(work, "calibrate", stack_script(calibration, "flat"), server, 1) / (calibration + 1)
             results["seconds_per_resource"] = c
             runs = []
             for shape, nodes, parallelism in [("flat", n, 10), ("flat", n, 50), ("dag", 200, 10)]:
-                wall = stack_run(work, f"{shape}-{nodes}-{parallelism}", dag_script(nodes, shape), server, parallelism)
+                wall = stack_run(work, f"{shape}-{nodes}-{parallelism}", stack_script(nodes, shape), server, parallelism)
                 bound = max(depth(nodes, shape) * c, (nodes + 1) * c / parallelism)
                 runs.append({"shape": shape, "nodes": nodes, "parallelism": parallelism, "seconds": wall, "bound": bound, "ratio": wall / bound})
             results["latency_runs"] = runs

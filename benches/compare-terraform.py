@@ -22,33 +22,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dag import stack_script, terraform_config  # noqa: E402
 
 
-def stack_script(n: int) -> str:
-    return (
-        'let c = cluster("bench", #{ provider: "existing" });\nlet nodes = [];\n'
-        f"for i in 0..{n - 1} {{\n"
-        "    let deps = [];\n"
-        "    if i > 0 { deps.push(nodes[i - 1]); }\n"
-        "    if i > 1 { deps.push(nodes[i / 2]); }\n"
-        "    nodes.push(namespace(c, `n${i}`, #{ labels: #{ index: `${i}` }, depends_on: deps }));\n"
-        "}\n"
-    )
 
 
-def terraform_config(n: int) -> str:
-    out = []
-    for i in range(n - 1):
-        deps = []
-        if i > 0:
-            deps.append(f"terraform_data.n{i - 1}")
-        if i > 1:
-            deps.append(f"terraform_data.n{i // 2}")
-        out.append(
-            f'resource "terraform_data" "n{i}" {{\n  input = {{ index = "{i}" }}\n'
-            f"  depends_on = [{', '.join(deps)}]\n}}\n"
-        )
-    return "".join(out)
+
+
 
 
 def timed(cmd, cwd, env=None):

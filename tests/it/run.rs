@@ -93,6 +93,20 @@ impl Env {
         names
     }
 
+    /// Starts `stack` in the background, its stderr piped.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(stack_bin())
+            .args(args)
+            .current_dir(self.ctx.path())
+            .env("NO_COLOR", "1")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("E2E_DB_PASSWORD", PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a run")
+    }
+
     fn writes(&self) -> Vec<String> {
         self.server
             .requests()
@@ -238,17 +252,7 @@ fn a_second_concurrent_run_fails_at_once_naming_the_holder() {
         .knobs()
         .argocd()
         .set_sync_delay(Duration::from_secs(3));
-    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
-    let mut first = Command::new(stack_bin())
-        .args(["run", "e2e.rhai", "--yes"])
-        .current_dir(e.ctx.path())
-        .env("NO_COLOR", "1")
-        .env("KUBECONFIG", &kubeconfig)
-        .env("E2E_DB_PASSWORD", PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the first run");
+    let mut first = e.spawn(&["run", "e2e.rhai", "--yes"]);
     let lock = e.state_path().with_file_name("e2e.state.json.lock");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !lock.exists() && Instant::now() < deadline {
@@ -380,7 +384,6 @@ fn killed_runs_lose_nothing_and_the_next_run_converges() {
     let mut config = Config::default().with_argocd();
     config.latency = Duration::from_millis(15);
     let e = env_with(config);
-    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     for trial in 0..10 {
         seed ^= seed << 13;
@@ -391,16 +394,7 @@ fn killed_runs_lose_nothing_and_the_next_run_converges() {
         } else {
             "teams=web,ops"
         };
-        let mut child = Command::new(stack_bin())
-            .args(["run", "e2e.rhai", "--yes", "--set", teams])
-            .current_dir(e.ctx.path())
-            .env("NO_COLOR", "1")
-            .env("KUBECONFIG", &kubeconfig)
-            .env("E2E_DB_PASSWORD", PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a run");
+        let mut child = e.spawn(&["run", "e2e.rhai", "--yes", "--set", teams]);
         let wait = Duration::from_millis(50 + seed % 900);
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
@@ -564,25 +558,15 @@ fn an_interrupted_run_saves_what_finished_and_exits_130() {
     let mut config = Config::default().with_argocd();
     config.latency = Duration::from_millis(40);
     let e = env_with(config);
-    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
-    let child = Command::new(stack_bin())
-        .args([
-            "run",
-            "e2e.rhai",
-            "--yes",
-            "--parallelism",
-            "1",
-            "--set",
-            "teams=web,a,b,c,d,e",
-        ])
-        .current_dir(e.ctx.path())
-        .env("NO_COLOR", "1")
-        .env("KUBECONFIG", &kubeconfig)
-        .env("E2E_DB_PASSWORD", PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a run");
+    let child = e.spawn(&[
+        "run",
+        "e2e.rhai",
+        "--yes",
+        "--parallelism",
+        "1",
+        "--set",
+        "teams=web,a,b,c,d,e",
+    ]);
     // Interrupt once the first namespace exists.
     assert!(e.server.wait_until(
         "v1/namespaces",
