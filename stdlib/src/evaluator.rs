@@ -1,0 +1,225 @@
+//! Evaluating stacks and REPL inputs: one scope for all of them, the
+//! declarations collected for the engine crate.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rhai::{Dynamic, Engine, EvalAltResult, ModuleResolver, Position, Scope, AST};
+use stack_engine::{suggest, Declarations};
+
+use crate::engine::engine_with_resolver;
+use crate::error::ScriptError;
+use crate::session::Session;
+use crate::{error, functions, resolver};
+
+/// What went wrong before or during evaluation.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EvalError {
+    #[error("cannot read the stack {}", path.display())]
+    #[diagnostic(code(stack::script::read))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Script(Box<ScriptError>),
+    #[error("`--set {name}` is not read by the script")]
+    #[diagnostic(code(stack::cli::unused_param))]
+    UnusedParam {
+        name: String,
+        #[help]
+        help: Option<String>,
+    },
+}
+
+/// Evaluates stacks and REPL inputs, one scope for all of them.
+pub struct Evaluator {
+    session: Session,
+    engine: Engine,
+    resolver: Rc<resolver::StackResolver>,
+    scope: Scope<'static>,
+    /// Functions defined by earlier inputs (REPL).
+    functions: AST,
+    known_functions: Vec<String>,
+}
+
+impl Evaluator {
+    /// An evaluator for the stack `stack` whose script lives in `stack_dir`.
+    pub fn new(stack: &str, stack_dir: &Path, params: BTreeMap<String, String>) -> Evaluator {
+        let session = Session::new(stack, stack_dir, params);
+        let resolver = Rc::new(resolver::StackResolver::new(session.clone()));
+        let engine = engine_with_resolver(&session, resolver.clone());
+        let mut known_functions: Vec<String> = engine
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter_map(|s| s.split('(').next().map(|n| n.trim().to_string()))
+            .chain(functions::names().map(str::to_string))
+            .filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .collect();
+        known_functions.sort();
+        known_functions.dedup();
+        Evaluator {
+            session,
+            engine,
+            resolver,
+            scope: Scope::new(),
+            functions: AST::empty(),
+            known_functions,
+        }
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn scope(&self) -> &Scope<'static> {
+        &self.scope
+    }
+
+    /// Names of every function a script can call.
+    pub fn known_functions(&self) -> &[String] {
+        &self.known_functions
+    }
+
+    /// Evaluates a stack file; `name` is how diagnostics name it.
+    pub fn eval_file(&mut self, path: &Path, name: &str) -> Result<Dynamic, EvalError> {
+        let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.eval_text(name, Some(path), &text)
+    }
+
+    /// Evaluates a piece of script as source `name` in the shared scope.
+    pub fn eval_text(
+        &mut self,
+        name: &str,
+        path: Option<&Path>,
+        text: &str,
+    ) -> Result<Dynamic, EvalError> {
+        let id = self.session.add_source(name, path, text);
+        if self.session.borrow().main_source.is_none() {
+            self.session.borrow_mut().main_source = Some(id);
+        }
+        let fail = |err: &EvalAltResult, this: &Evaluator| {
+            EvalError::Script(Box::new(error::from_rhai(
+                err,
+                &this.session,
+                name,
+                &this.known_functions,
+            )))
+        };
+        let mut ast = match self.engine.compile_with_scope(&self.scope, text) {
+            Ok(ast) => ast,
+            Err(e) => return Err(fail(&EvalAltResult::from(e), self)),
+        };
+        ast.set_source(name);
+        let program = self.functions.merge(&ast);
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        let mut defined = ast;
+        defined.clear_statements();
+        self.functions = self.functions.merge(&defined);
+        result.map_err(|e| fail(&e, self))
+    }
+
+    /// Imports a module under `alias` for every later input (REPL `import`).
+    pub fn import(&mut self, alias: &str, path: &str) -> Result<(), EvalError> {
+        let main = self.session.borrow().main_source;
+        let source = main.map(|id| {
+            self.session
+                .borrow()
+                .declarations
+                .sources
+                .get(id)
+                .name
+                .clone()
+        });
+        self.import_at(alias, path, source.as_deref(), Position::NONE)
+    }
+
+    /// Like [`Evaluator::import`], for an `import` statement at `pos` in the
+    /// source `importer` (already added to the session): a relative path is
+    /// resolved from the importer's directory, and diagnostics point at the
+    /// statement.
+    pub fn import_at(
+        &mut self,
+        alias: &str,
+        path: &str,
+        importer: Option<&str>,
+        pos: Position,
+    ) -> Result<(), EvalError> {
+        match self.resolver.resolve(&self.engine, importer, path, pos) {
+            Ok(module) => {
+                self.engine.register_static_module(alias, module);
+                Ok(())
+            }
+            Err(e) => Err(EvalError::Script(Box::new(error::from_rhai(
+                &e,
+                &self.session,
+                importer.unwrap_or(""),
+                &self.known_functions,
+            )))),
+        }
+    }
+
+    /// Fails when a `--set` parameter was never read: most likely a typo.
+    pub fn check_params(&self) -> Result<(), EvalError> {
+        let state = self.session.borrow();
+        if state.all_params_read {
+            return Ok(());
+        }
+        let unread = state
+            .params
+            .keys()
+            .find(|k| !state.params_read.contains(*k));
+        match unread {
+            Some(name) => Err(EvalError::UnusedParam {
+                name: name.clone(),
+                help: suggest::did_you_mean(name, state.params_read.iter().map(String::as_str))
+                    .or_else(|| {
+                        Some("the script reads parameters with param(\"name\", default)".into())
+                    }),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A copy of everything declared so far.
+    pub fn declarations(&self) -> Declarations {
+        self.session.declarations()
+    }
+
+    /// Forgets declarations, variables and functions (REPL `:reset`).
+    pub fn reset(&mut self) {
+        self.session.clear_resources();
+        self.scope.clear();
+        self.functions = AST::empty();
+    }
+}
+
+/// Evaluates a stack file and returns its declarations.
+pub fn evaluate(path: &Path, params: BTreeMap<String, String>) -> Result<Declarations, EvalError> {
+    let stack = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("stack")
+        .to_string();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut evaluator = Evaluator::new(&stack, dir, params);
+    let name = path.to_string_lossy().into_owned();
+    let _ = evaluator.eval_file(path, &name)?;
+    evaluator.check_params()?;
+    Ok(evaluator.declarations())
+}
