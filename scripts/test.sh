@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: checks for the tools the
-# tests drive, then every unit, integration, snapshot and pseudo-terminal test.
+# tests drive, then every unit, integration, snapshot, pseudo-terminal and
+# end-to-end test, and closes with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +13,11 @@ need git "the tests use the real git"
 need kubectl "the tests cross-check the Kubernetes API test server with the real kubectl"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+# The totals of every test binary, as one closing line.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
