@@ -117,6 +117,19 @@ impl Env {
     }
 }
 
+/// Checks `done` every few milliseconds until it holds or `timeout` passes,
+/// leaving the processor to the run under test meanwhile.
+fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::park_timeout(Duration::from_millis(5));
+    }
+    done()
+}
+
 fn ok(run: &Run) {
     assert_eq!(run.code, 0, "{}", run.transcript());
 }
@@ -254,10 +267,10 @@ fn a_second_concurrent_run_fails_at_once_naming_the_holder() {
         .set_sync_delay(Duration::from_secs(3));
     let mut first = e.spawn(&["run", "e2e.rhai", "--yes"]);
     let lock = e.state_path().with_file_name("e2e.state.json.lock");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lock.exists() && Instant::now() < deadline {
-        std::thread::yield_now();
-    }
+    assert!(
+        poll_until(Duration::from_secs(10), || lock.exists()),
+        "the first run never locked"
+    );
     let started = Instant::now();
     let second = e.stack(&["run", "e2e.rhai", "--yes"]);
     assert_eq!(second.code, 1, "{}", second.transcript());
@@ -396,13 +409,7 @@ fn killed_runs_lose_nothing_and_the_next_run_converges() {
         };
         let mut child = e.spawn(&["run", "e2e.rhai", "--yes", "--set", teams]);
         let wait = Duration::from_millis(50 + seed % 900);
-        let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::yield_now();
-        }
+        poll_until(wait, || child.try_wait().ok().flatten().is_some());
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         if e.state_path().exists() {
