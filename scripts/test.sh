@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: checks for the tools the
-# tests drive, then every unit, integration, snapshot, pseudo-terminal and
-# end-to-end test, and closes with one line of totals.
+# tests drive and installs the rest (helm, moto), then every unit, integration,
+# snapshot, pseudo-terminal and end-to-end test, and closes with one line
+# of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,12 @@ need() {
 need cargo "install a Rust toolchain (rustup)"
 need git "the tests use the real git"
 need kubectl "the tests cross-check the Kubernetes API test server with the real kubectl"
+# helm renders and packages charts in the tests: installed into target/tools/bin.
+tools=$(scripts/install-tools.sh)
+export PATH="$tools:$PATH"
+# moto in server mode is the AWS double of the EKS tests: target/tools/venv.
+STACK_MOTO=$(scripts/install-moto.sh)
+export STACK_MOTO
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 log=$(mktemp)

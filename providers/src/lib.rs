@@ -5,14 +5,20 @@
 //! - `gitops.rs` — delivery into a git repository, one commit per run
 //! - `kubernetes/` — server-side apply, readiness waits, prune, delete, drift
 //! - `existing.rs` — clusters that exist already, reached through a kubeconfig
+//! - `eks/` — EKS clusters and node groups through the AWS SDK, and their tokens
+//! - `helm/` — charts rendered with `helm template`: `via: "helm"` apps, `bootstrap`
 //! - `state_kubernetes.rs` — the state in a Secret, locked with a Lease
 
+pub mod eks;
 pub mod existing;
 pub mod gitops;
+pub mod helm;
 pub mod kubernetes;
 pub mod router;
 pub mod state_kubernetes;
 
+pub use eks::EksProvider;
 pub use existing::ExistingClusterProvider;
+pub use helm::HelmProvider;
 pub use kubernetes::KubernetesProvider;
 pub use state_kubernetes::KubernetesStateBackend;

@@ -9,8 +9,10 @@ use serde_json::Value as Json;
 use stack_engine::provider::{Provider, ProviderError, RouteKey, Router};
 use stack_engine::Kind;
 
+use crate::eks::{Aws, EksProvider, EksTokenSource};
 use crate::existing::ExistingClusterProvider;
 use crate::gitops::GitOpsProvider;
+use crate::helm::HelmProvider;
 use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
 
@@ -19,15 +21,21 @@ pub struct StackRouter {
     pub clients: Arc<Clients>,
     kubernetes: Arc<KubernetesProvider>,
     existing: Arc<ExistingClusterProvider>,
+    eks: Arc<EksProvider>,
     gitops: Arc<GitOpsProvider>,
+    helm: Arc<HelmProvider>,
 }
 
 impl StackRouter {
     pub fn new(stack: &str, stack_dir: &Path) -> Self {
-        let clients = Arc::new(Clients::new());
+        let aws = Aws::new();
+        let clients =
+            Arc::new(Clients::new().with_token_source(Arc::new(EksTokenSource::new(aws.clone()))));
         let kubernetes = Arc::new(KubernetesProvider::with_clients(clients.clone()));
         StackRouter {
+            helm: Arc::new(HelmProvider::new(stack_dir, clients.clone())),
             existing: Arc::new(ExistingClusterProvider::with_clients(clients.clone())),
+            eks: Arc::new(EksProvider::with_aws(aws)),
             gitops: Arc::new(
                 GitOpsProvider::new(stack, stack_dir).with_kubernetes(kubernetes.clone()),
             ),
@@ -48,23 +56,18 @@ impl Router for StackRouter {
         match key.kind {
             Kind::Cluster => match input("provider") {
                 Some("existing") => Ok(self.existing.clone()),
+                Some("eks") => Ok(self.eks.clone()),
                 other => Err(not_yet(
                     &format!("a cluster with `provider: \"{}\"`", other.unwrap_or("?")),
-                    "declare the cluster with `provider: \"existing\"` and a kubeconfig `context`",
+                    "declare the cluster with `provider: \"existing\"` and a kubeconfig `context`, or `provider: \"eks\"`",
                 )),
             },
-            Kind::Bootstrap => Err(not_yet(
-                "`bootstrap` (Argo CD installed with Helm)",
-                "install Argo CD on the cluster first, and let `std/argocd` manage it from there",
-            )),
+            Kind::Bootstrap => Ok(self.helm.clone()),
             Kind::Oidc => Err(not_yet(
                 "`oidc`",
                 "configure single sign-on outside the stack for now",
             )),
-            Kind::HelmApp if input("via") == Some("helm") => Err(not_yet(
-                "a helm_app with `via: \"helm\"`",
-                "deliver it as an Argo CD Application (the default `via: \"argocd\"`)",
-            )),
+            Kind::HelmApp if input("via") == Some("helm") => Ok(self.helm.clone()),
             Kind::Namespace | Kind::Manifest | Kind::HelmApp => {
                 let gitops = key.cluster.is_some_and(|c| c.delivery() == "gitops");
                 if gitops && !key.sensitive {
@@ -79,8 +82,10 @@ impl Router for StackRouter {
     fn all(&self) -> Vec<Arc<dyn Provider>> {
         vec![
             self.existing.clone(),
+            self.eks.clone(),
             self.kubernetes.clone(),
             self.gitops.clone(),
+            self.helm.clone(),
         ]
     }
 }

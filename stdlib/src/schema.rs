@@ -155,10 +155,20 @@ fn list_of(value: &Dynamic, item: impl Fn(&Dynamic) -> bool) -> bool {
 
 fn mismatch(ty: Ty, value: &Dynamic) -> String {
     // For a list, name the first item of the wrong kind.
-    if let (Some(items), Ty::StrList | Ty::MapList | Ty::Values) = (value.read_lock::<rhai::Array>(), ty) {
-        let wanted: fn(&Dynamic) -> bool = if ty == Ty::StrList { Dynamic::is_string } else { Dynamic::is_map };
+    if let (Some(items), Ty::StrList | Ty::MapList | Ty::Values) =
+        (value.read_lock::<rhai::Array>(), ty)
+    {
+        let wanted: fn(&Dynamic) -> bool = if ty == Ty::StrList {
+            Dynamic::is_string
+        } else {
+            Dynamic::is_map
+        };
         if let Some((i, bad)) = items.iter().enumerate().find(|(_, v)| !wanted(v)) {
-            return format!("expects {}, but item {i} is {}", ty.describe(), describe_value(bad));
+            return format!(
+                "expects {}, but item {i} is {}",
+                ty.describe(),
+                describe_value(bad)
+            );
         }
     }
     format!(

@@ -4,7 +4,9 @@
 mod common;
 
 mod cli;
+mod eks;
 mod errors;
 mod examples;
+mod helm;
 mod repl;
 mod run;

@@ -12,7 +12,7 @@ use super::error::object_error;
 use super::object::{Desired, ObjectId};
 use super::retry::Conflicts;
 
-/// The field manager of every object `stack` applies.
+/// The field manager of the objects `stack` applies.
 pub const FIELD_MANAGER: &str = "stack";
 
 /// How to apply.
@@ -22,6 +22,8 @@ pub struct ApplyMode {
     pub force: bool,
     /// Ask the server what would be applied, changing nothing (`dryRun=All`).
     pub dry_run: bool,
+    /// The field manager the fields are applied as.
+    pub manager: &'static str,
 }
 
 /// An object as applied: its identity as the API sees it, the server's
@@ -69,7 +71,7 @@ pub async fn apply_object(
             }
         }
     }
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(mode.manager);
     if mode.force {
         params = params.force();
     }

@@ -58,6 +58,7 @@ pub async fn drift(cluster: &Cluster, desired: &[Desired]) -> Result<Vec<Drift>,
             ApplyMode {
                 force: true,
                 dry_run: true,
+                manager: super::apply::FIELD_MANAGER,
             },
         )
         .await?;

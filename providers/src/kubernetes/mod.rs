@@ -1,5 +1,5 @@
 //! The Kubernetes provider: applies a resource's objects to its cluster
-//! with server-side apply (field manager `stack`), waits for them to be
+//! with server-side apply (field manager `stack` by default), waits for them to be
 //! ready, prunes the objects the resource no longer has, deletes, and
 //! reports drift.
 //!
@@ -46,6 +46,7 @@ use wait::Deadline;
 pub struct KubernetesProvider {
     clients: Arc<Clients>,
     force: bool,
+    manager: &'static str,
 }
 
 impl Default for KubernetesProvider {
@@ -66,7 +67,15 @@ impl KubernetesProvider {
         KubernetesProvider {
             clients,
             force: true,
+            manager: apply::FIELD_MANAGER,
         }
+    }
+
+    /// Applies as field manager `manager` instead of `stack` (bootstrap
+    /// objects are `stack-bootstrap`'s).
+    pub fn field_manager(mut self, manager: &'static str) -> Self {
+        self.manager = manager;
+        self
     }
 
     /// With `false`, a field owned by another field manager is a conflict
@@ -135,6 +144,7 @@ impl KubernetesProvider {
         ApplyMode {
             force: self.force,
             dry_run: false,
+            manager: self.manager,
         }
     }
 

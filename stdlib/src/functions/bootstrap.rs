@@ -24,7 +24,12 @@ const OPTIONS: &[Opt] = &[
         "\"https://argoproj.github.io/argo-helm\"",
         "chart repository",
     ),
-    defaulted("version", Ty::Str, "\"7.3.4\"", "chart version"),
+    defaulted(
+        "version",
+        Ty::Str,
+        "\"7.3.4\"",
+        "chart version: exact, or a semver constraint like `^7.3`",
+    ),
     opt(
         "namespace",
         Ty::Str,

@@ -26,7 +26,11 @@ const OPTIONS: &[Opt] = &[
         Ty::Str,
         "chart version (or git revision with `path`)",
     ),
-    opt("path", Ty::Str, "path of the chart inside a git repository"),
+    opt(
+        "path",
+        Ty::Str,
+        "path of the chart inside a git repository; with `via: \"helm\"` and no `repo`, a chart directory relative to the stack",
+    ),
     opt(
         "namespace",
         Ty::Str,
@@ -91,7 +95,7 @@ pub static SYNC: Schema = Schema {
 pub static DOC: FnDoc = FnDoc {
     name: "helm_app",
     signatures: &["helm_app(cluster: cluster handle, name: string, opts: map) -> helm_app handle"],
-    summary: "Delivers a Helm chart to a cluster as an Argo CD Application (automated sync, `CreateNamespace=true`). With `via: \"helm\"` the chart is rendered with `helm template` and applied directly, for clusters without Argo CD. Either `chart` (from a chart repository) or `path` (a chart in git) is required.",
+    summary: "Delivers a Helm chart to a cluster as an Argo CD Application (automated sync, `CreateNamespace=true`). With `via: \"helm\"` the chart is rendered with `helm template` and applied directly, for clusters without Argo CD. Either `chart` (from a chart repository, `version` an exact version or a semver constraint like `^28.0` resolved against the repository's index) or `path` (a chart in git, or with `via: \"helm\"` and no `repo` a chart directory beside the stack) is required.",
     schema: Some(&SCHEMA),
     kind: Some(Kind::HelmApp),
     example: r#"let ingress = helm_app(c, "traefik", #{
@@ -123,13 +127,19 @@ fn helm_app(
             .at(call)
             .raise(ctx.call_position()));
     }
-    if !opts.contains_key("repo") {
+    // A local chart directory (`path` without `repo`) is rendered by helm
+    // here; Argo CD could not reach it.
+    let via_helm = opts
+        .get("via")
+        .is_some_and(|v| v.clone().into_string().is_ok_and(|v| v == "helm"));
+    let local_chart = via_helm && opts.contains_key("path");
+    if !(opts.contains_key("repo") || local_chart) {
         return Err(Fault::new(
             "stack::script::option",
             format!("helm_app `{name}` needs option `repo`"),
         )
         .label("no repository")
-        .help("`repo`: the chart repository URL (or the git repository with `path`)")
+        .help("`repo`: the chart repository URL (or the git repository with `path`); with `via: \"helm\"`, `path` alone names a local chart directory")
         .at(call)
         .raise(ctx.call_position()));
     }
@@ -171,7 +181,10 @@ fn helm_app(
         "namespace".to_string(),
         crate::convert::string_value(&namespace, session),
     );
-    declare(
+    let local_path = local_chart
+        .then(|| opts.get("path").and_then(|p| p.clone().into_string().ok()))
+        .flatten();
+    let handle = declare(
         &ctx,
         session,
         Declaration::on_cluster(
@@ -182,7 +195,62 @@ fn helm_app(
             opts,
             known,
         ),
-    )
+    )?;
+    // A local chart changes without the script changing: its content is an
+    // input, so that an edited chart is planned as an update.
+    if let Some(path) = local_path {
+        let dir = session.borrow().stack_dir.join(&path);
+        if let Some(digest) = chart_digest(&dir) {
+            let mut state = session.borrow_mut();
+            if let Some(resource) = state
+                .declarations
+                .resources
+                .iter_mut()
+                .rev()
+                .find(|r| r.id == handle.id)
+            {
+                resource
+                    .inputs
+                    .insert("chart_digest".into(), Value::String(digest));
+            }
+        }
+    }
+    Ok(handle)
+}
+
+/// A hash of every file of the chart directory `dir` (paths and contents),
+/// or `None` when it cannot be read (the run reports that).
+fn chart_digest(dir: &std::path::Path) -> Option<String> {
+    fn walk(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> std::io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                let bytes = std::fs::read(&path)?;
+                let key = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                let value = match String::from_utf8(bytes) {
+                    Ok(text) => serde_json::Value::String(text),
+                    Err(e) => serde_json::Value::from(e.into_bytes()),
+                };
+                out.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+    let mut files = serde_json::Map::new();
+    walk(dir, dir, &mut files).ok()?;
+    Some(stack_engine::plan::hash(&serde_json::Value::Object(files)))
 }
 
 pub fn register(engine: &mut Engine, session: &Session) {

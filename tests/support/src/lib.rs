@@ -18,6 +18,7 @@
 //! - `argocd` — the Argo CD controller double; `deployments` — workload
 //!   readiness; `crds` — delayed CRD establishment.
 //! - `kubeconfig` — the kubeconfig pointing clients at the server.
+//! - `moto` — [`Moto`], the AWS double (moto in server mode) for EKS.
 //!
 //! In a test: `TestServer::start(Config::default()).await` (or
 //! `start_blocking` from synchronous code), then `write_kubeconfig` and run
@@ -42,6 +43,7 @@ pub mod faults;
 mod handler;
 pub mod knobs;
 pub mod kubeconfig;
+pub mod moto;
 mod patch;
 mod registry;
 pub mod requests;
@@ -59,6 +61,7 @@ pub use argocd::{ArgoCdKnobs, ArgoCdSettings};
 pub use deployments::{ReadinessKnobs, ReadinessSettings};
 pub use faults::{Fault, FaultRule};
 pub use knobs::Knobs;
+pub use moto::Moto;
 pub use registry::ResourceType;
 pub use requests::RequestRecord;
 pub use server::{Config, TestServer};

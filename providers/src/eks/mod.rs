@@ -1,0 +1,491 @@
+//! EKS clusters (`provider: "eks"`) through the AWS SDK and the standard
+//! AWS configuration (credential chain, `AWS_ENDPOINT_URL`).
+//!
+//! Applying converges the cluster towards its inputs: create the control
+//! plane and wait until it is ACTIVE; upgrade its Kubernetes version, then
+//! each node group's; change endpoint access, logging and tags; create,
+//! scale, relabel, replace (on a new instance type) and delete managed
+//! node groups, side by side. What is already as asked is only described,
+//! never written. Deleting removes the node groups, waits until they are
+//! gone, then removes the cluster and waits again.
+//!
+//! - `cluster.rs` — the cluster's inputs and control-plane calls
+//! - `nodegroups.rs` — managed node groups
+//! - `token.rs` — bearer tokens for the cluster's Kubernetes API
+//! - `wait.rs` — polling with backoff, bounded by the request's timeout
+//! - `error.rs` — AWS failures as provider errors
+
+pub mod cluster;
+pub mod error;
+pub mod nodegroups;
+pub mod token;
+pub mod wait;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+pub use aws_credential_types::Credentials;
+use aws_sdk_eks::config::Region;
+use aws_sdk_eks::Client;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use futures_util::future::try_join_all;
+use serde_json::Value as Json;
+use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
+use stack_engine::state::backend::BoxFuture;
+use tokio::time::Instant;
+
+use self::cluster::ClusterSpec;
+use self::nodegroups::NodeGroupSpec;
+pub use self::token::EksTokenSource;
+use self::wait::{Backoff, Poll};
+
+/// Overrides of the standard AWS configuration, for tests and tools that
+/// must not depend on the environment. Unset fields follow the standard
+/// chain (environment, profiles, instance metadata).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub endpoint_url: Option<String>,
+    pub credentials: Option<Credentials>,
+}
+
+/// The AWS configuration of each region used in this process, loaded once.
+#[derive(Clone, Default)]
+pub struct Aws {
+    settings: AwsSettings,
+    configs: Arc<tokio::sync::Mutex<HashMap<String, SdkConfig>>>,
+}
+
+impl Aws {
+    /// The standard configuration.
+    pub fn new() -> Self {
+        Aws::default()
+    }
+
+    pub fn with_settings(settings: AwsSettings) -> Self {
+        Aws {
+            settings,
+            configs: Arc::default(),
+        }
+    }
+
+    /// The configuration for `region` (empty: the configured region).
+    pub async fn config(&self, region: &str) -> SdkConfig {
+        let mut configs = self.configs.lock().await;
+        if let Some(found) = configs.get(region) {
+            return found.clone();
+        }
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if !region.is_empty() {
+            loader = loader.region(Region::new(region.to_string()));
+        }
+        if let Some(url) = &self.settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = &self.settings.credentials {
+            loader = loader.credentials_provider(credentials.clone());
+        }
+        let config = loader.load().await;
+        configs.insert(region.to_string(), config.clone());
+        config
+    }
+
+    /// An EKS client for `region`.
+    pub async fn eks(&self, region: &str) -> Client {
+        Client::new(&self.config(region).await)
+    }
+}
+
+/// The AWS writes made through a provider, in order (`create cluster prod`),
+/// for progress and for tests that check a converged apply writes nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    entries: Arc<Mutex<Vec<String>>>,
+}
+
+impl Journal {
+    pub fn record(&self, entry: String) {
+        self.lock().push(entry);
+    }
+
+    /// Every entry so far, leaving the journal empty.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The provider of EKS clusters.
+#[derive(Clone, Default)]
+pub struct EksProvider {
+    aws: Aws,
+    journal: Journal,
+    backoff: Backoff,
+}
+
+impl EksProvider {
+    /// A provider with the standard AWS configuration.
+    pub fn new() -> Self {
+        EksProvider::default()
+    }
+
+    pub fn with_aws(aws: Aws) -> Self {
+        EksProvider {
+            aws,
+            ..EksProvider::default()
+        }
+    }
+
+    /// How often to poll while waiting.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The AWS configuration, to share with the token source.
+    pub fn aws(&self) -> &Aws {
+        &self.aws
+    }
+
+    /// The writes made so far.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    async fn apply_cluster(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
+        let spec = ClusterSpec::from_inputs(&request.name, &request.inputs)?;
+        let previous = request
+            .previous
+            .as_ref()
+            .and_then(|p| ClusterSpec::from_inputs(&request.name, &p.inputs).ok());
+        let client = self.aws.eks(&spec.region).await;
+        let deadline = Instant::now() + request.timeout;
+
+        // The control plane.
+        let mut live = match cluster::describe(&client, &spec.name).await? {
+            Some(found)
+                if matches!(
+                    found.status(),
+                    Some(aws_sdk_eks::types::ClusterStatus::Deleting)
+                ) =>
+            {
+                self.cluster_gone(&client, &spec.name, deadline).await?;
+                None
+            }
+            found => found,
+        };
+        if live.is_none() {
+            cluster::create(&client, &spec, &self.journal).await?;
+        }
+        let mut current = self
+            .cluster_ready(&client, &spec.name, None, deadline)
+            .await?;
+        if current.version() != Some(spec.version.as_str()) {
+            cluster::upgrade(&client, &spec, &self.journal).await?;
+            current = self
+                .cluster_ready(&client, &spec.name, Some(&spec.version), deadline)
+                .await?;
+        }
+        if live.is_some() {
+            for change in cluster::config_changes(&spec, previous.as_ref()) {
+                cluster::reconfigure(&client, &spec, change, &self.journal).await?;
+                current = self
+                    .cluster_ready(&client, &spec.name, None, deadline)
+                    .await?;
+            }
+        }
+        cluster::retag(&client, &spec, &current, previous.as_ref(), &self.journal).await?;
+
+        // The node groups, side by side (each takes minutes on EKS), then
+        // the ones dropped from the inputs deleted.
+        try_join_all(
+            spec.node_groups
+                .iter()
+                .map(|group| self.converge_group(&client, &spec, group, deadline)),
+        )
+        .await?;
+        let dropped: Vec<&NodeGroupSpec> = previous
+            .iter()
+            .flat_map(|p| p.node_groups.iter())
+            .filter(|p| !spec.node_groups.iter().any(|g| g.name == p.name))
+            .collect();
+        for group in &dropped {
+            nodegroups::delete(&client, &spec.name, &group.name, &self.journal).await?;
+        }
+        try_join_all(
+            dropped
+                .iter()
+                .map(|group| self.group_gone(&client, &spec.name, &group.name, deadline)),
+        )
+        .await?;
+
+        live = cluster::describe(&client, &spec.name).await?;
+        let live = live.ok_or_else(|| {
+            ProviderError::new(format!("{} disappeared while it was applied", spec.what()))
+        })?;
+        let text = |s: Option<&str>| Json::String(s.unwrap_or_default().to_string());
+        let outputs: BTreeMap<String, Json> = [
+            ("name".to_string(), text(live.name())),
+            ("endpoint".to_string(), text(live.endpoint())),
+            (
+                "ca_data".to_string(),
+                text(live.certificate_authority().and_then(|c| c.data())),
+            ),
+            ("version".to_string(), text(live.version())),
+        ]
+        .into_iter()
+        .collect();
+        Ok(Applied {
+            outputs,
+            objects: Vec::new(),
+        })
+    }
+
+    /// Creates, reconfigures or upgrades one node group, waiting until it is
+    /// ACTIVE after each change.
+    async fn converge_group(
+        &self,
+        client: &Client,
+        spec: &ClusterSpec,
+        group: &NodeGroupSpec,
+        deadline: Instant,
+    ) -> Result<(), ProviderError> {
+        let live = match nodegroups::describe(client, &spec.name, &group.name).await? {
+            Some(live) => live,
+            None => {
+                nodegroups::create(client, spec, group, &self.journal).await?;
+                self.group_ready(client, &spec.name, &group.name, deadline)
+                    .await?;
+                return Ok(());
+            }
+        };
+        let mut live = live;
+        if !nodegroups::is_active(&live) {
+            live = self
+                .group_ready(client, &spec.name, &group.name, deadline)
+                .await?;
+        }
+        let types = live.instance_types();
+        if !types.is_empty() && !types.contains(&group.instance_type) {
+            // EKS cannot change the instance types of a node group: it is
+            // replaced.
+            nodegroups::delete(client, &spec.name, &group.name, &self.journal).await?;
+            self.group_gone(client, &spec.name, &group.name, deadline)
+                .await?;
+            nodegroups::create(client, spec, group, &self.journal).await?;
+            self.group_ready(client, &spec.name, &group.name, deadline)
+                .await?;
+            return Ok(());
+        }
+        if nodegroups::reconfigure(client, &spec.name, group, &live, &self.journal).await? {
+            live = self
+                .group_ready(client, &spec.name, &group.name, deadline)
+                .await?;
+        }
+        if live.version().is_some_and(|v| v != spec.version) {
+            nodegroups::upgrade(
+                client,
+                &spec.name,
+                &group.name,
+                &spec.version,
+                &self.journal,
+            )
+            .await?;
+            self.group_ready(client, &spec.name, &group.name, deadline)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the cluster is ACTIVE (and at `version`, when given).
+    async fn cluster_ready(
+        &self,
+        client: &Client,
+        name: &str,
+        version: Option<&str>,
+        deadline: Instant,
+    ) -> Result<aws_sdk_eks::types::Cluster, ProviderError> {
+        let what = format!("EKS cluster `{name}` to become ACTIVE");
+        wait::until(&what, deadline, self.backoff, || {
+            let client = client.clone();
+            async move {
+                match cluster::describe(&client, name).await? {
+                    None => Err(ProviderError::new(format!(
+                        "EKS cluster `{name}` disappeared while waiting for it to become ACTIVE"
+                    ))),
+                    Some(c) if cluster::is_failed(&c) => Err(ProviderError::new(format!(
+                        "EKS cluster `{name}` failed: its status is FAILED"
+                    ))
+                    .help("look at the cluster's health issues in the AWS console, fix the cause, delete it and run again")),
+                    Some(c) if cluster::is_active(&c) && version.is_none_or(|v| c.version() == Some(v)) => {
+                        Ok(Poll::Done(c))
+                    }
+                    Some(c) => Ok(Poll::Pending(format!(
+                        "{} (version {})",
+                        cluster::status(&c),
+                        c.version().unwrap_or("?")
+                    ))),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn cluster_gone(
+        &self,
+        client: &Client,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<(), ProviderError> {
+        let what = format!("EKS cluster `{name}` to be deleted");
+        wait::until(&what, deadline, self.backoff, || {
+            let client = client.clone();
+            async move {
+                Ok(match cluster::describe(&client, name).await? {
+                    None => Poll::Done(()),
+                    Some(c) => Poll::Pending(cluster::status(&c)),
+                })
+            }
+        })
+        .await
+    }
+
+    async fn group_ready(
+        &self,
+        client: &Client,
+        cluster: &str,
+        group: &str,
+        deadline: Instant,
+    ) -> Result<aws_sdk_eks::types::Nodegroup, ProviderError> {
+        let what = format!("{} to become ACTIVE", nodegroups::what(cluster, group));
+        wait::until(&what, deadline, self.backoff, || {
+            let client = client.clone();
+            async move {
+                match nodegroups::describe(&client, cluster, group).await? {
+                    None => Err(ProviderError::new(format!(
+                        "{} disappeared while waiting for it to become ACTIVE",
+                        nodegroups::what(cluster, group)
+                    ))),
+                    Some(g) if nodegroups::is_failed(&g) => {
+                        let issues: Vec<String> = g
+                            .health()
+                            .map(|h| {
+                                h.issues()
+                                    .iter()
+                                    .map(|i| i.message().unwrap_or_default().to_string())
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let mut e = ProviderError::new(format!(
+                            "{} failed: its status is {}",
+                            nodegroups::what(cluster, group),
+                            nodegroups::status(&g)
+                        ));
+                        for issue in issues {
+                            e = e.detail(issue);
+                        }
+                        Err(e)
+                    }
+                    Some(g) if nodegroups::is_active(&g) => Ok(Poll::Done(g)),
+                    Some(g) => Ok(Poll::Pending(nodegroups::status(&g))),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn group_gone(
+        &self,
+        client: &Client,
+        cluster: &str,
+        group: &str,
+        deadline: Instant,
+    ) -> Result<(), ProviderError> {
+        let what = format!("{} to be deleted", nodegroups::what(cluster, group));
+        wait::until(&what, deadline, self.backoff, || {
+            let client = client.clone();
+            async move {
+                Ok(match nodegroups::describe(&client, cluster, group).await? {
+                    None => Poll::Done(()),
+                    Some(g) => Poll::Pending(nodegroups::status(&g)),
+                })
+            }
+        })
+        .await
+    }
+
+    async fn delete_cluster(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
+        let recorded = &request.recorded;
+        let name = recorded
+            .outputs
+            .get("name")
+            .and_then(Json::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                let id = request.id.as_str();
+                id.strip_prefix("cluster/").unwrap_or(id).to_string()
+            });
+        let region = recorded
+            .inputs
+            .get("region")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let client = self.aws.eks(region).await;
+        let deadline = Instant::now() + request.timeout;
+        match cluster::describe(&client, &name).await? {
+            None => return Ok(()),
+            Some(c)
+                if matches!(
+                    c.status(),
+                    Some(aws_sdk_eks::types::ClusterStatus::Deleting)
+                ) =>
+            {
+                return self.cluster_gone(&client, &name, deadline).await;
+            }
+            Some(_) => {}
+        }
+        let groups = nodegroups::list(&client, &name).await?;
+        for group in &groups {
+            nodegroups::delete(&client, &name, group, &self.journal).await?;
+        }
+        try_join_all(
+            groups
+                .iter()
+                .map(|group| self.group_gone(&client, &name, group, deadline)),
+        )
+        .await?;
+        if cluster::delete(&client, &name, &self.journal).await? {
+            self.cluster_gone(&client, &name, deadline).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Provider for EksProvider {
+    fn name(&self) -> &'static str {
+        "eks"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(self.apply_cluster(request))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        request: &'a DeleteRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(self.delete_cluster(request))
+    }
+}

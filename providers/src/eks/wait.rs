@@ -1,0 +1,117 @@
+//! Waiting for AWS: poll with exponential backoff until a condition holds
+//! or the deadline passes. EKS takes minutes to create a control plane and
+//! node groups; the first poll comes right away, so a fast API costs nothing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use stack_engine::provider::ProviderError;
+use tokio::time::Instant;
+
+/// Poll intervals: `initial`, doubling up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// The interval after `current`.
+    pub fn next(&self, current: Duration) -> Duration {
+        (current * 2).min(self.max)
+    }
+}
+
+/// What one poll found.
+pub enum Poll<T> {
+    Done(T),
+    /// Not there yet; the text says what was seen (`CREATING`).
+    Pending(String),
+}
+
+/// Calls `check` until it reports `Done`, an error, or `deadline` passes:
+/// then fails naming `what` and the last state seen.
+pub async fn until<T, F, Fut>(
+    what: &str,
+    deadline: Instant,
+    backoff: Backoff,
+    mut check: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, ProviderError>>,
+{
+    let mut interval = backoff.initial;
+    loop {
+        let seen = match check().await? {
+            Poll::Done(value) => return Ok(value),
+            Poll::Pending(seen) => seen,
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ProviderError::new(format!("timed out waiting for {what}"))
+                .detail(format!("last seen: {seen}"))
+                .help("raise the run's timeout, or look at the resource in the AWS console"));
+        }
+        tokio::time::sleep(interval.min(deadline - now)).await;
+        interval = backoff.next(interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_double_up_to_the_cap() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(5),
+        };
+        assert_eq!(backoff.next(Duration::from_secs(2)), Duration::from_secs(4));
+        assert_eq!(backoff.next(Duration::from_secs(4)), Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn polls_until_done_and_times_out() {
+        let quick = Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+        };
+        let mut calls = 0;
+        let done = until(
+            "three polls",
+            Instant::now() + Duration::from_secs(10),
+            quick,
+            || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    Ok(if n < 3 {
+                        Poll::Pending(format!("poll {n}"))
+                    } else {
+                        Poll::Done(n)
+                    })
+                }
+            },
+        )
+        .await;
+        assert_eq!(done, Ok(3));
+        let never = until::<(), _, _>("nothing", Instant::now(), quick, || async {
+            Ok(Poll::Pending("CREATING".into()))
+        })
+        .await
+        .expect_err("the deadline has passed");
+        assert_eq!(never.message, "timed out waiting for nothing");
+        assert_eq!(never.details, vec!["last seen: CREATING".to_string()]);
+    }
+}

@@ -1,0 +1,222 @@
+//! Chart repositories over HTTP: `index.yaml` read with `reqwest`, a
+//! version or semver constraint resolved to an exact version, the archive
+//! downloaded, its sha256 checked against the index, and kept in the cache.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use stack_engine::provider::ProviderError;
+
+use super::cache;
+
+/// A repository's `index.yaml`, as far as it is read.
+#[derive(Debug, Deserialize)]
+pub struct Index {
+    #[serde(default)]
+    pub entries: std::collections::BTreeMap<String, Vec<Entry>>,
+}
+
+/// One version of a chart in the index.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    pub version: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// A chart archive on disk and the exact version it is.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub archive: PathBuf,
+    pub version: String,
+}
+
+/// The entry of `chart` that `wanted` selects: an exact version, or the
+/// highest version a constraint (`^1.0`, `~28.3`, `>=1, <2`) matches.
+pub fn resolve<'a>(
+    index: &'a Index,
+    repo: &str,
+    chart: &str,
+    wanted: &str,
+) -> Result<&'a Entry, ProviderError> {
+    let entries = index.entries.get(chart).ok_or_else(|| {
+        ProviderError::new(format!("chart repository {repo} has no chart `{chart}`"))
+            .help("check `chart` and `repo`; the repository's index.yaml lists what it holds")
+    })?;
+    if let Some(exact) = entries.iter().find(|e| {
+        e.version == wanted || e.version.trim_start_matches('v') == wanted.trim_start_matches('v')
+    }) {
+        return Ok(exact);
+    }
+    let constraint = semver::VersionReq::parse(wanted.trim_start_matches('v')).map_err(|e| {
+        ProviderError::new(format!(
+            "`{wanted}` is neither a version of `{chart}` nor a version constraint"
+        ))
+        .detail(e.to_string())
+        .help("give an exact version like `1.2.3` or a constraint like `^1.2`")
+    })?;
+    entries
+        .iter()
+        .filter_map(|e| {
+            semver::Version::parse(e.version.trim_start_matches('v'))
+                .ok()
+                .filter(|v| constraint.matches(v))
+                .map(|v| (v, e))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, e)| e)
+        .ok_or_else(|| {
+            let mut known: Vec<&str> = entries.iter().map(|e| e.version.as_str()).collect();
+            known.truncate(10);
+            ProviderError::new(format!(
+                "no version of chart `{chart}` in {repo} matches `{wanted}`"
+            ))
+            .detail(format!("versions there: {}", known.join(", ")))
+        })
+}
+
+/// Resolves `wanted` in the repository at `repo` and returns the chart
+/// archive, downloaded unless the cache holds it with the right digest.
+pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, ProviderError> {
+    let base = reqwest::Url::parse(&format!("{}/", repo.trim_end_matches('/'))).map_err(|e| {
+        ProviderError::new(format!("`{repo}` is not a chart repository URL")).detail(e.to_string())
+    })?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| ProviderError::new("cannot create an HTTP client").detail(e.to_string()))?;
+    let index_url = join(&base, "index.yaml", repo)?;
+    let text = get(&client, &index_url).await?;
+    let index: Index = serde_yaml::from_slice(&text).map_err(|e| {
+        ProviderError::new(format!(
+            "the index of chart repository {repo} cannot be read"
+        ))
+        .detail(e.to_string())
+    })?;
+    let entry = resolve(&index, repo, chart, wanted)?;
+    let url = entry.urls.first().ok_or_else(|| {
+        ProviderError::new(format!(
+            "chart `{chart}` {} in {repo} has no download URL",
+            entry.version
+        ))
+    })?;
+    let url = join(&base, url, repo)?;
+    let digest = entry.digest.as_deref().map(str::to_ascii_lowercase);
+    let dir = cache::charts_dir().join(cache::file_name(base.as_str()));
+    let archive = dir.join(format!(
+        "{}-{}.tgz",
+        cache::file_name(chart),
+        cache::file_name(&entry.version)
+    ));
+    if let (Some(want), Ok(bytes)) = (&digest, std::fs::read(&archive)) {
+        if &sha256(&bytes) == want {
+            return Ok(Fetched {
+                archive,
+                version: entry.version.clone(),
+            });
+        }
+    }
+    let bytes = get(&client, &url).await?;
+    if let Some(want) = &digest {
+        let got = sha256(&bytes);
+        if &got != want {
+            return Err(ProviderError::new(format!(
+                "chart `{chart}` {} downloaded from {url} does not match the digest in the repository index",
+                entry.version
+            ))
+            .detail(format!("index: sha256 {want}"))
+            .detail(format!("downloaded: sha256 {got}")));
+        }
+    }
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        std::fs::write(tmp.path(), &bytes)?;
+        tmp.persist(&archive).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|e| {
+        ProviderError::new(format!(
+            "cannot keep chart `{chart}` in the cache {}",
+            dir.display()
+        ))
+        .detail(e.to_string())
+        .help(format!(
+            "set `{}` to a writable directory",
+            cache::CACHE_ENV
+        ))
+    })?;
+    Ok(Fetched {
+        archive,
+        version: entry.version.clone(),
+    })
+}
+
+fn join(base: &reqwest::Url, path: &str, repo: &str) -> Result<reqwest::Url, ProviderError> {
+    base.join(path).map_err(|e| {
+        ProviderError::new(format!("`{path}` in chart repository {repo} is not a URL"))
+            .detail(e.to_string())
+    })
+}
+
+async fn get(client: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<u8>, ProviderError> {
+    let failed = |e: reqwest::Error| {
+        ProviderError::new(format!("cannot download {url}")).detail(e.to_string())
+    };
+    let response = client.get(url.clone()).send().await.map_err(failed)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ProviderError::new(format!(
+            "cannot download {url}: the server answered {status}"
+        )));
+    }
+    Ok(response.bytes().await.map_err(failed)?.to_vec())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> Index {
+        serde_yaml::from_str(
+            "apiVersion: v1\nentries:\n  argo-like:\n  - version: 1.2.0\n    urls: [argo-like-1.2.0.tgz]\n  - version: 1.10.1\n    urls: [argo-like-1.10.1.tgz]\n  - version: 2.0.0\n    urls: [argo-like-2.0.0.tgz]\n  - version: 1.11.0-rc.1\n    urls: [x.tgz]\n",
+        )
+        .expect("an index")
+    }
+
+    #[test]
+    fn constraints_resolve_to_the_highest_match_and_exact_versions_to_themselves() {
+        let index = index();
+        let cases = [
+            ("^1.0", "1.10.1"),
+            ("~1.2", "1.2.0"),
+            (">=1, <3", "2.0.0"),
+            ("1.2.0", "1.2.0"),
+            ("v2.0.0", "2.0.0"),
+        ];
+        for (wanted, version) in cases {
+            let entry = resolve(&index, "r", "argo-like", wanted).expect(wanted);
+            assert_eq!(entry.version, version, "{wanted}");
+        }
+    }
+
+    #[test]
+    fn no_match_and_unknown_charts_say_so() {
+        let index = index();
+        let error = resolve(&index, "r", "argo-like", "^3").expect_err("no 3.x");
+        assert!(error.message.contains("matches `^3`"), "{}", error.message);
+        let error = resolve(&index, "r", "nope", "1").expect_err("no chart");
+        assert!(
+            error.message.contains("no chart `nope`"),
+            "{}",
+            error.message
+        );
+    }
+}

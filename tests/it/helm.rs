@@ -1,0 +1,566 @@
+//! Helm charts end to end with the real `helm` binary: `bootstrap` from a
+//! chart repository served over loopback HTTP (a semver constraint resolved
+//! against `index.yaml`), a `via: "helm"` app from a local chart, and a
+//! chart that fails to render. Objects go to the Kubernetes API test server.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use stack_testkit::{Config, TestServer};
+
+use crate::common::{repo_root, Run, TestContext};
+
+/// The `helm` binary: `STACK_HELM`, or `helm` on PATH (`scripts/test.sh`
+/// installs it). Missing helm fails the test: it is never skipped.
+fn helm() -> PathBuf {
+    if let Some(path) = std::env::var_os("STACK_HELM").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("helm"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`helm` is required by these tests and was found neither through STACK_HELM nor on PATH: run `scripts/install-tools.sh` and put the directory it prints on PATH (scripts/test.sh does both)"
+            )
+        })
+}
+
+fn run_helm(args: &[&str]) {
+    let output = Command::new(helm()).args(args).output().expect("run helm");
+    assert!(
+        output.status.success(),
+        "helm {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Copies a directory tree.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a fixture directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
+        }
+    }
+}
+
+fn fixture_chart(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/charts").join(name)
+}
+
+/// A directory served over HTTP on a loopback port until dropped.
+struct Served {
+    url: String,
+    stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// Serves the files of `dir` over HTTP on a loopback port.
+fn serve(dir: PathBuf) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let addr = listener.local_addr().expect("the address");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stopped.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut stream) = stream else { continue };
+            let mut request = String::new();
+            if BufReader::new(&stream).read_line(&mut request).is_err() {
+                continue;
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let file = path.trim_start_matches('/');
+            let body = (!file.contains("..") && !file.is_empty())
+                .then(|| std::fs::read(dir.join(file)).ok())
+                .flatten();
+            let response = match body {
+                Some(body) => {
+                    let mut head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    head.extend(body);
+                    head
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    Served {
+        url: format!("http://{addr}"),
+        stop,
+        addr,
+    }
+}
+
+/// A chart repository holding the argo-like chart at 1.0.0, 1.1.0 and
+/// 2.0.0, made with `helm package` and `helm repo index`.
+fn chart_repository(ctx: &TestContext) -> Served {
+    let dir = ctx.path().join("repository");
+    std::fs::create_dir_all(&dir).expect("create the repository directory");
+    let chart = fixture_chart("argo-like");
+    let chart = chart.to_string_lossy();
+    let out = dir.to_string_lossy();
+    for version in ["1.0.0", "1.1.0", "2.0.0"] {
+        run_helm(&[
+            "package",
+            &chart,
+            "--version",
+            version,
+            "--destination",
+            &out,
+        ]);
+    }
+    run_helm(&["repo", "index", &out]);
+    serve(dir)
+}
+
+struct Env {
+    ctx: TestContext,
+    server: TestServer,
+    kubeconfig: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let ctx = TestContext::new();
+        let server = TestServer::start_blocking(Config::default());
+        let kubeconfig = ctx.path().join("kubeconfig");
+        server
+            .write_kubeconfig(&kubeconfig)
+            .expect("write the kubeconfig");
+        Env {
+            ctx,
+            server,
+            kubeconfig,
+        }
+    }
+
+    fn stack(&self, args: &[&str]) -> Run {
+        let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
+        let helm = helm().to_string_lossy().into_owned();
+        let cache = self.ctx.path().join("cache").to_string_lossy().into_owned();
+        self.ctx.stack_env(
+            args,
+            &[
+                ("KUBECONFIG", &kubeconfig),
+                ("STACK_HELM", &helm),
+                ("STACK_CACHE_DIR", &cache),
+            ],
+        )
+    }
+
+    fn state(&self, stack: &str) -> Json {
+        let path = self
+            .ctx
+            .path()
+            .join(".stack")
+            .join(format!("{stack}.state.json"));
+        let text = std::fs::read_to_string(path).expect("a state file");
+        serde_json::from_str(&text).expect("the state file is JSON")
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_write() && !r.is_dry_run())
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+fn available(deployment: Option<&Json>) -> bool {
+    deployment
+        .and_then(|d| d.pointer("/status/conditions"))
+        .and_then(Json::as_array)
+        .is_some_and(|conditions| {
+            conditions.iter().any(|c| {
+                c.get("type") == Some(&Json::from("Available"))
+                    && c.get("status") == Some(&Json::from("True"))
+            })
+        })
+}
+
+/// `admin-pw-1234`, as a Secret's `data` holds it.
+const B64_PASSWORD: &str = "YWRtaW4tcHctMTIzNA==";
+
+#[test]
+fn bootstrap_from_a_chart_repository_applies_waits_converges_and_destroys() {
+    let e = Env::new();
+    let repository = chart_repository(&e.ctx);
+    let url = &repository.url;
+    e.ctx.write(
+        "boot.rhai",
+        &format!(
+            r#"
+let c = cluster("e2e", #{{ provider: "existing" }});
+let argocd = bootstrap(c, #{{
+    repo: "{url}", chart: "argo-like", version: "^1.0", namespace: "ops",
+    values: [#{{ server: #{{ replicas: 1 }} }}, #{{ server: #{{ replicas: 2 }} }}],
+    timeout: "30s",
+}});
+let after = namespace(c, "after-argocd", #{{ labels: #{{ server: argocd.server }} }});
+manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: param("copy", "admin-copy"), namespace: after.name }},
+               stringData: #{{ password: argocd.admin_secret }} }});
+"#
+        ),
+    );
+    // What Argo CD's server writes when it first starts.
+    e.server
+        .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "ops" } }))
+        .expect("create the ops namespace");
+    e.server
+        .create(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": { "name": "argocd-initial-admin-secret", "namespace": "ops" },
+            "data": { "password": B64_PASSWORD },
+        }))
+        .expect("create the initial admin secret");
+    let run = e.stack(&["run", "boot.rhai", "--yes"]);
+    ok(&run);
+
+    // The constraint resolved to the highest 1.x, fetched into the cache.
+    let state = e.state("boot");
+    let boot = &state["resources"]["e2e/bootstrap/argocd"];
+    assert_eq!(boot["outputs"]["revision"], "1.1.0", "{state:#}");
+    assert_eq!(boot["outputs"]["server"], "argocd-server.ops.svc");
+    assert_eq!(boot["outputs"]["namespace"], "ops");
+    // The admin password reached its dependent, and the state only a hash.
+    assert!(boot["outputs"]["admin_secret"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("(sensitive")));
+    assert!(!state.to_string().contains("admin-pw-1234"));
+    assert!(!state.to_string().contains(B64_PASSWORD));
+    let copy = e
+        .server
+        .object("v1/secrets", Some("after-argocd"), "admin-copy")
+        .expect("admin-copy");
+    assert!(
+        copy.to_string().contains("admin-pw-1234") || copy.to_string().contains(B64_PASSWORD),
+        "{copy}"
+    );
+    assert!(e.ctx.path().join("cache/charts").is_dir());
+
+    // Applied by `stack-bootstrap`, values merged, CRD and its object there.
+    for name in ["argocd-server", "argocd-repo-server"] {
+        let deployment = e
+            .server
+            .object("apps/v1/deployments", Some("ops"), name)
+            .unwrap_or_else(|| panic!("{name} was applied"));
+        assert!(available(Some(&deployment)), "the run waited for {name}");
+        assert!(
+            e.server
+                .managers("apps/v1/deployments", Some("ops"), name)
+                .contains(&"stack-bootstrap".to_string()),
+            "{name} is applied by stack-bootstrap"
+        );
+        assert!(!e
+            .server
+            .managers("apps/v1/deployments", Some("ops"), name)
+            .contains(&"stack".to_string()));
+    }
+    let server = e
+        .server
+        .object("apps/v1/deployments", Some("ops"), "argocd-server")
+        .expect("argocd-server");
+    assert_eq!(server.pointer("/spec/replicas"), Some(&Json::from(2)));
+    assert!(e
+        .server
+        .object(
+            "apiextensions.k8s.io/v1/customresourcedefinitions",
+            None,
+            "widgets.argo-like.example.com"
+        )
+        .is_some());
+    assert!(e
+        .server
+        .object("argo-like.example.com/v1/widgets", Some("ops"), "default")
+        .is_some());
+    // The output reached its dependent during the run.
+    let after = e
+        .server
+        .object("v1/namespaces", None, "after-argocd")
+        .expect("after-argocd");
+    assert_eq!(
+        after.pointer("/metadata/labels/server"),
+        Some(&Json::from("argocd-server.ops.svc"))
+    );
+
+    e.server.clear_requests();
+    let again = e.stack(&["run", "boot.rhai", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+    assert_eq!(e.writes(), Vec::<String>::new(), "a second run wrote");
+
+    // A dependent changed in a later run reads the password back from the
+    // cluster: the state has only its hash.
+    ok(&e.stack(&["run", "boot.rhai", "--yes", "--set", "copy=later-copy"]));
+    let later = e
+        .server
+        .object("v1/secrets", Some("after-argocd"), "later-copy")
+        .expect("later-copy");
+    assert!(
+        later.to_string().contains("admin-pw-1234") || later.to_string().contains(B64_PASSWORD)
+    );
+
+    ok(&e.stack(&["destroy", "boot.rhai", "--yes", "--set", "copy=later-copy"]));
+    for name in ["argocd-server", "argocd-repo-server"] {
+        assert!(e
+            .server
+            .object("apps/v1/deployments", Some("ops"), name)
+            .is_none());
+    }
+    assert!(e.server.object("v1/namespaces", None, "ops").is_none());
+    assert!(e
+        .server
+        .object(
+            "apiextensions.k8s.io/v1/customresourcedefinitions",
+            None,
+            "widgets.argo-like.example.com"
+        )
+        .is_none());
+    assert_eq!(e.state("boot")["resources"], serde_json::json!({}));
+}
+
+const LOCAL_APP: &str = r#"
+let extra = param("extra", "no");
+let c = cluster("e2e", #{ provider: "existing" });
+let web = helm_app(c, "web", #{
+    path: "./charts/simple", via: "helm", namespace: "web",
+    values: #{ greeting: "hi", extra: extra == "yes" }, timeout: "30s",
+});
+"#;
+
+#[test]
+fn a_via_helm_app_from_a_local_chart_applies_prunes_follows_edits_and_destroys() {
+    let e = Env::new();
+    copy_dir(
+        &fixture_chart("simple"),
+        &e.ctx.path().join("charts/simple"),
+    );
+    e.ctx.write("local.rhai", LOCAL_APP);
+    ok(&e.stack(&["run", "local.rhai", "--yes", "--set", "extra=yes"]));
+    let settings = e
+        .server
+        .object("v1/configmaps", Some("web"), "web-settings")
+        .expect("web-settings");
+    assert_eq!(settings.pointer("/data/greeting"), Some(&Json::from("hi")));
+    assert_eq!(
+        e.server
+            .managers("v1/configmaps", Some("web"), "web-settings"),
+        ["stack"]
+    );
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("web"), "web-extra")
+        .is_some());
+    assert!(available(
+        e.server
+            .object("apps/v1/deployments", Some("web"), "web")
+            .as_ref()
+    ));
+    let app = &e.state("local")["resources"]["e2e/helm_app/web"];
+    assert_eq!(app["outputs"]["revision"], "0.3.0");
+    assert_eq!(app["outputs"]["health"], "Healthy");
+
+    // The second render lacks `web-extra`: it is pruned, the rest stays.
+    ok(&e.stack(&["run", "local.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("web"), "web-extra")
+        .is_none());
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("web"), "web-settings")
+        .is_some());
+
+    // An edited chart is an update, though the script is the same.
+    let plan = e.stack(&["plan", "local.rhai"]);
+    ok(&plan);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.transcript());
+    let values = e.ctx.path().join("charts/simple/values.yaml");
+    let text = std::fs::read_to_string(&values).expect("values.yaml");
+    std::fs::write(&values, text.replace("replicas: 1", "replicas: 3")).expect("edit the chart");
+    let plan = e.stack(&["plan", "local.rhai"]);
+    assert!(
+        plan.stdout.contains("e2e/helm_app/web  (update)") && plan.stdout.contains("chart_digest"),
+        "{}",
+        plan.transcript()
+    );
+    ok(&e.stack(&["run", "local.rhai", "--yes"]));
+    let web = e
+        .server
+        .object("apps/v1/deployments", Some("web"), "web")
+        .expect("web");
+    assert_eq!(web.pointer("/spec/replicas"), Some(&Json::from(3)));
+
+    ok(&e.stack(&["destroy", "local.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("web"), "web-settings")
+        .is_none());
+    assert!(e
+        .server
+        .object("apps/v1/deployments", Some("web"), "web")
+        .is_none());
+}
+
+#[test]
+fn a_chart_that_fails_to_render_names_the_chart_and_the_declaration() {
+    let e = Env::new();
+    let chart = e.ctx.path().join("charts/broken");
+    copy_dir(&fixture_chart("simple"), &chart);
+    std::fs::write(
+        chart.join("templates/broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ required \"owner missing\" .Values.owner }}\n",
+    )
+    .expect("write a broken template");
+    e.ctx.write(
+        "broken.rhai",
+        r#"let c = cluster("e2e", #{ provider: "existing" });
+let web = helm_app(c, "web", #{ path: "./charts/broken", via: "helm" });
+"#,
+    );
+    let run = e.stack(&["run", "broken.rhai", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("./charts/broken"),
+        "{}",
+        run.transcript()
+    );
+    assert!(run.stderr.contains("owner missing"), "{}", run.transcript());
+    assert!(
+        run.stderr.contains("broken.rhai:2:"),
+        "{}",
+        run.transcript()
+    );
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("web"), "web-settings")
+        .is_none());
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_via_helm_app_from_a_chart_in_git_renders_the_tagged_revision() {
+    let e = Env::new();
+    let repo = e.ctx.path().join("charts-repo");
+    copy_dir(&fixture_chart("simple"), &repo.join("charts/simple"));
+    git(&repo, &["init", "--quiet"]);
+    git(&repo, &["add", "."]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "--quiet",
+            "-m",
+            "chart",
+        ],
+    );
+    git(&repo, &["tag", "v1"]);
+    e.ctx.write(
+        "git.rhai",
+        &format!(
+            r#"let c = cluster("e2e", #{{ provider: "existing" }});
+helm_app(c, "fromgit", #{{ repo: "file://{}", path: "charts/simple", version: "v1", via: "helm", timeout: "30s" }});
+"#,
+            repo.display()
+        ),
+    );
+    ok(&e.stack(&["run", "git.rhai", "--yes"]));
+    let settings = e
+        .server
+        .object("v1/configmaps", Some("fromgit"), "fromgit-settings")
+        .expect("fromgit-settings");
+    assert_eq!(
+        settings.pointer("/data/greeting"),
+        Some(&Json::from("hello"))
+    );
+    assert_eq!(
+        e.state("git")["resources"]["e2e/helm_app/fromgit"]["outputs"]["revision"],
+        "v1"
+    );
+}
+
+#[test]
+fn a_chart_whose_digest_differs_from_the_index_is_refused() {
+    let e = Env::new();
+    let repository = chart_repository(&e.ctx);
+    let url = &repository.url;
+    let index = e.ctx.path().join("repository/index.yaml");
+    let text = std::fs::read_to_string(&index).expect("index.yaml");
+    let tampered: String = text
+        .lines()
+        .map(|line| match line.split_once("digest: ") {
+            Some((indent, _)) => format!("{indent}digest: {}\n", "0".repeat(64)),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&index, tampered).expect("rewrite index.yaml");
+    e.ctx.write(
+        "boot.rhai",
+        &format!(
+            r#"let c = cluster("e2e", #{{ provider: "existing" }});
+bootstrap(c, #{{ repo: "{url}", chart: "argo-like", version: "1.0.0" }});
+"#
+        ),
+    );
+    let run = e.stack(&["run", "boot.rhai", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("does not match the digest"),
+        "{}",
+        run.transcript()
+    );
+    assert!(e.server.object("v1/namespaces", None, "argocd").is_none());
+}
