@@ -5,6 +5,7 @@
 //! - `gitops.rs` — delivery into a git repository, one commit per run
 //! - `kubernetes/` — server-side apply, readiness waits, prune, delete, drift
 //! - `existing.rs` — clusters that exist already, reached through a kubeconfig
+//! - `kind.rs` — local clusters made with the `kind` CLI
 //! - `eks/` — EKS clusters and node groups through the AWS SDK, and their tokens
 //! - `helm/` — charts rendered with `helm template`: `via: "helm"` apps, `bootstrap`
 //! - `state_kubernetes.rs` — the state in a Secret, locked with a Lease
@@ -13,6 +14,7 @@ pub mod eks;
 pub mod existing;
 pub mod gitops;
 pub mod helm;
+pub mod kind;
 pub mod kubernetes;
 pub mod router;
 pub mod state_kubernetes;

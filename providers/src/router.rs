@@ -13,6 +13,7 @@ use crate::eks::{Aws, EksProvider, EksTokenSource};
 use crate::existing::ExistingClusterProvider;
 use crate::gitops::GitOpsProvider;
 use crate::helm::HelmProvider;
+use crate::kind::KindProvider;
 use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
 
@@ -22,6 +23,7 @@ pub struct StackRouter {
     kubernetes: Arc<KubernetesProvider>,
     existing: Arc<ExistingClusterProvider>,
     eks: Arc<EksProvider>,
+    kind: Arc<KindProvider>,
     gitops: Arc<GitOpsProvider>,
     helm: Arc<HelmProvider>,
 }
@@ -36,6 +38,7 @@ impl StackRouter {
             helm: Arc::new(HelmProvider::new(stack_dir, clients.clone())),
             existing: Arc::new(ExistingClusterProvider::with_clients(clients.clone())),
             eks: Arc::new(EksProvider::with_aws(aws)),
+            kind: Arc::new(KindProvider::with_clients(clients.clone())),
             gitops: Arc::new(
                 GitOpsProvider::new(stack, stack_dir).with_kubernetes(kubernetes.clone()),
             ),
@@ -57,9 +60,10 @@ impl Router for StackRouter {
             Kind::Cluster => match input("provider") {
                 Some("existing") => Ok(self.existing.clone()),
                 Some("eks") => Ok(self.eks.clone()),
+                Some("kind") => Ok(self.kind.clone()),
                 other => Err(not_yet(
                     &format!("a cluster with `provider: \"{}\"`", other.unwrap_or("?")),
-                    "declare the cluster with `provider: \"existing\"` and a kubeconfig `context`, or `provider: \"eks\"`",
+                    "declare the cluster with `provider: \"existing\"` and a kubeconfig `context`, `provider: \"kind\"` or `provider: \"eks\"`",
                 )),
             },
             Kind::Bootstrap => Ok(self.helm.clone()),
@@ -83,6 +87,7 @@ impl Router for StackRouter {
         vec![
             self.existing.clone(),
             self.eks.clone(),
+            self.kind.clone(),
             self.kubernetes.clone(),
             self.gitops.clone(),
             self.helm.clone(),

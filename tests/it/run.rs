@@ -659,3 +659,29 @@ helm_app(c, "traefik", #{{ repo: "https://traefik.github.io/charts", chart: "tra
         degraded.transcript()
     );
 }
+
+/// A kind cluster on a machine without kind: a clear diagnostic at the
+/// cluster's declaration, exit 1, nothing recorded.
+#[test]
+fn a_kind_cluster_without_kind_says_what_is_missing() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "local.rhai",
+        r#"let c = cluster("local", #{ provider: "kind", version: "1.30" });
+namespace(c, "apps");
+"#,
+    );
+    let run = ctx.stack_env(&["run", "local.rhai", "--yes"], &[("PATH", "/nonexistent")]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("`kind` is not installed"),
+        "{}",
+        run.transcript()
+    );
+    assert!(run.stderr.contains("local.rhai:1"), "{}", run.transcript());
+    assert!(
+        run.stderr.contains("skipped local/namespace/apps"),
+        "{}",
+        run.transcript()
+    );
+}

@@ -66,7 +66,10 @@ impl Source {
                 .map(str::to_string)
         };
         let path = input("kubeconfig").map(|p| expand_home(&p));
-        let context = input("context");
+        // kind names its clusters' contexts `kind-<name>`.
+        let context = input("context").or_else(|| {
+            (target.input_str("provider") == Some("kind")).then(|| format!("kind-{}", target.name))
+        });
         let by_kubeconfig = matches!(
             target.input_str("provider"),
             None | Some("existing" | "kind")
