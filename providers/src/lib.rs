@@ -6,6 +6,7 @@
 //! - `kubernetes/` — server-side apply, readiness waits, prune, delete, drift
 //! - `existing.rs` — clusters that exist already, reached through a kubeconfig
 //! - `kind.rs` — local clusters made with the `kind` CLI
+//! - `oidc.rs` — external OpenID Connect providers, checked by discovery
 //! - `eks/` — EKS clusters and node groups through the AWS SDK, and their tokens
 //! - `helm/` — charts rendered with `helm template`: `via: "helm"` apps, `bootstrap`
 //! - `state_kubernetes.rs` — the state in a Secret, locked with a Lease
@@ -16,6 +17,7 @@ pub mod gitops;
 pub mod helm;
 pub mod kind;
 pub mod kubernetes;
+pub mod oidc;
 pub mod router;
 pub mod state_kubernetes;
 

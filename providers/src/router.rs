@@ -16,6 +16,7 @@ use crate::helm::HelmProvider;
 use crate::kind::KindProvider;
 use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
+use crate::oidc::ExternalOidcProvider;
 
 pub struct StackRouter {
     /// One connection per cluster, shared by every provider and the state.
@@ -24,6 +25,7 @@ pub struct StackRouter {
     existing: Arc<ExistingClusterProvider>,
     eks: Arc<EksProvider>,
     kind: Arc<KindProvider>,
+    oidc: Arc<ExternalOidcProvider>,
     gitops: Arc<GitOpsProvider>,
     helm: Arc<HelmProvider>,
 }
@@ -39,6 +41,7 @@ impl StackRouter {
             existing: Arc::new(ExistingClusterProvider::with_clients(clients.clone())),
             eks: Arc::new(EksProvider::with_aws(aws)),
             kind: Arc::new(KindProvider::with_clients(clients.clone())),
+            oidc: Arc::new(ExternalOidcProvider::new()),
             gitops: Arc::new(
                 GitOpsProvider::new(stack, stack_dir).with_kubernetes(kubernetes.clone()),
             ),
@@ -67,9 +70,10 @@ impl Router for StackRouter {
                 )),
             },
             Kind::Bootstrap => Ok(self.helm.clone()),
+            Kind::Oidc if input("provider") == Some("external") => Ok(self.oidc.clone()),
             Kind::Oidc => Err(not_yet(
-                "`oidc`",
-                "configure single sign-on outside the stack for now",
+                &format!("`oidc` with `provider: \"{}\"`", input("provider").unwrap_or("?")),
+                "use `provider: \"external\"` with the issuer of an identity provider that runs already",
             )),
             Kind::HelmApp if input("via") == Some("helm") => Ok(self.helm.clone()),
             Kind::Namespace | Kind::Manifest | Kind::HelmApp => {
@@ -88,6 +92,7 @@ impl Router for StackRouter {
             self.existing.clone(),
             self.eks.clone(),
             self.kind.clone(),
+            self.oidc.clone(),
             self.kubernetes.clone(),
             self.gitops.clone(),
             self.helm.clone(),

@@ -1,8 +1,12 @@
 //! The test kit: a temporary directory to write stacks into, and a way to
 //! run the real `stack` binary in it with stable, colourless output.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -123,4 +127,63 @@ fn regex_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A directory served over HTTP on a loopback port until dropped.
+pub struct Served {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// Serves the files of `dir` over HTTP on a loopback port.
+pub fn serve(dir: PathBuf) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let addr = listener.local_addr().expect("the address");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stopped.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut stream) = stream else { continue };
+            let mut request = String::new();
+            if BufReader::new(&stream).read_line(&mut request).is_err() {
+                continue;
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let file = path.trim_start_matches('/');
+            let body = (!file.contains("..") && !file.is_empty())
+                .then(|| std::fs::read(dir.join(file)).ok())
+                .flatten();
+            let response = match body {
+                Some(body) => {
+                    let mut head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    head.extend(body);
+                    head
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    Served {
+        url: format!("http://{addr}"),
+        stop,
+        addr,
+    }
 }

@@ -3,17 +3,13 @@
 //! against `index.yaml`), a `via: "helm"` app from a local chart, and a
 //! chart that fails to render. Objects go to the Kubernetes API test server.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use serde_json::Value as Json;
 use stack_testkit::{Config, TestServer};
 
-use crate::common::{repo_root, Run, TestContext};
+use crate::common::{repo_root, serve, Run, Served, TestContext};
 
 /// The `helm` binary: `STACK_HELM`, or `helm` on PATH (`scripts/test.sh`
 /// installs it). Missing helm fails the test: it is never skipped.
@@ -57,65 +53,6 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn fixture_chart(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/charts").join(name)
-}
-
-/// A directory served over HTTP on a loopback port until dropped.
-struct Served {
-    url: String,
-    stop: Arc<AtomicBool>,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-/// Serves the files of `dir` over HTTP on a loopback port.
-fn serve(dir: PathBuf) -> Served {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let addr = listener.local_addr().expect("the address");
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            if stopped.load(Ordering::SeqCst) {
-                break;
-            }
-            let Ok(mut stream) = stream else { continue };
-            let mut request = String::new();
-            if BufReader::new(&stream).read_line(&mut request).is_err() {
-                continue;
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let file = path.trim_start_matches('/');
-            let body = (!file.contains("..") && !file.is_empty())
-                .then(|| std::fs::read(dir.join(file)).ok())
-                .flatten();
-            let response = match body {
-                Some(body) => {
-                    let mut head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    head.extend(body);
-                    head
-                }
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_vec(),
-            };
-            let _ = stream.write_all(&response);
-        }
-    });
-    Served {
-        url: format!("http://{addr}"),
-        stop,
-        addr,
-    }
 }
 
 /// A chart repository holding the argo-like chart at 1.0.0, 1.1.0 and

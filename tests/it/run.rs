@@ -685,3 +685,66 @@ namespace(c, "apps");
         run.transcript()
     );
 }
+
+/// An external OIDC provider is checked through its discovery document;
+/// its client secret goes into a Secret, never into the state.
+#[test]
+fn an_external_oidc_issuer_is_checked_by_discovery() {
+    let e = env();
+    let site = e.ctx.path().join("idp");
+    let served = crate::common::serve(site.clone());
+    let issuer = format!("{}/realms/platform", served.url);
+    let discovery = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/certs"),
+    });
+    let doc = site.join("realms/platform/.well-known/openid-configuration");
+    std::fs::create_dir_all(doc.parent().expect("a parent")).expect("create the site");
+    std::fs::write(&doc, discovery.to_string()).expect("write the discovery document");
+    let script = format!(
+        r#"
+let c = cluster("e2e", #{{ provider: "existing", argocd_installed: true }});
+let sso = oidc("sso", #{{ provider: "external", issuer_url: "{issuer}", client_id: "grafana",
+                         client_secret: secret("env:E2E_DB_PASSWORD") }});
+namespace(c, "monitoring");
+manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-oidc", namespace: "monitoring" }},
+               stringData: #{{ issuer: sso.issuer_url, id: sso.client_id, secret: sso.client_secret }} }});
+"#
+    );
+    e.ctx.write("sso.rhai", &script);
+    ok(&e.stack(&["run", "sso.rhai", "--yes"]));
+    let secret = e
+        .server
+        .object("v1/secrets", Some("monitoring"), "grafana-oidc")
+        .expect("the Secret");
+    assert!(secret.to_string().contains("grafana"), "{secret:#}");
+    let state = std::fs::read_to_string(e.ctx.path().join(".stack/sso.state.json")).expect("state");
+    assert!(
+        !state.contains(PASSWORD),
+        "the client secret is in the state"
+    );
+    // A second run reads the secret again from the script and changes nothing.
+    let again = e.stack(&["run", "sso.rhai", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+
+    // A typo in the issuer fails at the declaration, before anything uses it.
+    e.ctx.write(
+        "sso.rhai",
+        &script.replace("realms/platform", "realms/platfrom"),
+    );
+    let wrong = e.stack(&["run", "sso.rhai", "--yes"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.transcript());
+    assert!(wrong.stderr.contains("404"), "{}", wrong.transcript());
+    assert!(
+        wrong.stderr.contains("sso.rhai:3"),
+        "{}",
+        wrong.transcript()
+    );
+}
