@@ -85,8 +85,12 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        Env::with(Config::default())
+    }
+
+    fn with(config: Config) -> Env {
         let ctx = TestContext::new();
-        let server = TestServer::start_blocking(Config::default());
+        let server = TestServer::start_blocking(config);
         let kubeconfig = ctx.path().join("kubeconfig");
         server
             .write_kubeconfig(&kubeconfig)
@@ -500,4 +504,87 @@ bootstrap(c, #{{ repo: "{url}", chart: "argo-like", version: "1.0.0" }});
         run.transcript()
     );
     assert!(e.server.object("v1/namespaces", None, "argocd").is_none());
+}
+
+/// The bootstrap pattern end to end: Argo CD installed with Helm, then
+/// adopted by `std/argocd` as an Application that manages it; the handoff
+/// deletes nothing, apps wait for Argo CD, and destroy removes the apps and
+/// the adopting Application before Argo CD itself.
+#[test]
+fn argo_cd_is_bootstrapped_then_manages_itself() {
+    let e = Env::with(Config::default().with_argocd());
+    let repository = chart_repository(&e.ctx);
+    let url = &repository.url;
+    e.ctx.write(
+        "platform.rhai",
+        &format!(
+            r#"
+import "std/argocd" as argocd;
+let c = cluster("e2e", #{{ provider: "existing", base_domain: "e2e.example.com" }});
+let boot = bootstrap(c, #{{ repo: "{url}", chart: "argo-like", version: "1.1.0", timeout: "30s" }});
+argocd::install(c, #{{ bootstrap: boot, version: "1.1.0" }});
+helm_app(c, "podinfo", #{{ repo: "https://stefanprodan.github.io/podinfo", chart: "podinfo",
+                          version: "6.5.0", timeout: "20s" }});
+"#
+        ),
+    );
+    ok(&e.stack(&["run", "platform.rhai", "--yes"]));
+    let app = |name: &str| {
+        e.server
+            .object("argoproj.io/v1alpha1/applications", Some("argocd"), name)
+    };
+    let adopting = app("argocd").expect("the Application that adopts Argo CD");
+    assert_eq!(
+        adopting.pointer("/status/health/status"),
+        Some(&Json::from("Healthy"))
+    );
+    assert!(
+        adopting
+            .pointer("/metadata/finalizers")
+            .is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)),
+        "deleting the adopting Application must not delete Argo CD: {adopting:#}"
+    );
+    // The handoff deleted nothing the bootstrap installed.
+    let server = e
+        .server
+        .object("apps/v1/deployments", Some("argocd"), "argocd-server");
+    assert!(server.is_some(), "the bootstrap's server is gone");
+    let managers = e
+        .server
+        .managers("apps/v1/deployments", Some("argocd"), "argocd-server");
+    assert!(
+        managers.iter().any(|m| m == "stack-bootstrap") && !managers.iter().any(|m| m == "stack"),
+        "{managers:?}"
+    );
+    // Apps wait for Argo CD without being told to.
+    let state = e.state("platform");
+    let needs = &state["resources"]["e2e/helm_app/podinfo"]["depends_on"];
+    assert!(
+        needs
+            .as_array()
+            .is_some_and(|n| n.contains(&Json::from("e2e/bootstrap/argocd"))),
+        "{needs}"
+    );
+    assert!(app("podinfo").is_some());
+
+    e.server.clear_requests();
+    ok(&e.stack(&["destroy", "platform.rhai", "--yes"]));
+    assert!(app("podinfo").is_none() && app("argocd").is_none());
+    assert!(e
+        .server
+        .object("apps/v1/deployments", Some("argocd"), "argocd-server")
+        .is_none());
+    let deletes: Vec<String> = e
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path)
+        .collect();
+    let first = |fragment: &str| deletes.iter().position(|p| p.contains(fragment));
+    let (apps, workloads) = (first("/applications/"), first("/deployments/"));
+    assert!(
+        apps.is_some() && workloads.is_some() && apps < workloads,
+        "{deletes:#?}"
+    );
 }
