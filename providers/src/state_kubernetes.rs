@@ -361,22 +361,7 @@ impl KubernetesStateBackend {
         let api: Api<DynamicObject> =
             Api::namespaced_with(cluster.client.clone(), &self.namespace, &secrets());
         let name = self.secret_name();
-        let written = cluster
-            .retry
-            .run(Conflicts::Final, || {
-                let api = api.clone();
-                let secret = secret.clone();
-                let name = name.clone();
-                let update = seen.is_some();
-                async move {
-                    if update {
-                        api.replace(&name, &PostParams::default(), &secret).await
-                    } else {
-                        api.create(&PostParams::default(), &secret).await
-                    }
-                }
-            })
-            .await;
+        let written = create_or_replace(cluster, &api, &name, &secret, seen.is_some()).await;
         let written = match written {
             Ok(object) => to_json(&object),
             Err(e) if e.code() == Some(409) => {
@@ -482,22 +467,7 @@ impl KubernetesStateBackend {
             let body = self
                 .lease_body(holder, current.as_ref())
                 .map_err(|e| self.invalid(e))?;
-            let taken = cluster
-                .retry
-                .run(Conflicts::Final, || {
-                    let api = api.clone();
-                    let body = body.clone();
-                    let name = name.clone();
-                    let update = current.is_some();
-                    async move {
-                        if update {
-                            api.replace(&name, &PostParams::default(), &body).await
-                        } else {
-                            api.create(&PostParams::default(), &body).await
-                        }
-                    }
-                })
-                .await;
+            let taken = create_or_replace(cluster, &api, &name, &body, current.is_some()).await;
             match taken {
                 Ok(_) => {
                     self.start_renewal(api.clone(), holder.clone());
@@ -592,6 +562,30 @@ impl KubernetesStateBackend {
             Err(e) => Err(self.fail(cluster, "release the lock of", &e)),
         }
     }
+}
+
+/// Writes `body` as `name`: a create, or a replace guarded by the
+/// resourceVersion it carries, so a conflict is never retried blindly.
+async fn create_or_replace(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+    body: &DynamicObject,
+    exists: bool,
+) -> Result<DynamicObject, CallError> {
+    cluster
+        .retry
+        .run(Conflicts::Final, || {
+            let (api, body, name) = (api.clone(), body.clone(), name.to_string());
+            async move {
+                if exists {
+                    api.replace(&name, &PostParams::default(), &body).await
+                } else {
+                    api.create(&PostParams::default(), &body).await
+                }
+            }
+        })
+        .await
 }
 
 fn provider_error(e: ProviderError) -> StateError {
