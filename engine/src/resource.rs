@@ -139,7 +139,8 @@ impl Kind {
             Kind::Cluster => &["provider", "region", "subnet_ids", "role_arn"],
             Kind::Bootstrap => &["namespace"],
             Kind::HelmApp => &["namespace", "via"],
-            Kind::Oidc => &["provider"],
+            // A Cognito client moves to another pool as a new client.
+            Kind::Oidc => &["provider", "user_pool_id", "region"],
             Kind::Namespace | Kind::Manifest => &[],
         }
     }

@@ -7,14 +7,20 @@
 //! - `existing.rs` — clusters that exist already, reached through a kubeconfig
 //! - `kind.rs` — local clusters made with the `kind` CLI
 //! - `oidc.rs` — external OpenID Connect providers, checked by discovery
+//! - `aws.rs` — the AWS configuration, journal and errors shared by EKS and Cognito
+//! - `cognito.rs` — Cognito user pool clients and domains for `oidc`
+//! - `keycloak.rs` — Keycloak realms and clients for `oidc`, imported in the cluster
 //! - `eks/` — EKS clusters and node groups through the AWS SDK, and their tokens
 //! - `helm/` — charts rendered with `helm template`: `via: "helm"` apps, `bootstrap`
 //! - `state_kubernetes.rs` — the state in a Secret, locked with a Lease
 
+pub mod aws;
+pub mod cognito;
 pub mod eks;
 pub mod existing;
 pub mod gitops;
 pub mod helm;
+pub mod keycloak;
 pub mod kind;
 pub mod kubernetes;
 pub mod oidc;

@@ -9,10 +9,12 @@ use serde_json::Value as Json;
 use stack_engine::provider::{Provider, ProviderError, RouteKey, Router};
 use stack_engine::Kind;
 
+use crate::cognito::CognitoProvider;
 use crate::eks::{Aws, EksProvider, EksTokenSource};
 use crate::existing::ExistingClusterProvider;
 use crate::gitops::GitOpsProvider;
 use crate::helm::HelmProvider;
+use crate::keycloak::KeycloakOidcProvider;
 use crate::kind::KindProvider;
 use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
@@ -26,6 +28,8 @@ pub struct StackRouter {
     eks: Arc<EksProvider>,
     kind: Arc<KindProvider>,
     oidc: Arc<ExternalOidcProvider>,
+    keycloak: Arc<KeycloakOidcProvider>,
+    cognito: Arc<CognitoProvider>,
     gitops: Arc<GitOpsProvider>,
     helm: Arc<HelmProvider>,
 }
@@ -39,7 +43,9 @@ impl StackRouter {
         StackRouter {
             helm: Arc::new(HelmProvider::new(stack_dir, clients.clone())),
             existing: Arc::new(ExistingClusterProvider::with_clients(clients.clone())),
-            eks: Arc::new(EksProvider::with_aws(aws)),
+            eks: Arc::new(EksProvider::with_aws(aws.clone())),
+            cognito: Arc::new(CognitoProvider::with_aws(aws)),
+            keycloak: Arc::new(KeycloakOidcProvider::new(stack, clients.clone())),
             kind: Arc::new(KindProvider::with_clients(clients.clone())),
             oidc: Arc::new(ExternalOidcProvider::new()),
             gitops: Arc::new(
@@ -70,11 +76,16 @@ impl Router for StackRouter {
                 )),
             },
             Kind::Bootstrap => Ok(self.helm.clone()),
-            Kind::Oidc if input("provider") == Some("external") => Ok(self.oidc.clone()),
-            Kind::Oidc => Err(not_yet(
-                &format!("`oidc` with `provider: \"{}\"`", input("provider").unwrap_or("?")),
-                "use `provider: \"external\"` with the issuer of an identity provider that runs already",
-            )),
+            // Realm imports hold the client secret: applied directly, never committed.
+            Kind::Oidc => match input("provider") {
+                Some("external") => Ok(self.oidc.clone()),
+                Some("keycloak") => Ok(self.keycloak.clone()),
+                Some("cognito") => Ok(self.cognito.clone()),
+                other => Err(not_yet(
+                    &format!("`oidc` with `provider: \"{}\"`", other.unwrap_or("?")),
+                    "use `provider: \"external\"`, `\"keycloak\"` or `\"cognito\"`",
+                )),
+            },
             Kind::HelmApp if input("via") == Some("helm") => Ok(self.helm.clone()),
             Kind::Namespace | Kind::Manifest | Kind::HelmApp => {
                 let gitops = key.cluster.is_some_and(|c| c.delivery() == "gitops");
@@ -93,6 +104,8 @@ impl Router for StackRouter {
             self.eks.clone(),
             self.kind.clone(),
             self.oidc.clone(),
+            self.keycloak.clone(),
+            self.cognito.clone(),
             self.kubernetes.clone(),
             self.gitops.clone(),
             self.helm.clone(),

@@ -34,28 +34,15 @@ impl Aws {
     }
 
     fn stack(&self, args: &[&str]) -> Run {
-        let url = self.moto.url();
-        self.cx.stack_env(
-            args,
-            &[
-                ("AWS_ENDPOINT_URL", url.as_str()),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_REGION", "eu-west-1"),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-                ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
-                (
-                    "AWS_SHARED_CREDENTIALS_FILE",
-                    "/nonexistent/aws-credentials",
-                ),
-            ],
-        )
+        let env = aws_env(&self.moto);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.cx.stack_env(args, &env)
     }
 
     /// The cluster's Kubernetes version as AWS describes it; `None` when
     /// there is no cluster.
     fn live_version(&self) -> Option<String> {
-        let aws = Aws::settings(&self.moto);
+        let aws = moto_aws(&self.moto);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -69,19 +56,37 @@ impl Aws {
         })
     }
 
-    fn settings(moto: &Moto) -> eks::Aws {
-        eks::Aws::with_settings(eks::AwsSettings {
-            endpoint_url: Some(moto.url()),
-            credentials: Some(Credentials::new("testing", "testing", None, None, "test")),
-        })
-    }
-
     fn state(&self) -> serde_json::Value {
         let path = self.cx.path().join(".stack/eks.state.json");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         serde_json::from_str(&text).expect("the state is JSON")
     }
+}
+
+/// The environment that points the AWS SDK's standard chain at moto, with
+/// dummy credentials and nothing read from the machine's AWS files.
+pub(crate) fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.url()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "eu-west-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials".into(),
+        ),
+    ]
+}
+
+/// An AWS configuration on moto, for a test to look at what `stack` did.
+pub(crate) fn moto_aws(moto: &Moto) -> eks::Aws {
+    eks::Aws::with_settings(eks::AwsSettings {
+        endpoint_url: Some(moto.url()),
+        credentials: Some(Credentials::new("testing", "testing", None, None, "test")),
+    })
 }
 
 fn ok(run: &Run) {

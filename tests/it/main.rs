@@ -8,5 +8,6 @@ mod eks;
 mod errors;
 mod examples;
 mod helm;
+mod oidc;
 mod repl;
 mod run;

@@ -29,15 +29,15 @@ manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namesp
                stringData: #{ password: secret("env:E2E_DB_PASSWORD") } });
 "#;
 
-const PASSWORD: &str = "e2e-very-secret-password";
+pub(crate) const PASSWORD: &str = "e2e-very-secret-password";
 
-struct Env {
-    ctx: TestContext,
-    server: TestServer,
-    kubeconfig: PathBuf,
+pub(crate) struct Env {
+    pub ctx: TestContext,
+    pub server: TestServer,
+    pub kubeconfig: PathBuf,
 }
 
-fn env() -> Env {
+pub(crate) fn env() -> Env {
     env_with(Config::default().with_argocd())
 }
 
@@ -61,7 +61,7 @@ fn env_with(config: Config) -> Env {
 }
 
 impl Env {
-    fn stack(&self, args: &[&str]) -> Run {
+    pub fn stack(&self, args: &[&str]) -> Run {
         let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
         self.ctx.stack_env(
             args,
@@ -78,7 +78,7 @@ impl Env {
         serde_json::from_str(&text).expect("the state file is JSON")
     }
 
-    fn names(&self, resource: &str, namespace: Option<&str>) -> Vec<String> {
+    pub fn names(&self, resource: &str, namespace: Option<&str>) -> Vec<String> {
         let mut names: Vec<String> = self
             .server
             .list(resource, namespace)
@@ -130,7 +130,7 @@ fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-fn ok(run: &Run) {
+pub(crate) fn ok(run: &Run) {
     assert_eq!(run.code, 0, "{}", run.transcript());
 }
 
@@ -683,68 +683,5 @@ namespace(c, "apps");
         run.stderr.contains("skipped local/namespace/apps"),
         "{}",
         run.transcript()
-    );
-}
-
-/// An external OIDC provider is checked through its discovery document;
-/// its client secret goes into a Secret, never into the state.
-#[test]
-fn an_external_oidc_issuer_is_checked_by_discovery() {
-    let e = env();
-    let site = e.ctx.path().join("idp");
-    let served = crate::common::serve(site.clone());
-    let issuer = format!("{}/realms/platform", served.url);
-    let discovery = serde_json::json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/auth"),
-        "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/certs"),
-    });
-    let doc = site.join("realms/platform/.well-known/openid-configuration");
-    std::fs::create_dir_all(doc.parent().expect("a parent")).expect("create the site");
-    std::fs::write(&doc, discovery.to_string()).expect("write the discovery document");
-    let script = format!(
-        r#"
-let c = cluster("e2e", #{{ provider: "existing", argocd_installed: true }});
-let sso = oidc("sso", #{{ provider: "external", issuer_url: "{issuer}", client_id: "grafana",
-                         client_secret: secret("env:E2E_DB_PASSWORD") }});
-namespace(c, "monitoring");
-manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-oidc", namespace: "monitoring" }},
-               stringData: #{{ issuer: sso.issuer_url, id: sso.client_id, secret: sso.client_secret }} }});
-"#
-    );
-    e.ctx.write("sso.rhai", &script);
-    ok(&e.stack(&["run", "sso.rhai", "--yes"]));
-    let secret = e
-        .server
-        .object("v1/secrets", Some("monitoring"), "grafana-oidc")
-        .expect("the Secret");
-    assert!(secret.to_string().contains("grafana"), "{secret:#}");
-    let state = std::fs::read_to_string(e.ctx.path().join(".stack/sso.state.json")).expect("state");
-    assert!(
-        !state.contains(PASSWORD),
-        "the client secret is in the state"
-    );
-    // A second run reads the secret again from the script and changes nothing.
-    let again = e.stack(&["run", "sso.rhai", "--yes"]);
-    ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
-
-    // A typo in the issuer fails at the declaration, before anything uses it.
-    e.ctx.write(
-        "sso.rhai",
-        &script.replace("realms/platform", "realms/platfrom"),
-    );
-    let wrong = e.stack(&["run", "sso.rhai", "--yes"]);
-    assert_eq!(wrong.code, 1, "{}", wrong.transcript());
-    assert!(wrong.stderr.contains("404"), "{}", wrong.transcript());
-    assert!(
-        wrong.stderr.contains("sso.rhai:3"),
-        "{}",
-        wrong.transcript()
     );
 }

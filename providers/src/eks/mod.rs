@@ -21,107 +21,21 @@ pub mod nodegroups;
 pub mod token;
 pub mod wait;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 
-use aws_config::{BehaviorVersion, SdkConfig};
-pub use aws_credential_types::Credentials;
-use aws_sdk_eks::config::Region;
 use aws_sdk_eks::Client;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use futures_util::future::try_join_all;
 use serde_json::Value as Json;
 use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
 use stack_engine::state::backend::BoxFuture;
 use tokio::time::Instant;
 
+pub use crate::aws::{Aws, AwsSettings, Credentials, Journal};
+
 use self::cluster::ClusterSpec;
 use self::nodegroups::NodeGroupSpec;
 pub use self::token::EksTokenSource;
 use self::wait::{Backoff, Poll};
-
-/// Overrides of the standard AWS configuration, for tests and tools that
-/// must not depend on the environment. Unset fields follow the standard
-/// chain (environment, profiles, instance metadata).
-#[derive(Debug, Clone, Default)]
-pub struct AwsSettings {
-    pub endpoint_url: Option<String>,
-    pub credentials: Option<Credentials>,
-}
-
-/// The AWS configuration of each region used in this process, loaded once.
-#[derive(Clone, Default)]
-pub struct Aws {
-    settings: AwsSettings,
-    configs: Arc<tokio::sync::Mutex<HashMap<String, SdkConfig>>>,
-}
-
-impl Aws {
-    /// The standard configuration.
-    pub fn new() -> Self {
-        Aws::default()
-    }
-
-    pub fn with_settings(settings: AwsSettings) -> Self {
-        Aws {
-            settings,
-            configs: Arc::default(),
-        }
-    }
-
-    /// The configuration for `region` (empty: the configured region).
-    pub async fn config(&self, region: &str) -> SdkConfig {
-        let mut configs = self.configs.lock().await;
-        if let Some(found) = configs.get(region) {
-            return found.clone();
-        }
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if !region.is_empty() {
-            loader = loader.region(Region::new(region.to_string()));
-        }
-        if let Some(url) = &self.settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(credentials) = &self.settings.credentials {
-            loader = loader.credentials_provider(credentials.clone());
-        }
-        let config = loader.load().await;
-        configs.insert(region.to_string(), config.clone());
-        config
-    }
-
-    /// An EKS client for `region`.
-    pub async fn eks(&self, region: &str) -> Client {
-        Client::new(&self.config(region).await)
-    }
-}
-
-/// The AWS writes made through a provider, in order (`create cluster prod`),
-/// for progress and for tests that check a converged apply writes nothing.
-#[derive(Debug, Clone, Default)]
-pub struct Journal {
-    entries: Arc<Mutex<Vec<String>>>,
-}
-
-impl Journal {
-    pub fn record(&self, entry: String) {
-        self.lock().push(entry);
-    }
-
-    /// Every entry so far, leaving the journal empty.
-    pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// The provider of EKS clusters.
 #[derive(Clone, Default)]

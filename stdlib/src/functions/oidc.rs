@@ -56,11 +56,47 @@ const KEYCLOAK: &[Opt] = &[
         Ty::Str,
         "the client's id (default: the oidc name)",
     ),
+    opt(
+        "client_secret",
+        Ty::Str,
+        "a `secret(...)` for the client (default: generated once, kept in the Secret `<name>-oidc-client`)",
+    ),
+    opt(
+        "namespace",
+        Ty::Str,
+        "Keycloak's namespace, where the realm is imported from (default `keycloak`)",
+    ),
+    opt(
+        "url",
+        Ty::Str,
+        "Keycloak inside the cluster (default `http://keycloak.<namespace>.svc`)",
+    ),
+    opt("admin_user", Ty::Str, "Keycloak's admin user (default `admin`)"),
+    opt(
+        "admin_credentials",
+        Ty::Str,
+        "Secret holding the admin password under `admin-password` (default `keycloak-credentials`, as std/keycloak writes it)",
+    ),
+    opt(
+        "image",
+        Ty::Str,
+        "keycloak-config-cli image that imports the realm",
+    ),
 ];
 
 const COGNITO: &[Opt] = &[
     required("user_pool_id", Ty::Str, "the Cognito user pool"),
     required("region", Ty::Str, "AWS region of the user pool"),
+    opt(
+        "client_name",
+        Ty::Str,
+        "the app client's name (default: the oidc name)",
+    ),
+    opt(
+        "scopes",
+        Ty::StrList,
+        "OAuth scopes allowed (default `openid`, `email`, `profile`)",
+    ),
     opt("domain", Ty::Str, "prefix of the hosted UI domain"),
 ];
 
@@ -80,7 +116,7 @@ pub static SCHEMA: Schema = Schema {
 pub static DOC: FnDoc = FnDoc {
     name: "oidc",
     signatures: &["oidc(name: string, opts: map) -> oidc handle"],
-    summary: "Declares an OpenID Connect provider and a client of it. `external` uses an issuer that already exists; `keycloak` runs Keycloak on a cluster and declares the realm and client; `cognito` creates a client in a Cognito user pool. `client_secret` is always sensitive.",
+    summary: "Declares an OpenID Connect provider and a client of it. `external` uses an issuer that already exists; `keycloak` declares a realm and a client in the Keycloak on a cluster (imported by a keycloak-config-cli Job in Keycloak's namespace); `cognito` creates an app client (and optionally the hosted UI domain) in an existing Cognito user pool. `client_secret` is always sensitive.",
     schema: Some(&SCHEMA),
     kind: Some(Kind::Oidc),
     example: r#"let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });"#,
@@ -100,19 +136,19 @@ fn oidc(
         .unwrap_or_default();
     let mut known = BTreeMap::new();
     let mut cluster: Option<Handle> = None;
+    if let Some(secret) = opts.get("client_secret") {
+        let text = secret.to_string();
+        if !token::has_tokens(&text) {
+            return Err(Fault::new("stack::script::plain_secret", "`client_secret` is written in clear in the script")
+                .label("a plain string")
+                .help("read it with `secret(\"env:NAME\")` or `secret(\"file:path\")`, so it is never printed or stored in clear")
+                .at(key_span(session, call, "client_secret"))
+                .raise(ctx.call_position()));
+        }
+        known.insert("client_secret".to_string(), string_value(&text, session));
+    }
     match provider.as_str() {
         "external" => {
-            if let Some(secret) = opts.get("client_secret") {
-                let text = secret.to_string();
-                if !token::has_tokens(&text) {
-                    return Err(Fault::new("stack::script::plain_secret", "`client_secret` is written in clear in the script")
-                        .label("a plain string")
-                        .help("read it with `secret(\"env:NAME\")` or `secret(\"file:path\")`, so it is never printed or stored in clear")
-                        .at(key_span(session, call, "client_secret"))
-                        .raise(ctx.call_position()));
-                }
-                known.insert("client_secret".to_string(), string_value(&text, session));
-            }
             for key in ["issuer_url", "client_id"] {
                 if let Some(v) = opts.get(key) {
                     known.insert(key.to_string(), string_value(&v.to_string(), session));

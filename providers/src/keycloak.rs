@@ -1,0 +1,410 @@
+//! `oidc` with `provider: "keycloak"`: a realm and a confidential client in
+//! the Keycloak that runs on the cluster (usually `std/keycloak`).
+//!
+//! The realm is declared, not clicked together: a ConfigMap holds it in
+//! Keycloak's realm format and a Job runs keycloak-config-cli inside the
+//! cluster, which makes Keycloak's realm match the file through the admin
+//! API (idempotently, so re-running it changes nothing). The Job's name
+//! carries a hash of what it imports, so any change to the realm, the
+//! client or its secret runs a new import and the old Job is pruned. The
+//! import runs in the cluster because Keycloak's admin API is rarely
+//! reachable from where `stack` runs.
+//!
+//! The client secret is `client_secret` when the script gives one (a
+//! `secret(...)`), else generated once and kept in the Secret
+//! `<name>-oidc-client` beside Keycloak; it is read back from there on
+//! later runs, so the state only ever holds its hash.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+use stack_engine::objects::STACK_LABEL;
+use stack_engine::provider::{
+    Applied, ApplyRequest, ClusterTarget, DeleteRequest, Provider, ProviderError,
+};
+use stack_engine::state::backend::BoxFuture;
+
+use crate::kubernetes::client::Clients;
+use crate::kubernetes::KubernetesProvider;
+
+/// keycloak-config-cli built for the Keycloak release of `std/keycloak`'s chart.
+pub const CONFIG_CLI_IMAGE: &str = "docker.io/adorsys/keycloak-config-cli:6.5.0-24.0.5";
+/// Keys of the client Secret.
+const CLIENT_ID_KEY: &str = "client-id";
+const CLIENT_SECRET_KEY: &str = "client-secret";
+
+/// What one `oidc(..., #{ provider: "keycloak" })` declares.
+#[derive(Debug, Clone, PartialEq)]
+struct RealmSpec {
+    /// The oidc declaration's name; objects are named after it.
+    name: String,
+    realm: String,
+    client_id: String,
+    redirect_uris: Vec<String>,
+    /// Keycloak's namespace, where the objects go.
+    namespace: String,
+    /// Keycloak's admin API as seen from inside the cluster.
+    url: String,
+    admin_user: String,
+    /// Secret with the admin password under `admin-password`.
+    admin_credentials: String,
+    image: String,
+    /// The issuer: `https://keycloak.<base_domain>/realms/<realm>`.
+    issuer_url: String,
+}
+
+impl RealmSpec {
+    fn from_request(request: &ApplyRequest) -> Result<RealmSpec, ProviderError> {
+        let inputs = &request.inputs;
+        let text = |key: &str| inputs.get(key).and_then(Json::as_str).map(str::to_string);
+        let realm = text("realm")
+            .ok_or_else(|| ProviderError::new(format!("`{}` has no `realm`", request.id)))?;
+        let namespace = text("namespace").unwrap_or_else(|| "keycloak".to_string());
+        let base_domain = request
+            .cluster
+            .as_ref()
+            .and_then(|c| c.input_str("base_domain"))
+            .ok_or_else(|| {
+                ProviderError::new(format!(
+                    "`{}` needs its cluster's `base_domain`: Keycloak is served at keycloak.<base_domain>",
+                    request.id
+                ))
+            })?;
+        Ok(RealmSpec {
+            client_id: text("client_id").unwrap_or_else(|| request.name.clone()),
+            redirect_uris: inputs
+                .get("redirect_uris")
+                .and_then(Json::as_array)
+                .map(|uris| {
+                    uris.iter()
+                        .filter_map(|u| u.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            url: text("url").unwrap_or_else(|| format!("http://keycloak.{namespace}.svc")),
+            admin_user: text("admin_user").unwrap_or_else(|| "admin".to_string()),
+            admin_credentials: text("admin_credentials")
+                .unwrap_or_else(|| "keycloak-credentials".to_string()),
+            image: text("image").unwrap_or_else(|| CONFIG_CLI_IMAGE.to_string()),
+            issuer_url: format!("https://keycloak.{base_domain}/realms/{realm}"),
+            name: request.name.clone(),
+            realm,
+            namespace,
+        })
+    }
+
+    fn client_secret_name(&self) -> String {
+        format!("{}-oidc-client", self.name)
+    }
+
+    fn config_map_name(&self) -> String {
+        format!("{}-realm", self.name)
+    }
+
+    /// The realm in Keycloak's export format, as keycloak-config-cli reads
+    /// it. The secret is substituted from the Job's environment, so it is
+    /// never in the ConfigMap.
+    fn realm_document(&self) -> Json {
+        json!({
+            "realm": self.realm,
+            "enabled": true,
+            "clients": [{
+                "clientId": self.client_id,
+                "name": self.client_id,
+                "enabled": true,
+                "protocol": "openid-connect",
+                "publicClient": false,
+                "clientAuthenticatorType": "client-secret",
+                "secret": "$(env:CLIENT_SECRET)",
+                "standardFlowEnabled": true,
+                "directAccessGrantsEnabled": false,
+                "redirectUris": self.redirect_uris,
+                "webOrigins": ["+"],
+                "defaultClientScopes": ["openid", "profile", "email"],
+            }],
+        })
+    }
+
+    fn labels(&self, stack: &str) -> Json {
+        json!({
+            STACK_LABEL: stack,
+            "app.kubernetes.io/managed-by": "stack",
+            "app.kubernetes.io/part-of": self.name,
+        })
+    }
+
+    /// The Secret, the ConfigMap and the import Job, in apply order.
+    fn objects(&self, stack: &str, client_secret: &str) -> Vec<Json> {
+        let realm = serde_json::to_string_pretty(&self.realm_document()).unwrap_or_default();
+        let labels = self.labels(stack);
+        // Any change to what is imported (the secret included) is a new Job.
+        let mut hasher = Sha256::new();
+        for part in [realm.as_str(), &self.url, &self.image, client_secret] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        let hash = hex::encode(hasher.finalize());
+        let job_name = format!("{}-realm-{}", self.name, &hash[..8]);
+        let secret_ref =
+            |name: &str, key: &str| json!({ "secretKeyRef": { "name": name, "key": key } });
+        vec![
+            json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": { "name": self.client_secret_name(), "namespace": self.namespace, "labels": labels },
+                "type": "Opaque",
+                "stringData": { CLIENT_ID_KEY: self.client_id, CLIENT_SECRET_KEY: client_secret },
+            }),
+            json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": { "name": self.config_map_name(), "namespace": self.namespace, "labels": labels },
+                "data": { format!("{}.json", self.realm): realm },
+            }),
+            json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": { "name": job_name, "namespace": self.namespace, "labels": labels },
+                "spec": {
+                    "backoffLimit": 3,
+                    "template": {
+                        "metadata": { "labels": labels },
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [{
+                                "name": "import",
+                                "image": self.image,
+                                "env": [
+                                    { "name": "KEYCLOAK_URL", "value": self.url },
+                                    { "name": "KEYCLOAK_USER", "value": self.admin_user },
+                                    { "name": "KEYCLOAK_PASSWORD", "valueFrom": secret_ref(&self.admin_credentials, "admin-password") },
+                                    { "name": "KEYCLOAK_AVAILABILITYCHECK_ENABLED", "value": "true" },
+                                    { "name": "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT", "value": "300s" },
+                                    { "name": "IMPORT_FILES_LOCATIONS", "value": "/config/*" },
+                                    { "name": "IMPORT_VARSUBSTITUTION_ENABLED", "value": "true" },
+                                    { "name": "CLIENT_SECRET", "valueFrom": secret_ref(&self.client_secret_name(), CLIENT_SECRET_KEY) },
+                                ],
+                                "volumeMounts": [{ "name": "realm", "mountPath": "/config", "readOnly": true }],
+                            }],
+                            "volumes": [{ "name": "realm", "configMap": { "name": self.config_map_name() } }],
+                        },
+                    },
+                },
+            }),
+        ]
+    }
+}
+
+/// Applies Keycloak realms and clients through keycloak-config-cli Jobs.
+pub struct KeycloakOidcProvider {
+    stack: String,
+    kubernetes: KubernetesProvider,
+}
+
+impl KeycloakOidcProvider {
+    pub fn new(stack: &str, clients: Arc<Clients>) -> Self {
+        KeycloakOidcProvider {
+            stack: stack.to_string(),
+            kubernetes: KubernetesProvider::with_clients(clients),
+        }
+    }
+
+    fn target(request: &ApplyRequest) -> Result<&ClusterTarget, ProviderError> {
+        request.cluster.as_ref().ok_or_else(|| {
+            ProviderError::new(format!("`{}` has no cluster Keycloak runs on", request.id))
+        })
+    }
+
+    /// The client secret kept in the cluster by an earlier run.
+    async fn stored_secret(
+        &self,
+        target: &ClusterTarget,
+        spec: &RealmSpec,
+    ) -> Result<Option<String>, ProviderError> {
+        let cluster = self.kubernetes.clients().cluster(target).await?;
+        let secrets: kube::Api<Secret> =
+            kube::Api::namespaced(cluster.client.clone(), &spec.namespace);
+        let name = spec.client_secret_name();
+        let found = secrets.get_opt(&name).await.map_err(|e| {
+            ProviderError::new(format!(
+                "cannot read Secret {}/{name} on {}",
+                spec.namespace,
+                cluster.describe()
+            ))
+            .detail(e.to_string())
+        })?;
+        Ok(found
+            .and_then(|s| s.data)
+            .and_then(|data| data.get(CLIENT_SECRET_KEY).cloned())
+            .and_then(|bytes| String::from_utf8(bytes.0).ok())
+            .filter(|s| !s.is_empty()))
+    }
+
+    /// The script's `client_secret`, else the stored one, else a new one.
+    async fn client_secret(
+        &self,
+        request: &ApplyRequest,
+        spec: &RealmSpec,
+    ) -> Result<String, ProviderError> {
+        if let Some(given) = request.inputs.get("client_secret").and_then(Json::as_str) {
+            return Ok(given.to_string());
+        }
+        if let Some(stored) = self.stored_secret(Self::target(request)?, spec).await? {
+            return Ok(stored);
+        }
+        generate_secret()
+    }
+
+    fn outputs(spec: &RealmSpec, client_secret: String) -> BTreeMap<String, Json> {
+        BTreeMap::from([
+            (
+                "issuer_url".to_string(),
+                Json::String(spec.issuer_url.clone()),
+            ),
+            (
+                "client_id".to_string(),
+                Json::String(spec.client_id.clone()),
+            ),
+            ("client_secret".to_string(), Json::String(client_secret)),
+        ])
+    }
+
+    async fn apply_realm(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
+        let spec = RealmSpec::from_request(request)?;
+        let client_secret = self.client_secret(request, &spec).await?;
+        let sub = ApplyRequest {
+            objects: spec.objects(&self.stack, &client_secret),
+            wait: true,
+            ..request.clone()
+        };
+        let applied = self.kubernetes.apply(&sub).await.map_err(|e| {
+            if e.help.is_some() {
+                return e;
+            }
+            e.help(format!(
+                "the realm is imported by a Job in `{ns}`: `kubectl logs -n {ns} -l app.kubernetes.io/part-of={name}` shows why; Keycloak must be running at {url} with its admin password in Secret `{secret}`",
+                ns = spec.namespace,
+                name = spec.name,
+                url = spec.url,
+                secret = spec.admin_credentials,
+            ))
+        })?;
+        Ok(Applied {
+            outputs: Self::outputs(&spec, client_secret),
+            objects: applied.objects,
+        })
+    }
+
+    async fn read(&self, request: &ApplyRequest) -> Result<BTreeMap<String, Json>, ProviderError> {
+        let spec = RealmSpec::from_request(request)?;
+        let secret = match request.inputs.get("client_secret").and_then(Json::as_str) {
+            Some(given) => Some(given.to_string()),
+            None => self.stored_secret(Self::target(request)?, &spec).await?,
+        };
+        let mut outputs = Self::outputs(&spec, String::new());
+        match secret {
+            Some(secret) => outputs.insert("client_secret".to_string(), Json::String(secret)),
+            None => outputs.remove("client_secret"),
+        };
+        Ok(outputs)
+    }
+}
+
+/// 32 random bytes from the operating system, hex-encoded.
+fn generate_secret() -> Result<String, ProviderError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ProviderError::new(format!("cannot generate a client secret: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+impl Provider for KeycloakOidcProvider {
+    fn name(&self) -> &'static str {
+        "keycloak"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(self.apply_realm(request))
+    }
+
+    /// Removes the client Secret, the realm ConfigMap and the import Job.
+    /// The realm itself lives in Keycloak's database and goes with it.
+    fn delete<'a>(
+        &'a self,
+        request: &'a DeleteRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.kubernetes.delete(request)
+    }
+
+    /// The client secret of an earlier run, for dependents (the state keeps
+    /// only its hash).
+    fn read_outputs<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, Json>, ProviderError>> {
+        Box::pin(self.read(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RealmSpec {
+        RealmSpec {
+            name: "sso".into(),
+            realm: "platform".into(),
+            client_id: "sso".into(),
+            redirect_uris: vec!["https://argocd.example.com/auth/callback".into()],
+            namespace: "keycloak".into(),
+            url: "http://keycloak.keycloak.svc".into(),
+            admin_user: "admin".into(),
+            admin_credentials: "keycloak-credentials".into(),
+            image: CONFIG_CLI_IMAGE.into(),
+            issuer_url: "https://keycloak.example.com/realms/platform".into(),
+        }
+    }
+
+    #[test]
+    fn the_secret_never_reaches_the_config_map() {
+        let objects = spec().objects("prod", "s3cr3t-value");
+        let config_map = objects[1].to_string();
+        assert!(!config_map.contains("s3cr3t-value"));
+        assert!(config_map.contains("$(env:CLIENT_SECRET)"));
+        assert!(config_map.contains("https://argocd.example.com/auth/callback"));
+        assert_eq!(objects[0]["stringData"]["client-secret"], "s3cr3t-value");
+    }
+
+    #[test]
+    fn a_change_to_what_is_imported_is_a_new_job() {
+        let job_name = |spec: &RealmSpec, secret: &str| {
+            spec.objects("prod", secret)[2]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let base = spec();
+        let same = job_name(&base, "a");
+        assert_eq!(same, job_name(&base, "a"));
+        assert!(same.starts_with("sso-realm-"));
+        assert_ne!(same, job_name(&base, "b"));
+        let mut more_uris = spec();
+        more_uris
+            .redirect_uris
+            .push("https://grafana.example.com/login".into());
+        assert_ne!(same, job_name(&more_uris, "a"));
+    }
+
+    #[test]
+    fn generated_secrets_differ() {
+        let a = generate_secret().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, generate_secret().unwrap());
+    }
+}

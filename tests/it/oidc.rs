@@ -1,0 +1,297 @@
+//! `oidc` end to end: an external issuer checked by discovery, a Keycloak
+//! realm and client imported in the cluster (the Kubernetes API test
+//! server), and a Cognito app client (moto). In every case the client
+//! secret reaches the Secrets that use it and never the state.
+
+use base64::Engine as _;
+use serde_json::Value as Json;
+use stack_testkit::Moto;
+
+use crate::eks::{aws_env, moto_aws};
+use crate::run::{env, ok, Env, PASSWORD};
+
+/// A value of a Secret on the test server, decoded.
+fn secret_value(e: &Env, namespace: &str, name: &str, key: &str) -> String {
+    let secret = e
+        .server
+        .object("v1/secrets", Some(namespace), name)
+        .unwrap_or_else(|| panic!("Secret {namespace}/{name}"));
+    let encoded = secret
+        .pointer(&format!("/data/{key}"))
+        .and_then(Json::as_str)
+        .unwrap_or_else(|| panic!("{key} in {secret:#}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64 data");
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+fn state_text(e: &Env, stack: &str) -> String {
+    std::fs::read_to_string(e.ctx.path().join(format!(".stack/{stack}.state.json")))
+        .expect("a state file")
+}
+
+/// An external OIDC provider is checked through its discovery document;
+/// its client secret goes into a Secret, never into the state.
+#[test]
+fn an_external_oidc_issuer_is_checked_by_discovery() {
+    let e = env();
+    let site = e.ctx.path().join("idp");
+    let served = crate::common::serve(site.clone());
+    let issuer = format!("{}/realms/platform", served.url);
+    let discovery = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/certs"),
+    });
+    let doc = site.join("realms/platform/.well-known/openid-configuration");
+    std::fs::create_dir_all(doc.parent().expect("a parent")).expect("create the site");
+    std::fs::write(&doc, discovery.to_string()).expect("write the discovery document");
+    let script = format!(
+        r#"
+let c = cluster("e2e", #{{ provider: "existing", argocd_installed: true }});
+let sso = oidc("sso", #{{ provider: "external", issuer_url: "{issuer}", client_id: "grafana",
+                         client_secret: secret("env:E2E_DB_PASSWORD") }});
+namespace(c, "monitoring");
+manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-oidc", namespace: "monitoring" }},
+               stringData: #{{ issuer: sso.issuer_url, id: sso.client_id, secret: sso.client_secret }} }});
+"#
+    );
+    e.ctx.write("sso.rhai", &script);
+    ok(&e.stack(&["run", "sso.rhai", "--yes"]));
+    let secret = e
+        .server
+        .object("v1/secrets", Some("monitoring"), "grafana-oidc")
+        .expect("the Secret");
+    assert!(secret.to_string().contains("grafana"), "{secret:#}");
+    let state = std::fs::read_to_string(e.ctx.path().join(".stack/sso.state.json")).expect("state");
+    assert!(
+        !state.contains(PASSWORD),
+        "the client secret is in the state"
+    );
+    // A second run reads the secret again from the script and changes nothing.
+    let again = e.stack(&["run", "sso.rhai", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+
+    // A typo in the issuer fails at the declaration, before anything uses it.
+    e.ctx.write(
+        "sso.rhai",
+        &script.replace("realms/platform", "realms/platfrom"),
+    );
+    let wrong = e.stack(&["run", "sso.rhai", "--yes"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.transcript());
+    assert!(wrong.stderr.contains("404"), "{}", wrong.transcript());
+    assert!(
+        wrong.stderr.contains("sso.rhai:3"),
+        "{}",
+        wrong.transcript()
+    );
+}
+
+const KEYCLOAK: &str = r#"
+let c = cluster("e2e", #{ provider: "existing", argocd_installed: true, base_domain: "example.test" });
+let ns = namespace(c, "keycloak");
+manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "keycloak-credentials", namespace: ns.name },
+               stringData: #{ "admin-password": secret("env:E2E_DB_PASSWORD") } });
+let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform",
+                         redirect_uris: ["https://argocd.example.test/auth/callback"], depends_on: [ns] });
+let mon = namespace(c, "monitoring");
+manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "grafana-oidc", namespace: mon.name },
+               stringData: #{ issuer: sso.issuer_url, id: sso.client_id, secret: sso.client_secret } });
+"#;
+
+/// A Keycloak realm and client are declared as a realm file and imported
+/// by a keycloak-config-cli Job; the generated client secret is kept in the
+/// cluster, reused by later runs, and handed to the apps that need it.
+#[test]
+fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
+    let e = env();
+    e.ctx.write("kc.rhai", KEYCLOAK);
+    let plan = e.stack(&["plan", "kc.rhai"]);
+    ok(&plan);
+    assert!(
+        plan.stdout
+            .contains("https://keycloak.example.test/realms/platform"),
+        "the issuer is known at plan time: {}",
+        plan.transcript()
+    );
+    ok(&e.stack(&["run", "kc.rhai", "--yes"]));
+
+    // The realm file names the client and its redirect URIs, not the secret.
+    let config_map = e
+        .server
+        .object("v1/configmaps", Some("keycloak"), "sso-realm")
+        .expect("the realm ConfigMap");
+    let realm: Json = serde_json::from_str(
+        config_map
+            .pointer("/data/platform.json")
+            .and_then(Json::as_str)
+            .expect("platform.json"),
+    )
+    .expect("the realm is JSON");
+    assert_eq!(realm["realm"], "platform");
+    assert_eq!(realm["clients"][0]["clientId"], "sso");
+    assert_eq!(
+        realm["clients"][0]["redirectUris"],
+        serde_json::json!(["https://argocd.example.test/auth/callback"])
+    );
+    assert_eq!(realm["clients"][0]["secret"], "$(env:CLIENT_SECRET)");
+
+    // The import Job ran to completion, reading both secrets by reference.
+    let jobs = e.names("batch/v1/jobs", Some("keycloak"));
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(jobs[0].starts_with("sso-realm-"), "{jobs:?}");
+    let job = e
+        .server
+        .object("batch/v1/jobs", Some("keycloak"), &jobs[0])
+        .expect("the Job");
+    let job_text = job.to_string();
+    assert!(job_text.contains("keycloak-credentials"), "{job:#}");
+    assert!(job_text.contains("http://keycloak.keycloak.svc"), "{job:#}");
+    assert!(!job_text.contains(PASSWORD), "{job:#}");
+
+    // The generated secret is in the client Secret and in Grafana's.
+    let generated = secret_value(&e, "keycloak", "sso-oidc-client", "client-secret");
+    assert_eq!(generated.len(), 64);
+    assert_eq!(
+        secret_value(&e, "monitoring", "grafana-oidc", "secret"),
+        generated
+    );
+    assert_eq!(
+        secret_value(&e, "monitoring", "grafana-oidc", "issuer"),
+        "https://keycloak.example.test/realms/platform"
+    );
+    let state = state_text(&e, "kc");
+    assert!(
+        !state.contains(&generated),
+        "the client secret is in the state"
+    );
+    assert!(
+        !state.contains(PASSWORD),
+        "the admin password is in the state"
+    );
+
+    // A second run changes nothing and keeps the secret.
+    let again = e.stack(&["run", "kc.rhai", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+    assert_eq!(
+        secret_value(&e, "keycloak", "sso-oidc-client", "client-secret"),
+        generated
+    );
+
+    // Another redirect URI: a new import Job, the old one pruned, the same secret.
+    e.ctx.write(
+        "kc.rhai",
+        &KEYCLOAK.replace(
+            r#"redirect_uris: ["https://argocd.example.test/auth/callback"]"#,
+            r#"redirect_uris: ["https://argocd.example.test/auth/callback", "https://grafana.example.test/login/generic_oauth"]"#,
+        ),
+    );
+    let changed = e.stack(&["run", "kc.rhai", "--yes"]);
+    ok(&changed);
+    let new_jobs = e.names("batch/v1/jobs", Some("keycloak"));
+    assert_eq!(new_jobs.len(), 1, "{new_jobs:?}");
+    assert_ne!(new_jobs, jobs);
+    assert_eq!(
+        secret_value(&e, "keycloak", "sso-oidc-client", "client-secret"),
+        generated
+    );
+    assert_eq!(
+        secret_value(&e, "monitoring", "grafana-oidc", "secret"),
+        generated
+    );
+
+    // Destroy removes the client Secret, the realm file and the Job.
+    ok(&e.stack(&["destroy", "kc.rhai", "--yes"]));
+    assert!(e.names("batch/v1/jobs", Some("keycloak")).is_empty());
+    assert!(e.names("v1/configmaps", Some("keycloak")).is_empty());
+    assert!(e.names("v1/secrets", Some("keycloak")).is_empty());
+}
+
+/// A Cognito app client is created in an existing user pool, its secret
+/// handed to a Secret in the cluster, and deleted by `destroy`.
+#[test]
+fn a_cognito_client_is_created_and_its_secret_handed_on() {
+    let moto = Moto::start().unwrap_or_else(|e| panic!("the Cognito tests need moto: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let aws = moto_aws(&moto);
+    let cognito = runtime.block_on(aws.cognito("eu-west-1"));
+    let pool = runtime
+        .block_on(cognito.create_user_pool().pool_name("platform").send())
+        .expect("a user pool")
+        .user_pool
+        .and_then(|p| p.id)
+        .expect("the pool's id");
+    let clients = || {
+        runtime
+            .block_on(cognito.list_user_pool_clients().user_pool_id(&pool).send())
+            .expect("listed")
+            .user_pool_clients()
+            .iter()
+            .filter_map(|c| c.client_id().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+
+    let e = env();
+    e.ctx.write(
+        "cognito.rhai",
+        &format!(
+            r#"
+let c = cluster("e2e", #{{ provider: "existing", argocd_installed: true }});
+let sso = oidc("sso", #{{ provider: "cognito", region: "eu-west-1", user_pool_id: "{pool}",
+                         redirect_uris: ["https://grafana.example.test/login/generic_oauth"] }});
+let mon = namespace(c, "monitoring");
+manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-oidc", namespace: mon.name }},
+               stringData: #{{ issuer: sso.issuer_url, id: sso.client_id, secret: sso.client_secret }} }});
+"#
+        ),
+    );
+    let mut vars = aws_env(&moto);
+    vars.push(("KUBECONFIG", e.kubeconfig.to_string_lossy().into_owned()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let stack = |args: &[&str]| e.ctx.stack_env(args, &vars);
+
+    let plan = stack(&["plan", "cognito.rhai"]);
+    ok(&plan);
+    assert!(
+        plan.stdout.contains("(known after apply)"),
+        "{}",
+        plan.transcript()
+    );
+    ok(&stack(&["run", "cognito.rhai", "--yes"]));
+    let created = clients();
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        secret_value(&e, "monitoring", "grafana-oidc", "id"),
+        created[0]
+    );
+    let client_secret = secret_value(&e, "monitoring", "grafana-oidc", "secret");
+    assert!(!client_secret.is_empty());
+    assert!(!state_text(&e, "cognito").contains(&client_secret));
+
+    let again = stack(&["run", "cognito.rhai", "--yes"]);
+    ok(&again);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+    assert_eq!(clients(), created);
+
+    ok(&stack(&["destroy", "cognito.rhai", "--yes"]));
+    assert!(clients().is_empty());
+}
