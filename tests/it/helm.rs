@@ -13,7 +13,7 @@ use crate::common::{repo_root, serve, Run, Served, TestContext};
 
 /// The `helm` binary: `STACK_HELM`, or `helm` on PATH (`scripts/test.sh`
 /// installs it). Missing helm fails the test: it is never skipped.
-fn helm() -> PathBuf {
+pub(crate) fn helm() -> PathBuf {
     if let Some(path) = std::env::var_os("STACK_HELM").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }
@@ -28,7 +28,7 @@ fn helm() -> PathBuf {
         })
 }
 
-fn run_helm(args: &[&str]) {
+pub(crate) fn run_helm(args: &[&str]) {
     let output = Command::new(helm()).args(args).output().expect("run helm");
     assert!(
         output.status.success(),
@@ -38,7 +38,7 @@ fn run_helm(args: &[&str]) {
 }
 
 /// Copies a directory tree.
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create a directory");
     for entry in std::fs::read_dir(from).expect("read a fixture directory") {
         let entry = entry.expect("a directory entry");
@@ -51,7 +51,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn fixture_chart(name: &str) -> PathBuf {
+pub(crate) fn fixture_chart(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/charts").join(name)
 }
 

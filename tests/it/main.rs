@@ -9,5 +9,6 @@ mod errors;
 mod examples;
 mod helm;
 mod oidc;
+mod platform;
 mod repl;
 mod run;

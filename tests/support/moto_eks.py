@@ -1,14 +1,18 @@
 """moto in server mode, with the two EKS version updates moto does not
 serve (UpdateClusterVersion, UpdateNodegroupVersion) added: both complete at
-once, like every other EKS change in moto. Run with the interpreter of the
+once, like every other EKS change in moto. With MOTO_EKS_CLUSTER_ENDPOINT
+set, every cluster reports that URL as its Kubernetes API endpoint (and no
+CA, the URL being plain HTTP), so a test's Kubernetes API server stands in
+for the clusters moto pretends to create. Run with the interpreter of the
 virtualenv moto is installed in; takes `moto_server`'s arguments."""
 
+import os
 import uuid
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.eks import urls
-from moto.eks.models import EKSBackend
+from moto.eks.models import Cluster, EKSBackend
 from moto.eks.exceptions import ResourceNotFoundException
 from moto.eks.responses import EKSResponse
 from moto.server import main
@@ -72,6 +76,17 @@ def update_nodegroup_version(self):
     )
     return ActionResult({"update": update})
 
+
+_ENDPOINT = os.environ.get("MOTO_EKS_CLUSTER_ENDPOINT")
+if _ENDPOINT:
+    _cluster_init = Cluster.__init__
+
+    def _cluster_at_endpoint(self, *args, **kwargs):
+        _cluster_init(self, *args, **kwargs)
+        self.endpoint = _ENDPOINT
+        self.certificate_authority = {}
+
+    Cluster.__init__ = _cluster_at_endpoint
 
 EKSBackend.update_cluster_version = backend_update_cluster_version
 EKSBackend.update_nodegroup_version = backend_update_nodegroup_version

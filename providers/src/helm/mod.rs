@@ -5,6 +5,7 @@
 //! - `binary.rs` — finding `helm` (`STACK_HELM`, or on PATH)
 //! - `source.rs` — where a chart comes from: HTTP repository, git, local path
 //! - `repo.rs` — HTTP chart repositories: index, constraints, digest
+//! - `mirror.rs` — chart repository mirrors (`STACK_CHART_MIRRORS`)
 //! - `git.rs` — shallow checkouts of charts kept in git
 //! - `cache.rs` — the cache directory for downloaded charts
 //! - `render.rs` — `helm template`, values files, parsing the output
@@ -12,6 +13,7 @@
 pub mod binary;
 pub mod cache;
 pub mod git;
+pub mod mirror;
 pub mod render;
 pub mod repo;
 pub mod source;

@@ -1,6 +1,7 @@
 //! Chart repositories over HTTP: `index.yaml` read with `reqwest`, a
 //! version or semver constraint resolved to an exact version, the archive
 //! downloaded, its sha256 checked against the index, and kept in the cache.
+//! A repository with a mirror in `STACK_CHART_MIRRORS` is read from there.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use stack_engine::provider::ProviderError;
 
-use super::cache;
+use super::{cache, mirror};
 
 /// A repository's `index.yaml`, as far as it is read.
 #[derive(Debug, Deserialize)]
@@ -81,9 +82,19 @@ pub fn resolve<'a>(
 /// Resolves `wanted` in the repository at `repo` and returns the chart
 /// archive, downloaded unless the cache holds it with the right digest.
 pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, ProviderError> {
-    let base = reqwest::Url::parse(&format!("{}/", repo.trim_end_matches('/'))).map_err(|e| {
-        ProviderError::new(format!("`{repo}` is not a chart repository URL")).detail(e.to_string())
-    })?;
+    let read_from = mirror::from_env(repo);
+    let shown;
+    let repo = if read_from == repo {
+        repo
+    } else {
+        shown = format!("{repo} (through the mirror {read_from})");
+        shown.as_str()
+    };
+    let base =
+        reqwest::Url::parse(&format!("{}/", read_from.trim_end_matches('/'))).map_err(|e| {
+            ProviderError::new(format!("`{repo}` is not a chart repository URL"))
+                .detail(e.to_string())
+        })?;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
         .build()

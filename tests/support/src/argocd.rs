@@ -5,6 +5,10 @@
 //! `SyncError` condition and a Failed operation. On delete it honours the
 //! resources finalizer by removing it after a delay, as Argo CD does once
 //! it has pruned the app's resources.
+//!
+//! Syncing applies what the app's source holds when this machine has it: a
+//! directory of a local repository, or a chart whose objects a test has
+//! provided (`provide_chart`, standing in for the chart's CRDs, say).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +57,8 @@ struct State {
     settings: ArgoCdSettings,
     /// App name → the message it degrades with.
     degraded: BTreeMap<String, String>,
+    /// Chart name → the objects a sync of an app with that chart applies.
+    charts: BTreeMap<String, Vec<Value>>,
 }
 
 /// Run-time knobs of the Argo CD double.
@@ -68,6 +74,7 @@ impl ArgoCdKnobs {
             state: Mutex::new(State {
                 settings,
                 degraded: BTreeMap::new(),
+                charts: BTreeMap::new(),
             }),
             changed: Notify::new(),
         }
@@ -121,6 +128,15 @@ impl ArgoCdKnobs {
 
     pub fn settings(&self) -> ArgoCdSettings {
         self.lock().settings.clone()
+    }
+
+    /// What a sync of any app with chart `chart` applies, as if Argo CD had
+    /// rendered it: CRDs a chart installs, for objects of its kinds that
+    /// the stack applies after the app is healthy.
+    pub fn provide_chart(&self, chart: &str, objects: Vec<Value>) {
+        self.update(|s| {
+            s.charts.insert(chart.to_string(), objects);
+        });
     }
 }
 
@@ -217,9 +233,9 @@ fn reconcile(
     tracker: &Arc<Mutex<Tracker>>,
     only: Option<&Value>,
 ) {
-    let (settings, degraded) = {
+    let (settings, degraded, charts) = {
         let s = knobs.lock();
-        (s.settings.clone(), s.degraded.clone())
+        (s.settings.clone(), s.degraded.clone(), s.charts.clone())
     };
     if !settings.enabled {
         return;
@@ -276,6 +292,11 @@ fn reconcile(
         }
         let (store, tracker) = (store.clone(), tracker.clone());
         let delay = settings.sync_delay;
+        let chart = app
+            .pointer("/spec/source/chart")
+            .and_then(Value::as_str)
+            .and_then(|c| charts.get(c).cloned())
+            .unwrap_or_default();
         tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -285,7 +306,8 @@ fn reconcile(
                 t.pending.remove(&format!("{uid}|{tag}"));
                 t.done.insert(uid.clone(), tag);
             }
-            let outcome = match sync_directory(&store, &app) {
+            let outcome = match sync_directory(&store, &app).and_then(|()| apply_all(&store, chart))
+            {
                 Ok(()) => outcome,
                 Err(message) => Outcome::Degraded(message),
             };
@@ -339,6 +361,11 @@ fn sync_directory(store: &Store, app: &Value) -> Result<(), String> {
             }
         }
     }
+    apply_all(store, manifests)
+}
+
+/// Applies manifests as a sync does: CRDs and namespaces first.
+fn apply_all(store: &Store, mut manifests: Vec<Value>) -> Result<(), String> {
     let first = |m: &Value| {
         !matches!(
             m.get("kind").and_then(Value::as_str),

@@ -45,6 +45,16 @@ impl Moto {
 
     /// Starts moto on a free loopback port and waits until it answers.
     pub fn start() -> Result<Moto, String> {
+        Moto::start_with(&[])
+    }
+
+    /// Starts moto whose EKS clusters report `endpoint` (a test Kubernetes
+    /// API server) as their API endpoint.
+    pub fn start_with_cluster_endpoint(endpoint: &str) -> Result<Moto, String> {
+        Moto::start_with(&[("MOTO_EKS_CLUSTER_ENDPOINT", endpoint)])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Result<Moto, String> {
         let binary = Moto::binary()?;
         let mut last = String::new();
         // The port is free when chosen; another process may take it before
@@ -60,6 +70,7 @@ impl Moto {
                 .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
             let child = command(&binary)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(stderr)
