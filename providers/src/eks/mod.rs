@@ -22,6 +22,7 @@ pub mod token;
 pub mod wait;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_eks::Client;
 use futures_util::future::try_join_all;
@@ -36,6 +37,19 @@ use self::cluster::ClusterSpec;
 use self::nodegroups::NodeGroupSpec;
 pub use self::token::EksTokenSource;
 use self::wait::{Backoff, Poll};
+
+/// How long an EKS cluster may take when the script sets no `timeout`:
+/// creating a control plane and its node groups takes 10 to 20 minutes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The cluster's `timeout`, else [`DEFAULT_TIMEOUT`] rather than the
+/// executor's default for everything else.
+fn timeout(inputs: &Json, given: Duration) -> Duration {
+    match inputs.get("timeout") {
+        Some(_) => given,
+        None => DEFAULT_TIMEOUT,
+    }
+}
 
 /// The provider of EKS clusters.
 #[derive(Clone, Default)]
@@ -81,7 +95,7 @@ impl EksProvider {
             .as_ref()
             .and_then(|p| ClusterSpec::from_inputs(&request.name, &p.inputs).ok());
         let client = self.aws.eks(&spec.region).await;
-        let deadline = Instant::now() + request.timeout;
+        let deadline = Instant::now() + timeout(&request.inputs, request.timeout);
 
         // The control plane.
         let mut live = match cluster::describe(&client, &spec.name).await? {
@@ -354,7 +368,7 @@ impl EksProvider {
             .and_then(Json::as_str)
             .unwrap_or_default();
         let client = self.aws.eks(region).await;
-        let deadline = Instant::now() + request.timeout;
+        let deadline = Instant::now() + timeout(&request.recorded.inputs, request.timeout);
         match cluster::describe(&client, &name).await? {
             None => return Ok(()),
             Some(c)

@@ -60,7 +60,7 @@ where
         if now >= deadline {
             return Err(ProviderError::new(format!("timed out waiting for {what}"))
                 .detail(format!("last seen: {seen}"))
-                .help("raise the run's timeout, or look at the resource in the AWS console"));
+                .help("raise the cluster's `timeout` (like `timeout: \"45m\"`), or look at it in the AWS console; the next run picks up where this one stopped"));
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = backoff.next(interval);

@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use stack_engine::provider::{ClusterTarget, ProviderError};
 use stack_engine::state::backend::BoxFuture;
 
+use super::bearer::{BearerLayer, REFRESH_EVERY};
 use super::discovery::Kinds;
 use super::retry::RetryPolicy;
 
@@ -266,16 +268,15 @@ impl Clients {
         target: &ClusterTarget,
         source: Source,
     ) -> Result<Cluster, ProviderError> {
+        let mut bearer = None;
         let (mut config, context, ca_data) = match &source {
             Source::Kubeconfig { path, context } => {
                 from_kubeconfig(target, path.as_deref(), context.as_deref()).await?
             }
             Source::Endpoint { endpoint, ca_data } => {
-                let mut config = from_endpoint(target, endpoint, ca_data.as_deref())?;
+                let config = from_endpoint(target, endpoint, ca_data.as_deref())?;
                 if let Some(tokens) = &self.tokens {
-                    if let Some(token) = tokens.token(target).await? {
-                        config.auth_info.token = Some(token.into());
-                    }
+                    bearer = BearerLayer::start(tokens.clone(), target, REFRESH_EVERY).await?;
                 }
                 (config, None, ca_data.clone())
             }
@@ -294,13 +295,17 @@ impl Clients {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = Client::try_from(config).map_err(|e| {
+        let builder = ClientBuilder::try_from(config).map_err(|e| {
             ProviderError::new(format!(
                 "cannot set up a client for cluster `{}` ({server})",
                 target.name
             ))
             .detail(e.to_string())
         })?;
+        let client = match bearer {
+            Some(layer) => builder.with_layer(&layer).build(),
+            None => builder.build(),
+        };
         Ok(Cluster {
             name: target.name.clone(),
             client,

@@ -4,6 +4,7 @@
 //! reports drift.
 //!
 //! - `client.rs` — connections per cluster: kubeconfig or endpoint, cached
+//! - `bearer.rs` — expiring cluster tokens (EKS) kept fresh during long runs
 //! - `discovery.rs` — kinds resolved through discovery, refreshed on a miss
 //! - `retry.rs` — bounded retries with backoff and jitter
 //! - `error.rs` — API failures as provider errors naming the object
@@ -15,6 +16,7 @@
 //! - `drift.rs` — live differences for `plan --refresh`
 
 pub mod apply;
+pub mod bearer;
 pub mod client;
 pub mod delete;
 pub mod discovery;

@@ -46,6 +46,11 @@ const COMMON: &[Opt] = &[
         "Argo CD already runs on the cluster, installed outside this stack (otherwise apps need a `bootstrap`)",
     ),
     opt("tags", Ty::StrMap, "tags or labels put on the cloud resources"),
+    opt(
+        "timeout",
+        Ty::Duration,
+        "how long creating, changing or deleting the cluster may take (default \"10m\", \"30m\" for EKS)",
+    ),
     opt("depends_on", Ty::Dependencies, "explicit dependencies"),
 ];
 
