@@ -1,9 +1,12 @@
 //! The pipeline every command starts with: evaluate the script, build and
-//! validate the graph, read the state.
+//! validate the graph, pin chart version constraints, read the state.
 
 use std::collections::BTreeMap;
 
-use stack_engine::{state, Graph, State};
+use stack_engine::objects::RESOLVED_VERSION;
+use stack_engine::{state, Graph, State, Value};
+
+use crate::apply::ResourceFailed;
 
 use crate::cli::StackArgs;
 use crate::failure::Failure;
@@ -24,8 +27,27 @@ pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
     Graph::build(declarations).map_err(Failure::usage)
 }
 
+/// The graph with chart version constraints pinned to the exact versions
+/// they resolve to now (`resolved_version`), for commands that plan or
+/// write: `plan`, `run`, `render`. Exact versions need no network.
+pub fn pinned_graph(args: &StackArgs) -> Result<Graph, Failure> {
+    let mut graph = graph(args)?;
+    pin_chart_versions(&mut graph)?;
+    Ok(graph)
+}
+
+fn pin_chart_versions(graph: &mut Graph) -> Result<(), Failure> {
+    let resolved = runtime()?
+        .block_on(stack_providers::helm::pin::resolve_constraints(graph))
+        .map_err(|(id, error)| Failure::runtime(ResourceFailed::new(graph, &id, &error)))?;
+    for (id, version) in resolved {
+        graph.settle_input(&id, RESOLVED_VERSION, Value::String(version));
+    }
+    Ok(())
+}
+
 pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
-    let graph = graph(args)?;
+    let graph = pinned_graph(args)?;
     let clients = std::sync::Arc::new(stack_providers::kubernetes::client::Clients::new());
     let backend = crate::backend::for_stack(args, &graph, clients);
     let state = runtime()?

@@ -14,6 +14,7 @@ use crate::declarations::Declarations;
 use crate::resource::{Kind, Resource, ResourceId};
 use crate::source::{group_labels, Sources, Span, SpanNote};
 use crate::suggest;
+use crate::value::Value;
 
 /// A graph that failed validation.
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -158,6 +159,22 @@ impl Graph {
             index,
             order,
         })
+    }
+
+    /// Sets an input settled after evaluation, like the exact chart version
+    /// a constraint resolves to. The value refers to no other resource:
+    /// edges are not rebuilt. False when there is no such resource.
+    pub fn settle_input(&mut self, id: &ResourceId, key: &str, value: Value) -> bool {
+        match self.index.get(id) {
+            Some(&n) => {
+                let i = self.graph[n];
+                self.declarations.resources[i]
+                    .inputs
+                    .insert(key.to_string(), value);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn resources(&self) -> &[Resource] {

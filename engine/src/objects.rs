@@ -14,6 +14,9 @@ use crate::value::{OutputRef, Resolve, Value};
 pub const APPLICATION_API_VERSION: &str = "argoproj.io/v1alpha1";
 /// Finalizer that makes Argo CD delete an app's resources before the app.
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+/// The input holding the exact chart version a `version` constraint
+/// resolved to when the plan was made.
+pub const RESOLVED_VERSION: &str = "resolved_version";
 /// Label on every object `stack` writes, naming the stack.
 pub const STACK_LABEL: &str = "stack.dev/stack";
 
@@ -132,10 +135,12 @@ pub fn application(
             }
         }
     }
-    source.insert(
-        "targetRevision".into(),
-        text("version")?.unwrap_or_else(|| Json::String("HEAD".into())),
-    );
+    // A version constraint pinned when the plan was made is what Argo CD gets.
+    let revision = match text(RESOLVED_VERSION)? {
+        Some(pinned) => pinned,
+        None => text("version")?.unwrap_or_else(|| Json::String("HEAD".into())),
+    };
+    source.insert("targetRevision".into(), revision);
     let mut helm = Map::new();
     helm.insert("releaseName".into(), Json::String(resource.name.clone()));
     let values = text("values")?.unwrap_or_else(|| json!({}));

@@ -588,3 +588,82 @@ helm_app(c, "podinfo", #{{ repo: "https://stefanprodan.github.io/podinfo", chart
         "{deletes:#?}"
     );
 }
+
+/// A version constraint is pinned when the plan is made: the plan shows
+/// the exact version, Argo CD is handed exactly that version, and a newer
+/// matching release appears in a later plan as a change.
+#[test]
+fn a_version_constraint_is_pinned_in_the_plan_and_a_newer_release_is_a_change() {
+    let e = Env::with(Config::default().with_argocd());
+    e.server
+        .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "argocd" } }))
+        .expect("create the argocd namespace");
+    let repository = chart_repository(&e.ctx);
+    let url = &repository.url;
+    let gitops = e.ctx.path().join("gitops");
+    let script = format!(
+        r#"
+let c = cluster("dev", #{{ provider: "existing", delivery: "gitops",
+                          gitops: #{{ repo: "{}", path: "clusters", branch: "main" }} }});
+helm_app(c, "widgets", #{{ repo: "{url}", chart: "argo-like", version: "^1.0", timeout: "30s" }});
+"#,
+        gitops.display()
+    );
+    e.ctx.write("pinned.rhai", &script);
+    let plan = e.stack(&["plan", "pinned.rhai"]);
+    ok(&plan);
+    assert!(
+        plan.stdout.contains(r#"resolved_version = "1.1.0""#),
+        "{}",
+        plan.transcript()
+    );
+    ok(&e.stack(&["run", "pinned.rhai", "--yes"]));
+    let application = e.ctx.path().join("gitops/clusters/dev/widgets.yaml");
+    let committed = std::fs::read_to_string(&application)
+        .unwrap_or_else(|err| panic!("{}: {err}", application.display()));
+    assert!(committed.contains("targetRevision: 1.1.0"), "{committed}");
+    let again = e.stack(&["plan", "pinned.rhai"]);
+    assert!(
+        again.stdout.contains("No changes"),
+        "{}",
+        again.transcript()
+    );
+
+    // A new 1.x release: the next plan says so.
+    let dir = e.ctx.path().join("repository");
+    let (chart, out) = (
+        fixture_chart("argo-like").to_string_lossy().into_owned(),
+        dir.to_string_lossy().into_owned(),
+    );
+    run_helm(&[
+        "package",
+        &chart,
+        "--version",
+        "1.2.0",
+        "--destination",
+        &out,
+    ]);
+    run_helm(&["repo", "index", &out]);
+    let newer = e.stack(&["plan", "pinned.rhai"]);
+    ok(&newer);
+    assert!(
+        newer.stdout.contains(r#""1.1.0" → "1.2.0""#),
+        "{}",
+        newer.transcript()
+    );
+
+    // A constraint nothing matches fails the plan at the declaration.
+    e.ctx.write("pinned.rhai", &script.replace("^1.0", "^3.0"));
+    let none = e.stack(&["plan", "pinned.rhai"]);
+    assert_eq!(none.code, 1, "{}", none.transcript());
+    assert!(
+        none.stderr.contains("matches `^3.0`"),
+        "{}",
+        none.transcript()
+    );
+    assert!(
+        none.stderr.contains("pinned.rhai:4"),
+        "{}",
+        none.transcript()
+    );
+}

@@ -6,6 +6,7 @@
 //! - `source.rs` — where a chart comes from: HTTP repository, git, local path
 //! - `repo.rs` — HTTP chart repositories: index, constraints, digest
 //! - `mirror.rs` — chart repository mirrors (`STACK_CHART_MIRRORS`)
+//! - `pin.rs` — version constraints pinned to exact versions when planning
 //! - `git.rs` — shallow checkouts of charts kept in git
 //! - `cache.rs` — the cache directory for downloaded charts
 //! - `render.rs` — `helm template`, values files, parsing the output
@@ -14,6 +15,7 @@ pub mod binary;
 pub mod cache;
 pub mod git;
 pub mod mirror;
+pub mod pin;
 pub mod render;
 pub mod repo;
 pub mod source;

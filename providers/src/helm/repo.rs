@@ -79,34 +79,64 @@ pub fn resolve<'a>(
         })
 }
 
-/// Resolves `wanted` in the repository at `repo` and returns the chart
-/// archive, downloaded unless the cache holds it with the right digest.
-pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, ProviderError> {
+/// A repository's index, read through its mirror if it has one.
+pub struct Repository {
+    /// The repository for messages: `https://… (through the mirror …)`.
+    pub shown: String,
+    /// Where its files are read from, with a trailing slash.
+    pub base: reqwest::Url,
+    pub index: Index,
+    client: reqwest::Client,
+}
+
+/// Reads the `index.yaml` of the chart repository at `repo`.
+pub async fn repository(repo: &str) -> Result<Repository, ProviderError> {
     let read_from = mirror::from_env(repo);
-    let shown;
-    let repo = if read_from == repo {
-        repo
+    let shown = if read_from == repo {
+        repo.to_string()
     } else {
-        shown = format!("{repo} (through the mirror {read_from})");
-        shown.as_str()
+        format!("{repo} (through the mirror {read_from})")
     };
     let base =
         reqwest::Url::parse(&format!("{}/", read_from.trim_end_matches('/'))).map_err(|e| {
-            ProviderError::new(format!("`{repo}` is not a chart repository URL"))
+            ProviderError::new(format!("`{shown}` is not a chart repository URL"))
                 .detail(e.to_string())
         })?;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .map_err(|e| ProviderError::new("cannot create an HTTP client").detail(e.to_string()))?;
-    let index_url = join(&base, "index.yaml", repo)?;
+    let index_url = join(&base, "index.yaml", &shown)?;
     let text = get(&client, &index_url).await?;
     let index: Index = serde_yaml::from_slice(&text).map_err(|e| {
         ProviderError::new(format!(
-            "the index of chart repository {repo} cannot be read"
+            "the index of chart repository {shown} cannot be read"
         ))
         .detail(e.to_string())
     })?;
+    Ok(Repository {
+        shown,
+        base,
+        index,
+        client,
+    })
+}
+
+/// Whether `version` names one version rather than a constraint.
+pub fn is_exact(version: &str) -> bool {
+    semver::Version::parse(version.trim_start_matches('v')).is_ok()
+}
+
+/// Resolves `wanted` in the repository at `repo` and returns the chart
+/// archive, downloaded unless the cache holds it with the right digest.
+pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, ProviderError> {
+    let Repository {
+        shown,
+        base,
+        index,
+        client,
+    } = repository(repo).await?;
+    let repo = shown.as_str();
     let entry = resolve(&index, repo, chart, wanted)?;
     let url = entry.urls.first().ok_or_else(|| {
         ProviderError::new(format!(

@@ -64,9 +64,12 @@ impl Source {
                     ))
                     .help("chart repositories are read over HTTP(S); a chart in git takes `path` instead of `chart`"));
                 }
-                let version = text("version").ok_or_else(|| {
-                    ProviderError::new(format!("chart `{chart}` has no `version`"))
-                })?;
+                // A constraint pinned when the plan was made wins.
+                let version = text(super::pin::RESOLVED_VERSION)
+                    .or_else(|| text("version"))
+                    .ok_or_else(|| {
+                        ProviderError::new(format!("chart `{chart}` has no `version`"))
+                    })?;
                 Ok(Source::Http {
                     repo,
                     chart,
