@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stack_engine::execute::{Observer, Outcome, Report, ResourceReport};
 use stack_engine::plan::{Action, Style};
-use stack_engine::ResourceId;
+use stack_engine::{Kind, ResourceId};
 
 pub struct Progress {
     style: Style,
@@ -84,9 +84,24 @@ impl Observer for Progress {
         let took = elapsed(report.duration);
         let text = match &report.outcome {
             Outcome::Unchanged => return,
-            Outcome::Created => format!("  {} {} ({took})", s.green("created"), report.id),
-            Outcome::Updated => format!("  {} {} ({took})", s.yellow("updated"), report.id),
-            Outcome::Replaced => format!("  {} {} ({took})", s.magenta("replaced"), report.id),
+            Outcome::Created => format!(
+                "  {} {} ({took}){}",
+                s.green("created"),
+                report.id,
+                resolved(report, s)
+            ),
+            Outcome::Updated => format!(
+                "  {} {} ({took}){}",
+                s.yellow("updated"),
+                report.id,
+                resolved(report, s)
+            ),
+            Outcome::Replaced => format!(
+                "  {} {} ({took}){}",
+                s.magenta("replaced"),
+                report.id,
+                resolved(report, s)
+            ),
             Outcome::Deleted => format!("  {} {} ({took})", s.red("deleted"), report.id),
             Outcome::Failed(e) => format!(
                 "  {} {}: {} ({took})",
@@ -103,6 +118,27 @@ impl Observer for Progress {
         };
         self.line(text);
     }
+}
+
+/// Outputs a person wants to see once they are known, on lines below the
+/// resource: where a cluster's API is, where Argo CD's server is, the
+/// issuer of an identity provider. Long (a CA bundle) and secret values
+/// are left out.
+fn resolved(report: &ResourceReport, s: Style) -> String {
+    let shown: &[&str] = match report.kind {
+        Kind::Cluster => &["endpoint", "version"],
+        Kind::Bootstrap => &["server"],
+        Kind::Oidc => &["issuer_url", "client_id"],
+        _ => &[],
+    };
+    shown
+        .iter()
+        .filter_map(|name| {
+            let value = report.outputs.get(*name)?.as_str()?;
+            (!value.is_empty() && !value.starts_with("(sensitive"))
+                .then(|| format!("\n      {} = {value}", s.dim(name)))
+        })
+        .collect()
 }
 
 /// The closing summary of a run.

@@ -96,6 +96,9 @@ pub struct ResourceReport {
     pub action: Action,
     pub outcome: Outcome,
     pub duration: Duration,
+    /// What an applied resource reported, as the state records it (secrets
+    /// as their hash): outputs that were `(known after apply)` in the plan.
+    pub outputs: BTreeMap<String, Json>,
 }
 
 /// What a run did.
@@ -399,7 +402,12 @@ impl Executor<'_> {
                     match saved {
                         Ok(()) => {
                             for (i, action, outcome, elapsed) in std::mem::take(&mut in_save) {
-                                self.finish(report, &resources[i], action, outcome, elapsed);
+                                let recorded = state
+                                    .resources
+                                    .get(&resources[i].id)
+                                    .map(|r| r.outputs.clone())
+                                    .unwrap_or_default();
+                                self.finish_with(report, &resources[i], action, outcome, elapsed, recorded);
                                 release(i, &dependents, &mut waiting, &mut ready);
                             }
                         }
@@ -443,12 +451,25 @@ impl Executor<'_> {
         outcome: Outcome,
         duration: Duration,
     ) {
+        self.finish_with(report, resource, action, outcome, duration, BTreeMap::new());
+    }
+
+    fn finish_with(
+        &self,
+        report: &mut Report,
+        resource: &Resource,
+        action: Action,
+        outcome: Outcome,
+        duration: Duration,
+        outputs: BTreeMap<String, Json>,
+    ) {
         let entry = ResourceReport {
             id: resource.id.clone(),
             kind: resource.kind,
             action,
             outcome,
             duration,
+            outputs,
         };
         self.observer.finished(&entry);
         report.resources.push(entry);
@@ -791,6 +812,7 @@ impl Executor<'_> {
                 action: Action::Delete,
                 outcome,
                 duration: started.elapsed(),
+                outputs: BTreeMap::new(),
             };
             match result {
                 Ok(()) => {
@@ -832,6 +854,7 @@ impl Executor<'_> {
                                         .get(*need)
                                         .map_or(Kind::Manifest, |r| r.kind),
                                     action: Action::Delete,
+                                    outputs: BTreeMap::new(),
                                     outcome: Outcome::Skipped {
                                         because: id.clone(),
                                     },
@@ -854,6 +877,7 @@ impl Executor<'_> {
                     action: Action::Delete,
                     outcome: Outcome::Cancelled,
                     duration: Duration::ZERO,
+                    outputs: BTreeMap::new(),
                 };
                 self.observer.finished(&entry);
                 report.resources.push(entry);

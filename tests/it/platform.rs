@@ -204,6 +204,13 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
     // One run: cluster, node groups, Argo CD, every app, SSO, the teams.
     let run = p.stack(&["run", "prod.rhai", "--yes"]);
     ok(&run);
+    // What was `(known after apply)` is shown once known.
+    assert!(
+        run.stderr
+            .contains(&format!("endpoint = {}", p.server.url())),
+        "{}",
+        run.transcript()
+    );
     assert_eq!(
         p.eks_versions(),
         Some((
