@@ -91,6 +91,20 @@ impl ClientSpec {
     }
 }
 
+/// The client settings creating and updating both send: an update resets
+/// whatever it leaves out. (The two calls' builders are different types.)
+macro_rules! oauth_settings {
+    ($builder:expr, $spec:expr) => {
+        $builder
+            .client_name(&$spec.client_name)
+            .set_callback_urls(Some($spec.callback_urls.clone()))
+            .allowed_o_auth_flows(OAuthFlowType::Code)
+            .set_allowed_o_auth_scopes(Some($spec.scopes.clone()))
+            .allowed_o_auth_flows_user_pool_client(true)
+            .supported_identity_providers("COGNITO")
+    };
+}
+
 /// The provider of Cognito app clients.
 #[derive(Clone, Default)]
 pub struct CognitoProvider {
@@ -181,13 +195,8 @@ impl CognitoProvider {
         let created = client
             .create_user_pool_client()
             .user_pool_id(&spec.user_pool_id)
-            .client_name(&spec.client_name)
-            .generate_secret(true)
-            .set_callback_urls(Some(spec.callback_urls.clone()))
-            .allowed_o_auth_flows(OAuthFlowType::Code)
-            .set_allowed_o_auth_scopes(Some(spec.scopes.clone()))
-            .allowed_o_auth_flows_user_pool_client(true)
-            .supported_identity_providers("COGNITO")
+            .generate_secret(true);
+        let created = oauth_settings!(created, spec)
             .send()
             .await
             .map_err(|e| aws_error(&spec.what(), "create", e, HELP))?;
@@ -209,16 +218,11 @@ impl CognitoProvider {
         spec: &ClientSpec,
         client_id: &str,
     ) -> Result<(), ProviderError> {
-        client
+        let update = client
             .update_user_pool_client()
             .user_pool_id(&spec.user_pool_id)
-            .client_id(client_id)
-            .client_name(&spec.client_name)
-            .set_callback_urls(Some(spec.callback_urls.clone()))
-            .allowed_o_auth_flows(OAuthFlowType::Code)
-            .set_allowed_o_auth_scopes(Some(spec.scopes.clone()))
-            .allowed_o_auth_flows_user_pool_client(true)
-            .supported_identity_providers("COGNITO")
+            .client_id(client_id);
+        oauth_settings!(update, spec)
             .send()
             .await
             .map_err(|e| aws_error(&spec.what(), "update", e, HELP))?;

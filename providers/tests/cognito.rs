@@ -4,24 +4,18 @@
 //! callback URLs, move the domain, read the secret back, delete, and a
 //! missing user pool as a clear error.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use serde_json::{json, Value as Json};
 use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider};
-use stack_engine::state::ResourceState;
 use stack_engine::{Kind, ResourceId};
 use stack_providers::cognito::CognitoProvider;
-use stack_providers::eks::{Aws, AwsSettings};
 use stack_testkit::Moto;
 
-fn aws(moto: &Moto) -> Aws {
-    Aws::with_settings(AwsSettings {
-        endpoint_url: Some(moto.url()),
-        credentials: Some(Credentials::new("testing", "testing", None, None, "test")),
-    })
-}
+use common::{moto_aws, recorded};
 
 fn inputs(pool: &str, redirect: &[&str], domain: &str) -> Json {
     json!({
@@ -33,18 +27,6 @@ fn inputs(pool: &str, redirect: &[&str], domain: &str) -> Json {
     })
 }
 
-fn recorded(inputs: &Json, applied: &Applied) -> ResourceState {
-    ResourceState {
-        kind: Kind::Oidc,
-        inputs_hash: String::new(),
-        inputs: inputs.clone(),
-        outputs: applied.outputs.clone(),
-        objects: Vec::new(),
-        depends_on: Vec::new(),
-        cluster: None,
-    }
-}
-
 fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
     ApplyRequest {
         id: ResourceId::of(Kind::Oidc, None, "sso"),
@@ -53,7 +35,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         inputs,
         objects: Vec::new(),
         cluster: None,
-        previous: previous.map(|(inputs, applied)| recorded(inputs, applied)),
+        previous: previous.map(|(inputs, applied)| recorded(Kind::Oidc, inputs, applied)),
         wave: 0,
         timeout: Duration::from_secs(30),
         wait: true,
@@ -72,7 +54,7 @@ fn text(outputs: &BTreeMap<String, Json>, key: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cognito_client_is_created_converged_updated_and_deleted() {
     let moto = Moto::start().unwrap_or_else(|e| panic!("the Cognito tests need moto: {e}"));
-    let aws = aws(&moto);
+    let aws = moto_aws(&moto);
     let cognito = aws.cognito("eu-west-1").await;
     let pool = cognito
         .create_user_pool()
@@ -171,7 +153,7 @@ async fn a_cognito_client_is_created_converged_updated_and_deleted() {
         .delete(&DeleteRequest {
             id: ResourceId::of(Kind::Oidc, None, "sso"),
             kind: Kind::Oidc,
-            recorded: recorded(&second, &updated),
+            recorded: recorded(Kind::Oidc, &second, &updated),
             cluster: None,
             timeout: Duration::from_secs(30),
         })

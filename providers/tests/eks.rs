@@ -2,26 +2,26 @@
 //! groups, converge again without writes, scale, retag, drop a node group,
 //! upgrade the Kubernetes version, delete, and AWS errors as provider errors.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use serde_json::{json, Value as Json};
 use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
-use stack_engine::state::ResourceState;
 use stack_engine::{Kind, ResourceId};
 use stack_providers::eks::{Aws, AwsSettings, EksProvider};
 use stack_testkit::Moto;
+
+use common::{moto_aws, recorded};
 
 fn moto() -> Moto {
     Moto::start().unwrap_or_else(|e| panic!("the EKS tests need moto: {e}"))
 }
 
 fn provider(moto: &Moto) -> EksProvider {
-    EksProvider::with_aws(Aws::with_settings(AwsSettings {
-        endpoint_url: Some(moto.url()),
-        credentials: Some(Credentials::new("testing", "testing", None, None, "test")),
-    }))
+    EksProvider::with_aws(moto_aws(moto))
 }
 
 /// An EKS client on moto, to look at what the provider did.
@@ -68,23 +68,11 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         inputs,
         objects: Vec::new(),
         cluster: None,
-        previous: previous.map(|(inputs, applied)| recorded(inputs, applied)),
+        previous: previous.map(|(inputs, applied)| recorded(Kind::Cluster, inputs, applied)),
         wave: 0,
         timeout: Duration::from_secs(60),
         wait: true,
         sensitive: false,
-    }
-}
-
-fn recorded(inputs: &Json, applied: &Applied) -> ResourceState {
-    ResourceState {
-        kind: Kind::Cluster,
-        inputs_hash: String::new(),
-        inputs: inputs.clone(),
-        outputs: applied.outputs.clone(),
-        objects: Vec::new(),
-        depends_on: Vec::new(),
-        cluster: None,
     }
 }
 
@@ -313,7 +301,7 @@ async fn creates_converges_scales_retags_and_deletes() {
     let delete = DeleteRequest {
         id: ResourceId::of(Kind::Cluster, None, "prod"),
         kind: Kind::Cluster,
-        recorded: recorded(&fewer, &applied),
+        recorded: recorded(Kind::Cluster, &fewer, &applied),
         cluster: None,
         timeout: Duration::from_secs(60),
     };

@@ -211,11 +211,7 @@ fn check_reads_set_parameters() {
     let run = ctx.stack(&["check", "dev.rhai", "--set", "teams=web,data,ml"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     for team in ["web", "data", "ml"] {
-        assert!(
-            run.stdout.contains(&format!("dev/namespace/team-{team}")),
-            "{}",
-            run.transcript()
-        );
+        run.assert_stdout(&format!("dev/namespace/team-{team}"));
     }
     assert!(
         !run.stdout.contains("team-payments"),
@@ -229,11 +225,7 @@ fn a_missing_script_is_a_command_line_error() {
     let ctx = TestContext::new();
     let run = ctx.stack(&["check", "missing.rhai"]);
     assert_eq!(run.code, 2, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("cannot read the stack missing.rhai"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("cannot read the stack missing.rhai");
 }
 
 #[test]
@@ -307,7 +299,7 @@ fn detailed_exitcode_is_3_with_changes_and_0_without() {
         "{}",
         run.transcript()
     );
-    assert!(run.stdout.contains("6 unchanged."), "{}", run.transcript());
+    run.assert_stdout("6 unchanged.");
 
     let run = ctx.stack(&[
         "plan",
@@ -317,11 +309,7 @@ fn detailed_exitcode_is_3_with_changes_and_0_without() {
         "teams=payments",
     ]);
     assert_eq!(run.code, 3, "{}", run.transcript());
-    assert!(
-        run.stdout.contains("- dev/namespace/team-search  (delete)"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stdout("- dev/namespace/team-search  (delete)");
 }
 
 #[test]
@@ -435,11 +423,7 @@ fn a_state_of_another_stack_is_refused() {
     write_state(&ctx.path().join("prod.json"), &state);
     let run = ctx.stack(&["plan", "dev.rhai", "--state", "prod.json"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("belongs to stack `prod`, not `dev`"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("belongs to stack `prod`, not `dev`");
 }
 
 #[test]
@@ -452,17 +436,13 @@ fn a_corrupt_state_file_is_a_runtime_failure() {
     let run = ctx.stack(&["plan", "dev.rhai"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(run.stdout.is_empty(), "{}", run.transcript());
-    assert!(run.stderr.contains("is not valid"), "{}", run.transcript());
+    run.assert_stderr("is not valid");
     snapshot(&ctx, "corrupt_state", &run);
 
     ctx.write(".stack/dev.state.json", r#"{ "version": 7 }"#);
     let run = ctx.stack(&["plan", "dev.rhai"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("has format version 7"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("has format version 7");
 }
 
 #[test]

@@ -40,6 +40,26 @@ impl Run {
         }
     }
 
+    /// Fails, showing the whole run, unless stdout contains `text`.
+    #[track_caller]
+    pub fn assert_stdout(&self, text: &str) {
+        assert!(
+            self.stdout.contains(text),
+            "expected {text:?} on stdout\n{}",
+            self.transcript()
+        );
+    }
+
+    /// Fails, showing the whole run, unless stderr contains `text`.
+    #[track_caller]
+    pub fn assert_stderr(&self, text: &str) {
+        assert!(
+            self.stderr.contains(text),
+            "expected {text:?} on stderr\n{}",
+            self.transcript()
+        );
+    }
+
     /// Exit code, stdout and stderr in one text, for snapshots.
     pub fn transcript(&self) -> String {
         format!(

@@ -127,12 +127,7 @@ impl Env {
     }
 
     fn writes(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| r.is_write() && !r.is_dry_run())
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
+        self.server.writes()
     }
 }
 
@@ -260,11 +255,7 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: param("cop
     e.server.clear_requests();
     let again = e.stack(&["run", "boot.rhai", "--yes"]);
     ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
     assert_eq!(e.writes(), Vec::<String>::new(), "a second run wrote");
 
     // A dependent changed in a later run reads the password back from the
@@ -352,7 +343,7 @@ fn a_via_helm_app_from_a_local_chart_applies_prunes_follows_edits_and_destroys()
     // An edited chart is an update, though the script is the same.
     let plan = e.stack(&["plan", "local.rhai"]);
     ok(&plan);
-    assert!(plan.stdout.contains("No changes"), "{}", plan.transcript());
+    plan.assert_stdout("No changes");
     let values = e.ctx.path().join("charts/simple/values.yaml");
     let text = std::fs::read_to_string(&values).expect("values.yaml");
     std::fs::write(&values, text.replace("replicas: 1", "replicas: 3")).expect("edit the chart");
@@ -398,17 +389,9 @@ let web = helm_app(c, "web", #{ path: "./charts/broken", via: "helm" });
     );
     let run = e.stack(&["run", "broken.rhai", "--yes"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("./charts/broken"),
-        "{}",
-        run.transcript()
-    );
-    assert!(run.stderr.contains("owner missing"), "{}", run.transcript());
-    assert!(
-        run.stderr.contains("broken.rhai:2:"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("./charts/broken");
+    run.assert_stderr("owner missing");
+    run.assert_stderr("broken.rhai:2:");
     assert!(e
         .server
         .object("v1/configmaps", Some("web"), "web-settings")
@@ -498,11 +481,7 @@ bootstrap(c, #{{ repo: "{url}", chart: "argo-like", version: "1.0.0" }});
     );
     let run = e.stack(&["run", "boot.rhai", "--yes"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("does not match the digest"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("does not match the digest");
     assert!(e.server.object("v1/namespaces", None, "argocd").is_none());
 }
 
@@ -574,13 +553,7 @@ helm_app(c, "podinfo", #{{ repo: "https://stefanprodan.github.io/podinfo", chart
         .server
         .object("apps/v1/deployments", Some("argocd"), "argocd-server")
         .is_none());
-    let deletes: Vec<String> = e
-        .server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "DELETE")
-        .map(|r| r.path)
-        .collect();
+    let deletes = e.server.deletes();
     let first = |fragment: &str| deletes.iter().position(|p| p.contains(fragment));
     let (apps, workloads) = (first("/applications/"), first("/deployments/"));
     assert!(
@@ -612,22 +585,14 @@ helm_app(c, "widgets", #{{ repo: "{url}", chart: "argo-like", version: "^1.0", t
     e.ctx.write("pinned.rhai", &script);
     let plan = e.stack(&["plan", "pinned.rhai"]);
     ok(&plan);
-    assert!(
-        plan.stdout.contains(r#"resolved_version = "1.1.0""#),
-        "{}",
-        plan.transcript()
-    );
+    plan.assert_stdout(r#"resolved_version = "1.1.0""#);
     ok(&e.stack(&["run", "pinned.rhai", "--yes"]));
     let application = e.ctx.path().join("gitops/clusters/dev/widgets.yaml");
     let committed = std::fs::read_to_string(&application)
         .unwrap_or_else(|err| panic!("{}: {err}", application.display()));
     assert!(committed.contains("targetRevision: 1.1.0"), "{committed}");
     let again = e.stack(&["plan", "pinned.rhai"]);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
 
     // A new 1.x release: the next plan says so.
     let dir = e.ctx.path().join("repository");
@@ -646,24 +611,12 @@ helm_app(c, "widgets", #{{ repo: "{url}", chart: "argo-like", version: "^1.0", t
     run_helm(&["repo", "index", &out]);
     let newer = e.stack(&["plan", "pinned.rhai"]);
     ok(&newer);
-    assert!(
-        newer.stdout.contains(r#""1.1.0" → "1.2.0""#),
-        "{}",
-        newer.transcript()
-    );
+    newer.assert_stdout(r#""1.1.0" → "1.2.0""#);
 
     // A constraint nothing matches fails the plan at the declaration.
     e.ctx.write("pinned.rhai", &script.replace("^1.0", "^3.0"));
     let none = e.stack(&["plan", "pinned.rhai"]);
     assert_eq!(none.code, 1, "{}", none.transcript());
-    assert!(
-        none.stderr.contains("matches `^3.0`"),
-        "{}",
-        none.transcript()
-    );
-    assert!(
-        none.stderr.contains("pinned.rhai:4"),
-        "{}",
-        none.transcript()
-    );
+    none.assert_stderr("matches `^3.0`");
+    none.assert_stderr("pinned.rhai:4");
 }

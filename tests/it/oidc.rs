@@ -73,11 +73,7 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-o
     // A second run reads the secret again from the script and changes nothing.
     let again = e.stack(&["run", "sso.rhai", "--yes"]);
     ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
 
     // A typo in the issuer fails at the declaration, before anything uses it.
     e.ctx.write(
@@ -86,12 +82,8 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-o
     );
     let wrong = e.stack(&["run", "sso.rhai", "--yes"]);
     assert_eq!(wrong.code, 1, "{}", wrong.transcript());
-    assert!(wrong.stderr.contains("404"), "{}", wrong.transcript());
-    assert!(
-        wrong.stderr.contains("sso.rhai:3"),
-        "{}",
-        wrong.transcript()
-    );
+    wrong.assert_stderr("404");
+    wrong.assert_stderr("sso.rhai:3");
 }
 
 const KEYCLOAK: &str = r#"
@@ -180,11 +172,7 @@ fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
     // A second run changes nothing and keeps the secret.
     let again = e.stack(&["run", "kc.rhai", "--yes"]);
     ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
     assert_eq!(
         secret_value(&e, "keycloak", "sso-oidc-client", "client-secret"),
         generated
@@ -267,11 +255,7 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-o
 
     let plan = stack(&["plan", "cognito.rhai"]);
     ok(&plan);
-    assert!(
-        plan.stdout.contains("(known after apply)"),
-        "{}",
-        plan.transcript()
-    );
+    plan.assert_stdout("(known after apply)");
     ok(&stack(&["run", "cognito.rhai", "--yes"]));
     let created = clients();
     assert_eq!(created.len(), 1);
@@ -285,11 +269,7 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-o
 
     let again = stack(&["run", "cognito.rhai", "--yes"]);
     ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
     assert_eq!(clients(), created);
 
     ok(&stack(&["destroy", "cognito.rhai", "--yes"]));

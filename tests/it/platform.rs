@@ -172,12 +172,7 @@ impl Platform {
     }
 
     fn writes(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| r.is_write() && !r.is_dry_run())
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
+        self.server.writes()
     }
 }
 
@@ -189,17 +184,9 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
     // that depends on it, is known only after apply.
     let plan = p.stack(&["plan", "prod.rhai"]);
     ok(&plan);
-    assert!(
-        plan.stdout.contains("+ cluster/prod  (create)"),
-        "{}",
-        plan.transcript()
-    );
-    assert!(plan.stdout.contains("endpoint"), "{}", plan.transcript());
-    assert!(
-        plan.stdout.contains("(known after apply)"),
-        "{}",
-        plan.transcript()
-    );
+    plan.assert_stdout("+ cluster/prod  (create)");
+    plan.assert_stdout("endpoint");
+    plan.assert_stdout("(known after apply)");
 
     // One run: cluster, node groups, Argo CD, every app, SSO, the teams.
     let run = p.stack(&["run", "prod.rhai", "--yes"]);
@@ -283,11 +270,7 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
     p.server.clear_requests();
     let again = p.stack(&["run", "prod.rhai", "--yes"]);
     ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
     assert_eq!(p.writes(), Vec::<String>::new());
 
     // A one-line edit upgrades Kubernetes: the cluster, then its node groups.
@@ -299,21 +282,9 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
     );
     let upgrade = p.stack(&["plan", "prod.rhai"]);
     ok(&upgrade);
-    assert!(
-        upgrade.stdout.contains("~ cluster/prod  (update)"),
-        "{}",
-        upgrade.transcript()
-    );
-    assert!(
-        upgrade.stdout.contains(r#""1.30" → "1.31""#),
-        "{}",
-        upgrade.transcript()
-    );
-    assert!(
-        upgrade.stdout.contains("1 to update"),
-        "{}",
-        upgrade.transcript()
-    );
+    upgrade.assert_stdout("~ cluster/prod  (update)");
+    upgrade.assert_stdout(r#""1.30" → "1.31""#);
+    upgrade.assert_stdout("1 to update");
     ok(&p.stack(&["run", "prod.rhai", "--yes"]));
     assert_eq!(
         p.eks_versions(),
@@ -332,13 +303,7 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
         .server
         .object("apps/v1/deployments", Some("argocd"), "argocd-server")
         .is_none());
-    let deletes: Vec<String> = p
-        .server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "DELETE")
-        .map(|r| r.path)
-        .collect();
+    let deletes = p.server.deletes();
     let last_app = deletes.iter().rposition(|d| d.contains("/applications/"));
     let first_argocd = deletes
         .iter()

@@ -108,12 +108,7 @@ impl Env {
     }
 
     fn writes(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| r.is_write() && !r.is_dry_run())
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
+        self.server.writes()
     }
 }
 
@@ -139,7 +134,7 @@ fn run_applies_then_a_second_run_writes_nothing() {
     let e = env();
     let run = e.stack(&["run", "e2e.rhai", "--yes"]);
     ok(&run);
-    assert!(run.stderr.contains("Done:"), "{}", run.transcript());
+    run.assert_stderr("Done:");
     let team = e
         .server
         .object("v1/namespaces", None, "team-web")
@@ -178,11 +173,7 @@ fn run_applies_then_a_second_run_writes_nothing() {
     e.server.clear_requests();
     let again = e.stack(&["run", "e2e.rhai", "--yes"]);
     ok(&again);
-    assert!(
-        again.stdout.contains("No changes"),
-        "{}",
-        again.transcript()
-    );
+    again.assert_stdout("No changes");
     assert_eq!(e.writes(), Vec::<String>::new(), "a second run wrote");
 }
 
@@ -192,11 +183,7 @@ fn removing_from_the_script_prunes_and_destroy_removes_everything() {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
     let plan = e.stack(&["plan", "e2e.rhai", "--set", "teams=web"]);
     ok(&plan);
-    assert!(
-        plan.stdout.contains("- e2e/namespace/team-api  (delete)"),
-        "{}",
-        plan.transcript()
-    );
+    plan.assert_stdout("- e2e/namespace/team-api  (delete)");
     ok(&e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web"]));
     assert!(e.server.object("v1/namespaces", None, "team-api").is_none());
     assert!(e
@@ -234,16 +221,8 @@ fn a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges() {
         .degrade("podinfo", "Deployment podinfo: ImagePullBackOff");
     let run = e.stack(&["run", "e2e.rhai", "--yes"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("ImagePullBackOff"),
-        "{}",
-        run.transcript()
-    );
-    assert!(
-        run.stderr.contains("skipped e2e/namespace/after-app"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("ImagePullBackOff");
+    run.assert_stderr("skipped e2e/namespace/after-app");
     // Independent work was done and recorded.
     assert!(e.server.object("v1/namespaces", None, "team-api").is_some());
     let state = e.state();
@@ -274,11 +253,7 @@ fn a_second_concurrent_run_fails_at_once_naming_the_holder() {
     let started = Instant::now();
     let second = e.stack(&["run", "e2e.rhai", "--yes"]);
     assert_eq!(second.code, 1, "{}", second.transcript());
-    assert!(
-        second.stderr.contains("is locked by `stack run`"),
-        "{}",
-        second.transcript()
-    );
+    second.assert_stderr("is locked by `stack run`");
     assert!(
         second.stderr.contains(&format!("pid {}", first.id())),
         "{}",
@@ -363,11 +338,7 @@ fn refresh_shows_drift_made_by_someone_else() {
         .expect("apply as another manager");
     let plain = e.stack(&["plan", "e2e.rhai"]);
     ok(&plain);
-    assert!(
-        plain.stdout.contains("No changes"),
-        "{}",
-        plain.transcript()
-    );
+    plain.assert_stdout("No changes");
     let refreshed = e.stack(&["plan", "e2e.rhai", "--refresh", "--detailed-exitcode"]);
     assert_eq!(refreshed.code, 3, "{}", refreshed.transcript());
     assert!(
@@ -377,11 +348,7 @@ fn refresh_shows_drift_made_by_someone_else() {
         "{}",
         refreshed.transcript()
     );
-    assert!(
-        refreshed.stdout.contains("someone-else"),
-        "{}",
-        refreshed.transcript()
-    );
+    refreshed.assert_stdout("someone-else");
     ok(&e.stack(&["run", "e2e.rhai", "--yes", "--refresh"]));
     let fixed = e
         .server
@@ -653,11 +620,7 @@ helm_app(c, "traefik", #{{ repo: "https://traefik.github.io/charts", chart: "tra
     e.ctx.write("ops.rhai", &script.replace("28.3.0", "28.4.0"));
     let degraded = e.stack(&["run", "ops.rhai", "--yes"]);
     assert_eq!(degraded.code, 1, "{}", degraded.transcript());
-    assert!(
-        degraded.stderr.contains("no endpoints"),
-        "{}",
-        degraded.transcript()
-    );
+    degraded.assert_stderr("no endpoints");
 }
 
 /// A kind cluster on a machine without kind: a clear diagnostic at the
@@ -673,15 +636,7 @@ namespace(c, "apps");
     );
     let run = ctx.stack_env(&["run", "local.rhai", "--yes"], &[("PATH", "/nonexistent")]);
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(
-        run.stderr.contains("`kind` is not installed"),
-        "{}",
-        run.transcript()
-    );
-    assert!(run.stderr.contains("local.rhai:1"), "{}", run.transcript());
-    assert!(
-        run.stderr.contains("skipped local/namespace/apps"),
-        "{}",
-        run.transcript()
-    );
+    run.assert_stderr("`kind` is not installed");
+    run.assert_stderr("local.rhai:1");
+    run.assert_stderr("skipped local/namespace/apps");
 }

@@ -292,6 +292,25 @@ impl TestServer {
         self.shared.log.clear();
     }
 
+    /// The writes that changed something (dry runs left out), as
+    /// `METHOD path`, since start or the last clear.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.is_write() && !r.is_dry_run())
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// The paths of the DELETE requests, in order, since start or the last clear.
+    pub fn deletes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "DELETE")
+            .map(|r| r.path)
+            .collect()
+    }
+
     fn resolve(&self, resource: &str) -> Option<crate::registry::ResourceType> {
         let (g, v, plural) = split_resource(resource)?;
         self.shared.store.resource_type(g, v, plural)
