@@ -6,7 +6,8 @@
 //! cluster, which makes Keycloak's realm match the file through the admin
 //! API (idempotently, so re-running it changes nothing). The Job's name
 //! carries a hash of what it imports, so any change to the realm, the
-//! client or its secret runs a new import and the old Job is pruned. The
+//! client or its secret runs a new import and the old Job is pruned; an
+//! import that failed is deleted and run again by the next run. The
 //! import runs in the cluster because Keycloak's admin API is rarely
 //! reachable from where `stack` runs.
 //!
@@ -18,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
@@ -128,6 +130,22 @@ impl RealmSpec {
         })
     }
 
+    fn realm_text(&self) -> String {
+        serde_json::to_string_pretty(&self.realm_document()).unwrap_or_default()
+    }
+
+    /// The import Job's name: any change to what is imported (the secret
+    /// included) is a new Job, since a Job's pods cannot be changed.
+    fn job_name(&self, realm: &str, client_secret: &str) -> String {
+        let mut hasher = Sha256::new();
+        for part in [realm, &self.url, &self.image, client_secret] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        let hash = hex::encode(hasher.finalize());
+        format!("{}-realm-{}", self.name, &hash[..8])
+    }
+
     fn labels(&self, stack: &str) -> Json {
         json!({
             STACK_LABEL: stack,
@@ -138,16 +156,9 @@ impl RealmSpec {
 
     /// The Secret, the ConfigMap and the import Job, in apply order.
     fn objects(&self, stack: &str, client_secret: &str) -> Vec<Json> {
-        let realm = serde_json::to_string_pretty(&self.realm_document()).unwrap_or_default();
+        let realm = self.realm_text();
         let labels = self.labels(stack);
-        // Any change to what is imported (the secret included) is a new Job.
-        let mut hasher = Sha256::new();
-        for part in [realm.as_str(), &self.url, &self.image, client_secret] {
-            hasher.update(part.as_bytes());
-            hasher.update([0]);
-        }
-        let hash = hex::encode(hasher.finalize());
-        let job_name = format!("{}-realm-{}", self.name, &hash[..8]);
+        let job_name = self.job_name(&realm, client_secret);
         let secret_ref =
             |name: &str, key: &str| json!({ "secretKeyRef": { "name": name, "key": key } });
         vec![
@@ -272,25 +283,86 @@ impl KeycloakOidcProvider {
         ])
     }
 
+    /// Deletes the import Job of this exact realm if an earlier run left it
+    /// failed (Keycloak was not up yet, say): a failed Job never runs again,
+    /// so the import is retried with a new one.
+    async fn clear_failed_import(
+        &self,
+        request: &ApplyRequest,
+        spec: &RealmSpec,
+        job_name: &str,
+    ) -> Result<(), ProviderError> {
+        let cluster = self
+            .kubernetes
+            .clients()
+            .cluster(Self::target(request)?)
+            .await?;
+        let jobs: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), &spec.namespace);
+        let failed_to = |action: &str, e: kube::Error| {
+            ProviderError::new(format!(
+                "cannot {action} Job {}/{job_name} on {}",
+                spec.namespace,
+                cluster.describe()
+            ))
+            .detail(e.to_string())
+        };
+        let failed = jobs
+            .get_opt(job_name)
+            .await
+            .map_err(|e| failed_to("read", e))?
+            .and_then(|job| job.status?.conditions)
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c.type_ == "Failed" && c.status == "True")
+            });
+        if !failed {
+            return Ok(());
+        }
+        jobs.delete(job_name, &kube::api::DeleteParams::background())
+            .await
+            .map_err(|e| failed_to("delete", e))?;
+        let deadline = tokio::time::Instant::now() + request.timeout;
+        while jobs
+            .get_opt(job_name)
+            .await
+            .map_err(|e| failed_to("read", e))?
+            .is_some()
+        {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ProviderError::new(format!(
+                    "the failed Job {}/{job_name} was not deleted in time",
+                    spec.namespace
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
     async fn apply_realm(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
         let spec = RealmSpec::from_request(request)?;
         let client_secret = self.client_secret(request, &spec).await?;
+        let job_name = spec.job_name(&spec.realm_text(), &client_secret);
+        self.clear_failed_import(request, &spec, &job_name).await?;
         let sub = ApplyRequest {
             objects: spec.objects(&self.stack, &client_secret),
             wait: true,
             ..request.clone()
         };
-        let applied = self.kubernetes.apply(&sub).await.map_err(|e| {
-            if e.help.is_some() {
-                return e;
-            }
-            e.help(format!(
-                "the realm is imported by a Job in `{ns}`: `kubectl logs -n {ns} -l app.kubernetes.io/part-of={name}` shows why; Keycloak must be running at {url} with its admin password in Secret `{secret}`",
+        let applied = self.kubernetes.apply(&sub).await.map_err(|mut e| {
+            let hint = format!(
+                "the import's log: `kubectl logs -n {ns} -l app.kubernetes.io/part-of={name}`; Keycloak must answer at {url} with its admin password in Secret `{secret}`; the next run imports again",
                 ns = spec.namespace,
                 name = spec.name,
                 url = spec.url,
                 secret = spec.admin_credentials,
-            ))
+            );
+            e.help = Some(match e.help.take() {
+                Some(first) => format!("{first}\n{hint}"),
+                None => hint,
+            });
+            e
         })?;
         Ok(Applied {
             outputs: Self::outputs(&spec, client_secret),

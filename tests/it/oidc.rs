@@ -178,14 +178,23 @@ fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
         generated
     );
 
-    // Another redirect URI: a new import Job, the old one pruned, the same secret.
-    e.ctx.write(
-        "kc.rhai",
-        &KEYCLOAK.replace(
-            r#"redirect_uris: ["https://argocd.example.test/auth/callback"]"#,
-            r#"redirect_uris: ["https://argocd.example.test/auth/callback", "https://grafana.example.test/login/generic_oauth"]"#,
-        ),
+    // An import that fails (Keycloak not answering, say) fails the run at the
+    // declaration, says where to look, and is run again by the next run.
+    let with_grafana = KEYCLOAK.replace(
+        r#"redirect_uris: ["https://argocd.example.test/auth/callback"]"#,
+        r#"redirect_uris: ["https://argocd.example.test/auth/callback", "https://grafana.example.test/login/generic_oauth"]"#,
     );
+    e.ctx.write("kc.rhai", &with_grafana);
+    let readiness = e.server.knobs().deployments();
+    readiness.fail_jobs("sso-realm-", "Job has reached the specified backoff limit");
+    let failed = e.stack(&["run", "kc.rhai", "--yes"]);
+    assert_eq!(failed.code, 1, "{}", failed.transcript());
+    failed.assert_stderr("BackoffLimitExceeded");
+    failed.assert_stderr("kubectl logs -n keycloak -l app.kubernetes.io/part-of=sso");
+    failed.assert_stderr("kc.rhai:6");
+    readiness.heal_jobs("sso-realm-");
+
+    // Run again: the failed import is replaced, the old Job pruned, the same secret.
     let changed = e.stack(&["run", "kc.rhai", "--yes"]);
     ok(&changed);
     let new_jobs = e.names("batch/v1/jobs", Some("keycloak"));

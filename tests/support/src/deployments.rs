@@ -2,9 +2,10 @@
 //! the kubelets: after a delay, Deployments and StatefulSets report all
 //! replicas available for their current generation (condition
 //! Available=True), and Jobs report Complete. Workloads put on hold stay
-//! unavailable, so timeouts can be tested.
+//! unavailable, so timeouts can be tested; Jobs told to fail report Failed
+//! once their pods have run out of retries.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ impl Default for ReadinessSettings {
 struct State {
     settings: ReadinessSettings,
     held: BTreeSet<String>,
+    /// Name prefix → the message Jobs with such names fail with.
+    failing: BTreeMap<String, String>,
 }
 
 /// Run-time knobs of the readiness double.
@@ -59,6 +62,7 @@ impl ReadinessKnobs {
             state: Mutex::new(State {
                 settings,
                 held: BTreeSet::new(),
+                failing: BTreeMap::new(),
             }),
             changed: Notify::new(),
         }
@@ -99,6 +103,22 @@ impl ReadinessKnobs {
         });
     }
 
+    /// Makes Jobs whose names start with `prefix` fail with `message`
+    /// (those created from now on, and those not finished yet).
+    pub fn fail_jobs(&self, prefix: &str, message: &str) {
+        self.update(|s| {
+            s.failing.insert(prefix.to_string(), message.to_string());
+        });
+    }
+
+    /// Lets Jobs whose names start with `prefix` complete again. A Job that
+    /// failed stays failed, as in Kubernetes.
+    pub fn heal_jobs(&self, prefix: &str) {
+        self.update(|s| {
+            s.failing.remove(prefix);
+        });
+    }
+
     pub fn settings(&self) -> ReadinessSettings {
         self.lock().settings.clone()
     }
@@ -112,6 +132,21 @@ fn condition(kind: &str, status: bool, reason: &str, message: &str, now: &str) -
         "lastTransitionTime": now,
         "reason": reason,
         "message": message,
+    })
+}
+
+/// The status of a Job whose pods failed until its backoff limit.
+fn failed_job_status(message: &str, now: &str) -> Value {
+    json!({
+        "startTime": now,
+        "failed": 1,
+        "ready": 0,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+        "conditions": [
+            { "type": "FailureTarget", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": message },
+            { "type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": message }
+        ],
     })
 }
 
@@ -200,9 +235,9 @@ fn reconcile(
     tracker: &Arc<Mutex<Tracker>>,
     only: Option<(&'static str, &'static str, &Value)>,
 ) {
-    let (settings, held) = {
+    let (settings, held, failing) = {
         let s = knobs.lock();
-        (s.settings.clone(), s.held.clone())
+        (s.settings.clone(), s.held.clone(), s.failing.clone())
     };
     if !settings.enabled {
         return;
@@ -226,7 +261,29 @@ fn reconcile(
                 .cloned()
                 .unwrap_or(json!(1));
             let is_held = held.contains(&name);
-            let tag = format!("{generation}|{is_held}");
+            let failure = (resource == "jobs")
+                .then(|| {
+                    failing
+                        .iter()
+                        .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+                        .map(|(_, message)| message.clone())
+                })
+                .flatten();
+            let finished_job = resource == "jobs"
+                && obj
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| {
+                        c.iter().any(|c| {
+                            matches!(c["type"].as_str(), Some("Complete" | "Failed"))
+                                && c["status"] == "True"
+                        })
+                    });
+            if finished_job {
+                // A finished Job keeps its outcome.
+                continue;
+            }
+            let tag = format!("{generation}|{is_held}|{failure:?}");
             {
                 let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
                 if t.done.get(&uid) == Some(&tag) || !t.pending.insert(format!("{uid}|{tag}")) {
@@ -248,7 +305,10 @@ fn reconcile(
                 opts.subresource = Subresource::Status;
                 let now = now_rfc3339();
                 store.update_with(&target, &opts, |o| {
-                    let status = ready_status(resource, o, is_held, &now);
+                    let status = match &failure {
+                        Some(message) => failed_job_status(message, &now),
+                        None => ready_status(resource, o, is_held, &now),
+                    };
                     o["status"] = status;
                 });
             });
