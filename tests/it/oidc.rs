@@ -92,7 +92,7 @@ let ns = namespace(c, "keycloak");
 manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "keycloak-credentials", namespace: ns.name },
                stringData: #{ "admin-password": secret("env:E2E_DB_PASSWORD") } });
 let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform",
-                         redirect_uris: ["https://argocd.example.test/auth/callback"], depends_on: [ns] });
+                         redirect_uris: ["https://argocd.example.test/auth/callback"] });
 let mon = namespace(c, "monitoring");
 manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "grafana-oidc", namespace: mon.name },
                stringData: #{ issuer: sso.issuer_url, id: sso.client_id, secret: sso.client_secret } });
@@ -160,6 +160,13 @@ fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
         "https://keycloak.example.test/realms/platform"
     );
     let state = state_text(&e, "kc");
+    let recorded: Json = serde_json::from_str(&state).expect("the state is JSON");
+    assert!(
+        recorded["resources"]["oidc/sso"]["depends_on"]
+            .as_array()
+            .is_some_and(|d| d.contains(&Json::from("e2e/namespace/keycloak"))),
+        "the realm waits for Keycloak's namespace: {recorded:#}"
+    );
     assert!(
         !state.contains(&generated),
         "the client secret is in the state"
