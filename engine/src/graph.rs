@@ -62,6 +62,24 @@ pub enum GraphError {
         #[related]
         notes: Vec<SpanNote>,
     },
+    /// A Keycloak realm on a cluster where no Keycloak is declared.
+    #[error(
+        "`{id}` declares a realm in Keycloak, but no Keycloak is declared on cluster `{cluster}`"
+    )]
+    #[diagnostic(
+        code(stack::graph::no_keycloak),
+        help("install Keycloak on the cluster first: `import \"std/keycloak\" as keycloak;` then `keycloak::install(c, #{{ ... }})`; if Keycloak runs there already, outside this stack, give the oidc its `url`")
+    )]
+    NoKeycloak {
+        id: ResourceId,
+        cluster: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+        #[related]
+        notes: Vec<SpanNote>,
+    },
     /// Resources that need each other, directly or through others.
     #[error("dependency cycle: {path}")]
     #[diagnostic(
@@ -149,6 +167,7 @@ impl Graph {
             }
         }
         check_argocd(&declarations)?;
+        check_keycloak(&declarations)?;
         if let Some(cycle) = find_cycle(&graph) {
             return Err(cycle_error(&declarations, &graph, &cycle));
         }
@@ -296,7 +315,67 @@ fn implicit_needs(
             namespace,
         ));
     }
+    // A Keycloak realm is imported once Keycloak runs.
+    if let Some(keycloak) = keycloak_app(declarations, resource) {
+        add(keycloak.id.clone());
+    }
     needs
+}
+
+/// The Keycloak app a `keycloak` oidc's realm goes into: the helm_app of
+/// the `keycloak` chart on the same cluster.
+fn keycloak_app<'a>(declarations: &'a Declarations, resource: &Resource) -> Option<&'a Resource> {
+    if resource.kind != Kind::Oidc || resource.input_str("provider") != Some("keycloak") {
+        return None;
+    }
+    declarations.resources.iter().find(|r| {
+        r.kind == Kind::HelmApp
+            && r.cluster == resource.cluster
+            && r.input_str("chart") == Some("keycloak")
+    })
+}
+
+/// A `keycloak` oidc needs a Keycloak: one declared on its cluster, or one
+/// running there already that its `url` names.
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
+fn check_keycloak(declarations: &Declarations) -> Result<(), GraphError> {
+    for resource in &declarations.resources {
+        if resource.kind != Kind::Oidc
+            || resource.input_str("provider") != Some("keycloak")
+            || resource.input_str("url").is_some()
+            || keycloak_app(declarations, resource).is_some()
+        {
+            continue;
+        }
+        let Some(cluster) = resource
+            .cluster
+            .as_ref()
+            .and_then(|c| declarations.resources.iter().find(|r| &r.id == c))
+        else {
+            continue;
+        };
+        let (src, labels, notes) = group_labels(
+            &declarations.sources,
+            &[
+                (resource.span, "a Keycloak realm".into()),
+                (
+                    cluster.span,
+                    "on this cluster, where no Keycloak is declared".into(),
+                ),
+            ],
+        );
+        return Err(GraphError::NoKeycloak {
+            id: resource.id.clone(),
+            cluster: cluster.name.clone(),
+            src,
+            labels,
+            notes,
+        });
+    }
+    Ok(())
 }
 
 /// An Argo CD Application applied directly needs Argo CD on the cluster:

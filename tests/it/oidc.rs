@@ -91,6 +91,8 @@ let c = cluster("e2e", #{ provider: "existing", argocd_installed: true, base_dom
 let ns = namespace(c, "keycloak");
 manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "keycloak-credentials", namespace: ns.name },
                stringData: #{ "admin-password": secret("env:E2E_DB_PASSWORD") } });
+helm_app(c, "keycloak", #{ repo: "https://charts.bitnami.com/bitnami", chart: "keycloak", version: "21.4.4",
+                          namespace: ns.name });
 let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform",
                          redirect_uris: ["https://argocd.example.test/auth/callback"] });
 let mon = namespace(c, "monitoring");
@@ -164,8 +166,9 @@ fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
     assert!(
         recorded["resources"]["oidc/sso"]["depends_on"]
             .as_array()
-            .is_some_and(|d| d.contains(&Json::from("e2e/namespace/keycloak"))),
-        "the realm waits for Keycloak's namespace: {recorded:#}"
+            .is_some_and(|d| d.contains(&Json::from("e2e/namespace/keycloak"))
+                && d.contains(&Json::from("e2e/helm_app/keycloak"))),
+        "the realm waits for Keycloak and its namespace: {recorded:#}"
     );
     assert!(
         !state.contains(&generated),
@@ -198,7 +201,7 @@ fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
     assert_eq!(failed.code, 1, "{}", failed.transcript());
     failed.assert_stderr("BackoffLimitExceeded");
     failed.assert_stderr("kubectl logs -n keycloak -l app.kubernetes.io/part-of=sso");
-    failed.assert_stderr("kc.rhai:6");
+    failed.assert_stderr("kc.rhai:8");
     readiness.heal_jobs("sso-realm-");
 
     // Run again: the failed import is replaced, the old Job pruned, the same secret.
