@@ -634,7 +634,7 @@ impl Executor<'_> {
         let started = Instant::now();
         async move {
             let result = async {
-                let request = request?;
+                let mut request = request?;
                 let provider = self.router.route(request.route_key())?;
                 if let (Action::Replace, Some(recorded)) = (action, previous) {
                     let delete = DeleteRequest {
@@ -644,7 +644,14 @@ impl Executor<'_> {
                         cluster: request.cluster.clone(),
                         timeout: request.timeout,
                     };
-                    provider.delete(&delete).await?;
+                    // What is replaced goes the way it came: a new `provider`
+                    // must not be asked to delete what the old one made.
+                    self.router
+                        .route(delete.route_key())?
+                        .delete(&delete)
+                        .await?;
+                    // Then it is created anew, with nothing to converge from.
+                    request.previous = None;
                 }
                 provider.apply(&request).await.map(Some)
             }

@@ -80,6 +80,23 @@ pub enum GraphError {
         #[related]
         notes: Vec<SpanNote>,
     },
+    /// A Keycloak realm to import into a Keycloak that GitOps has not
+    /// delivered yet.
+    #[error("`{id}` imports a Keycloak realm directly, but cluster `{cluster}` gets Keycloak through GitOps")]
+    #[diagnostic(
+        code(stack::graph::realm_before_gitops),
+        help("the realm is imported by a Job applied during the run, before the run's commit brings Keycloak and its namespace: once Keycloak runs, give the oidc its `url` (like `url: \"http://keycloak.keycloak.svc\"`), or deliver this cluster directly")
+    )]
+    RealmBeforeGitOps {
+        id: ResourceId,
+        cluster: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label(collection)]
+        labels: Vec<LabeledSpan>,
+        #[related]
+        notes: Vec<SpanNote>,
+    },
     /// Resources that need each other, directly or through others.
     #[error("dependency cycle: {path}")]
     #[diagnostic(
@@ -323,15 +340,17 @@ fn implicit_needs(
 }
 
 /// The Keycloak app a `keycloak` oidc's realm goes into: the helm_app of
-/// the `keycloak` chart on the same cluster.
+/// the `keycloak` chart in the realm's namespace on the same cluster.
 fn keycloak_app<'a>(declarations: &'a Declarations, resource: &Resource) -> Option<&'a Resource> {
     if resource.kind != Kind::Oidc || resource.input_str("provider") != Some("keycloak") {
         return None;
     }
+    let namespace = resource.target_namespace();
     declarations.resources.iter().find(|r| {
         r.kind == Kind::HelmApp
             && r.cluster == resource.cluster
             && r.input_str("chart") == Some("keycloak")
+            && Some(r.input_str("namespace").unwrap_or(&r.name)) == namespace
     })
 }
 
@@ -343,10 +362,11 @@ fn keycloak_app<'a>(declarations: &'a Declarations, resource: &Resource) -> Opti
 )]
 fn check_keycloak(declarations: &Declarations) -> Result<(), GraphError> {
     for resource in &declarations.resources {
+        // With `url`, Keycloak runs already, outside the stack or from an
+        // earlier run: the realm is imported straight into it.
         if resource.kind != Kind::Oidc
             || resource.input_str("provider") != Some("keycloak")
             || resource.input_str("url").is_some()
-            || keycloak_app(declarations, resource).is_some()
         {
             continue;
         }
@@ -357,22 +377,39 @@ fn check_keycloak(declarations: &Declarations) -> Result<(), GraphError> {
         else {
             continue;
         };
+        let gitops = cluster.input_str("delivery") == Some("gitops");
+        if !gitops && keycloak_app(declarations, resource).is_some() {
+            continue;
+        }
+        let on_cluster = if gitops {
+            "on this cluster, delivered through GitOps"
+        } else {
+            "on this cluster, where no Keycloak is declared in the realm's namespace"
+        };
         let (src, labels, notes) = group_labels(
             &declarations.sources,
             &[
                 (resource.span, "a Keycloak realm".into()),
-                (
-                    cluster.span,
-                    "on this cluster, where no Keycloak is declared".into(),
-                ),
+                (cluster.span, on_cluster.into()),
             ],
         );
-        return Err(GraphError::NoKeycloak {
-            id: resource.id.clone(),
-            cluster: cluster.name.clone(),
-            src,
-            labels,
-            notes,
+        let (id, cluster) = (resource.id.clone(), cluster.name.clone());
+        return Err(if gitops {
+            GraphError::RealmBeforeGitOps {
+                id,
+                cluster,
+                src,
+                labels,
+                notes,
+            }
+        } else {
+            GraphError::NoKeycloak {
+                id,
+                cluster,
+                src,
+                labels,
+                notes,
+            }
         });
     }
     Ok(())

@@ -308,3 +308,68 @@ async fn cancelling_starts_nothing_new_and_keeps_what_finished() {
         .all(|r| r.outcome == Outcome::Cancelled));
     assert!(report.resources.iter().all(|r| r.action == Action::Create));
 }
+
+/// Routes by the `provider` input: `old` and `new` record separately.
+struct ByProvider {
+    old: Arc<Recorder>,
+    new: Arc<Recorder>,
+}
+
+impl Router for ByProvider {
+    fn route(&self, key: RouteKey<'_>) -> Result<Arc<dyn Provider>, ProviderError> {
+        match key.inputs.get("provider").and_then(|p| p.as_str()) {
+            Some("old") => Ok(self.old.clone()),
+            _ => Ok(self.new.clone()),
+        }
+    }
+    fn all(&self) -> Vec<Arc<dyn Provider>> {
+        vec![self.old.clone(), self.new.clone()]
+    }
+}
+
+fn oidc_with_provider(provider: &str) -> Graph {
+    let mut d = Declarations::new("test", ".");
+    d.sources.add("test.rhai", None, "");
+    d.resources.push(Resource {
+        id: ResourceId::new("oidc/sso"),
+        kind: Kind::Oidc,
+        name: "sso".into(),
+        cluster: None,
+        inputs: BTreeMap::from([("provider".into(), Value::str(provider))]),
+        depends_on: Vec::new(),
+        known_outputs: BTreeMap::new(),
+        span: span(),
+    });
+    Graph::build(d).unwrap()
+}
+
+/// A replacement that changes provider is deleted by the provider that
+/// made it, and created by the new one with nothing to converge from.
+#[tokio::test]
+async fn a_replaced_resource_is_deleted_by_the_provider_that_made_it() {
+    let s = setup(Recorder::default());
+    let router = ByProvider {
+        old: Arc::new(Recorder::default()),
+        new: Arc::new(Recorder::default()),
+    };
+    let mut state = s.backend.load().await.unwrap();
+    for provider in ["old", "new"] {
+        let g = oidc_with_provider(provider);
+        let p = plan(&g, &state);
+        let executor = Executor {
+            graph: &g,
+            router: &router,
+            observer: &Quiet,
+            backend: &s.backend,
+            options: ExecuteOptions::default(),
+        };
+        let (report, next) = executor.run(&p, state).await;
+        assert!(!report.failed(), "{report:?}");
+        state = next;
+    }
+    assert_eq!(
+        *router.old.log.lock().unwrap(),
+        ["apply oidc/sso", "delete oidc/sso"]
+    );
+    assert_eq!(*router.new.log.lock().unwrap(), ["apply oidc/sso"]);
+}

@@ -84,7 +84,8 @@ impl ClientSpec {
             items.sort();
             items
         };
-        sorted(live.callback_urls()) == sorted(&self.callback_urls)
+        live.client_name() == Some(self.client_name.as_str())
+            && sorted(live.callback_urls()) == sorted(&self.callback_urls)
             && sorted(live.allowed_o_auth_scopes()) == sorted(&self.scopes)
             && live.allowed_o_auth_flows() == [OAuthFlowType::Code]
             && live.allowed_o_auth_flows_user_pool_client() == Some(true)
@@ -252,44 +253,47 @@ impl CognitoProvider {
             .filter(|pool| !pool.is_empty()))
     }
 
+    /// Puts the hosted UI domain where it is asked. A user pool has one
+    /// prefix domain, so a renamed one is deleted before the new one is
+    /// made. (A new pool is a replacement: the old domain went with it.)
     async fn converge_domain(
         &self,
         client: &Client,
         spec: &ClientSpec,
         previous: Option<&ClientSpec>,
     ) -> Result<(), ProviderError> {
-        if let Some(domain) = &spec.domain {
-            match self.domain_owner(client, domain).await? {
-                Some(pool) if pool == spec.user_pool_id => {}
-                Some(pool) => {
-                    return Err(ProviderError::new(format!(
-                        "the Cognito domain `{domain}` belongs to another user pool, `{pool}`"
-                    ))
-                    .help(
-                        "hosted UI domain prefixes are unique per region: choose another `domain`",
-                    ))
-                }
-                None => {
-                    client
-                        .create_user_pool_domain()
-                        .domain(domain)
-                        .user_pool_id(&spec.user_pool_id)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            aws_error(&format!("Cognito domain `{domain}`"), "create", e, HELP)
-                        })?;
-                    self.journal
-                        .record(format!("create domain {domain} for {}", spec.user_pool_id));
-                }
+        if let Some(old) = previous
+            .filter(|p| p.user_pool_id == spec.user_pool_id)
+            .and_then(|p| p.domain.as_ref())
+        {
+            if spec.domain.as_ref() != Some(old) {
+                self.delete_domain(client, old, &spec.user_pool_id).await?;
             }
         }
-        if let Some(old) = previous.and_then(|p| p.domain.as_ref().map(|d| (d, &p.user_pool_id))) {
-            if spec.domain.as_ref() != Some(old.0) || &spec.user_pool_id != old.1 {
-                self.delete_domain(client, old.0, old.1).await?;
+        let Some(domain) = &spec.domain else {
+            return Ok(());
+        };
+        match self.domain_owner(client, domain).await? {
+            Some(pool) if pool == spec.user_pool_id => Ok(()),
+            Some(pool) => Err(ProviderError::new(format!(
+                "the Cognito domain `{domain}` belongs to another user pool, `{pool}`"
+            ))
+            .help("hosted UI domain prefixes are unique per region: choose another `domain`")),
+            None => {
+                client
+                    .create_user_pool_domain()
+                    .domain(domain)
+                    .user_pool_id(&spec.user_pool_id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        aws_error(&format!("Cognito domain `{domain}`"), "create", e, HELP)
+                    })?;
+                self.journal
+                    .record(format!("create domain {domain} for {}", spec.user_pool_id));
+                Ok(())
             }
         }
-        Ok(())
     }
 
     async fn delete_domain(

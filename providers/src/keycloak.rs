@@ -134,11 +134,12 @@ impl RealmSpec {
         serde_json::to_string_pretty(&self.realm_document()).unwrap_or_default()
     }
 
-    /// The import Job's name: any change to what is imported (the secret
-    /// included) is a new Job, since a Job's pods cannot be changed.
-    fn job_name(&self, realm: &str, client_secret: &str) -> String {
+    /// The import Job's name: any change to what is imported or to how
+    /// (the realm, the secret, anything in the Job's spec) is a new Job,
+    /// since a Job's pod template cannot be changed.
+    fn job_name(&self, realm: &str, job_spec: &Json, client_secret: &str) -> String {
         let mut hasher = Sha256::new();
-        for part in [realm, &self.url, &self.image, client_secret] {
+        for part in [realm, &job_spec.to_string(), client_secret] {
             hasher.update(part.as_bytes());
             hasher.update([0]);
         }
@@ -158,9 +159,34 @@ impl RealmSpec {
     fn objects(&self, stack: &str, client_secret: &str) -> Vec<Json> {
         let realm = self.realm_text();
         let labels = self.labels(stack);
-        let job_name = self.job_name(&realm, client_secret);
         let secret_ref =
             |name: &str, key: &str| json!({ "secretKeyRef": { "name": name, "key": key } });
+        let job_spec = json!({
+            "backoffLimit": 3,
+            "template": {
+                "metadata": { "labels": labels },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{
+                        "name": "import",
+                        "image": self.image,
+                        "env": [
+                            { "name": "KEYCLOAK_URL", "value": self.url },
+                            { "name": "KEYCLOAK_USER", "value": self.admin_user },
+                            { "name": "KEYCLOAK_PASSWORD", "valueFrom": secret_ref(&self.admin_credentials, "admin-password") },
+                            { "name": "KEYCLOAK_AVAILABILITYCHECK_ENABLED", "value": "true" },
+                            { "name": "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT", "value": "300s" },
+                            { "name": "IMPORT_FILES_LOCATIONS", "value": "/config/*" },
+                            { "name": "IMPORT_VARSUBSTITUTION_ENABLED", "value": "true" },
+                            { "name": "CLIENT_SECRET", "valueFrom": secret_ref(&self.client_secret_name(), CLIENT_SECRET_KEY) },
+                        ],
+                        "volumeMounts": [{ "name": "realm", "mountPath": "/config", "readOnly": true }],
+                    }],
+                    "volumes": [{ "name": "realm", "configMap": { "name": self.config_map_name() } }],
+                },
+            },
+        });
+        let job_name = self.job_name(&realm, &job_spec, client_secret);
         vec![
             json!({
                 "apiVersion": "v1",
@@ -179,31 +205,7 @@ impl RealmSpec {
                 "apiVersion": "batch/v1",
                 "kind": "Job",
                 "metadata": { "name": job_name, "namespace": self.namespace, "labels": labels },
-                "spec": {
-                    "backoffLimit": 3,
-                    "template": {
-                        "metadata": { "labels": labels },
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "containers": [{
-                                "name": "import",
-                                "image": self.image,
-                                "env": [
-                                    { "name": "KEYCLOAK_URL", "value": self.url },
-                                    { "name": "KEYCLOAK_USER", "value": self.admin_user },
-                                    { "name": "KEYCLOAK_PASSWORD", "valueFrom": secret_ref(&self.admin_credentials, "admin-password") },
-                                    { "name": "KEYCLOAK_AVAILABILITYCHECK_ENABLED", "value": "true" },
-                                    { "name": "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT", "value": "300s" },
-                                    { "name": "IMPORT_FILES_LOCATIONS", "value": "/config/*" },
-                                    { "name": "IMPORT_VARSUBSTITUTION_ENABLED", "value": "true" },
-                                    { "name": "CLIENT_SECRET", "valueFrom": secret_ref(&self.client_secret_name(), CLIENT_SECRET_KEY) },
-                                ],
-                                "volumeMounts": [{ "name": "realm", "mountPath": "/config", "readOnly": true }],
-                            }],
-                            "volumes": [{ "name": "realm", "configMap": { "name": self.config_map_name() } }],
-                        },
-                    },
-                },
+                "spec": job_spec,
             }),
         ]
     }
@@ -343,10 +345,17 @@ impl KeycloakOidcProvider {
     async fn apply_realm(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
         let spec = RealmSpec::from_request(request)?;
         let client_secret = self.client_secret(request, &spec).await?;
-        let job_name = spec.job_name(&spec.realm_text(), &client_secret);
+        let objects = spec.objects(&self.stack, &client_secret);
+        let job_name = objects
+            .iter()
+            .find(|o| o["kind"] == "Job")
+            .and_then(|o| o.pointer("/metadata/name"))
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string();
         self.clear_failed_import(request, &spec, &job_name).await?;
         let sub = ApplyRequest {
-            objects: spec.objects(&self.stack, &client_secret),
+            objects,
             wait: true,
             ..request.clone()
         };

@@ -125,8 +125,8 @@ async fn a_cognito_client_is_created_converged_updated_and_deleted() {
         provider.journal().take(),
         [
             "update client sso in ".to_string() + &pool,
-            format!("create domain acme-login for {pool}"),
             "delete domain acme-sso".to_string(),
+            format!("create domain acme-login for {pool}"),
         ]
     );
     assert_eq!(text(&updated.outputs, "client_id"), client_id);

@@ -37,9 +37,33 @@ pub fn from_env(repo: &str) -> String {
     }
 }
 
+/// `url` without a `user:password@` part, for messages and file names.
+pub fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_left_out_of_what_is_shown() {
+        assert_eq!(
+            without_credentials("https://bot:s3cret@charts.internal/argo"),
+            "https://charts.internal/argo"
+        );
+        assert_eq!(
+            without_credentials("https://charts.internal/argo"),
+            "https://charts.internal/argo"
+        );
+    }
 
     #[test]
     fn the_longest_matching_prefix_wins() {

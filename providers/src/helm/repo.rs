@@ -52,6 +52,16 @@ pub fn resolve<'a>(
     }) {
         return Ok(exact);
     }
+    if is_exact(wanted) {
+        // A pinned version that is not there is not a constraint to widen.
+        let mut known: Vec<&str> = entries.iter().map(|e| e.version.as_str()).collect();
+        known.truncate(10);
+        return Err(ProviderError::new(format!(
+            "chart repository {repo} has no version `{wanted}` of chart `{chart}`"
+        ))
+        .detail(format!("versions there: {}", known.join(", ")))
+        .help("pin a version the repository holds, or give a constraint like `^1.2`"));
+    }
     let constraint = semver::VersionReq::parse(wanted.trim_start_matches('v')).map_err(|e| {
         ProviderError::new(format!(
             "`{wanted}` is neither a version of `{chart}` nor a version constraint"
@@ -93,9 +103,13 @@ pub struct Repository {
 pub async fn repository(repo: &str) -> Result<Repository, ProviderError> {
     let read_from = mirror::from_env(repo);
     let shown = if read_from == repo {
-        repo.to_string()
+        mirror::without_credentials(repo)
     } else {
-        format!("{repo} (through the mirror {read_from})")
+        format!(
+            "{} (through the mirror {})",
+            mirror::without_credentials(repo),
+            mirror::without_credentials(&read_from)
+        )
     };
     let base =
         reqwest::Url::parse(&format!("{}/", read_from.trim_end_matches('/'))).map_err(|e| {
@@ -144,9 +158,13 @@ pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, Pro
             entry.version
         ))
     })?;
-    let url = join(&base, url, repo)?;
+    // An index may name its archives by absolute URL: those under a
+    // mirrored repository are read through the mirror too.
+    let url = join(&base, &mirror::from_env(url), repo)?;
     let digest = entry.digest.as_deref().map(str::to_ascii_lowercase);
-    let dir = cache::charts_dir().join(cache::file_name(base.as_str()));
+    let dir = cache::charts_dir().join(cache::file_name(&mirror::without_credentials(
+        base.as_str(),
+    )));
     let archive = dir.join(format!(
         "{}-{}.tgz",
         cache::file_name(chart),
@@ -165,8 +183,9 @@ pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, Pro
         let got = sha256(&bytes);
         if &got != want {
             return Err(ProviderError::new(format!(
-                "chart `{chart}` {} downloaded from {url} does not match the digest in the repository index",
-                entry.version
+                "chart `{chart}` {} downloaded from {} does not match the digest in the repository index",
+                entry.version,
+                mirror::without_credentials(url.as_str())
             ))
             .detail(format!("index: sha256 {want}"))
             .detail(format!("downloaded: sha256 {got}")));
@@ -204,14 +223,15 @@ fn join(base: &reqwest::Url, path: &str, repo: &str) -> Result<reqwest::Url, Pro
 }
 
 async fn get(client: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<u8>, ProviderError> {
+    let shown = mirror::without_credentials(url.as_str());
     let failed = |e: reqwest::Error| {
-        ProviderError::new(format!("cannot download {url}")).detail(e.to_string())
+        ProviderError::new(format!("cannot download {shown}")).detail(e.without_url().to_string())
     };
     let response = client.get(url.clone()).send().await.map_err(failed)?;
     let status = response.status();
     if !status.is_success() {
         return Err(ProviderError::new(format!(
-            "cannot download {url}: the server answered {status}"
+            "cannot download {shown}: the server answered {status}"
         )));
     }
     Ok(response.bytes().await.map_err(failed)?.to_vec())
@@ -251,6 +271,12 @@ mod tests {
     #[test]
     fn no_match_and_unknown_charts_say_so() {
         let index = index();
+        let error = resolve(&index, "r", "argo-like", "1.2.1").expect_err("no 1.2.1");
+        assert!(
+            error.message.contains("no version `1.2.1`"),
+            "{}",
+            error.message
+        );
         let error = resolve(&index, "r", "argo-like", "^3").expect_err("no 3.x");
         assert!(error.message.contains("matches `^3`"), "{}", error.message);
         let error = resolve(&index, "r", "nope", "1").expect_err("no chart");

@@ -69,7 +69,7 @@ const KEYCLOAK: &[Opt] = &[
     opt(
         "url",
         Ty::Str,
-        "Keycloak inside the cluster (default `http://keycloak.<namespace>.svc`)",
+        "Keycloak inside the cluster (default `http://keycloak.<namespace>.svc`); giving it says Keycloak runs already, so none need be declared (on a GitOps cluster it must be given)",
     ),
     opt("admin_user", Ty::Str, "Keycloak's admin user (default `admin`)"),
     opt(
