@@ -24,6 +24,9 @@ const RETRY_AFTER: Duration = Duration::from_secs(20);
 #[derive(Clone)]
 pub struct BearerLayer {
     current: Arc<RwLock<HeaderValue>>,
+    /// Why the last refresh failed, until one succeeds: the cause to name
+    /// when the cluster later refuses the expired token.
+    refresh_failure: Arc<RwLock<Option<String>>>,
 }
 
 impl BearerLayer {
@@ -39,7 +42,9 @@ impl BearerLayer {
             return Ok(None);
         };
         let current = Arc::new(RwLock::new(header(&token)?));
+        let refresh_failure = Arc::new(RwLock::new(None));
         let held = Arc::downgrade(&current);
+        let failure = refresh_failure.clone();
         let target = target.clone();
         tokio::spawn(async move {
             let mut wait = every;
@@ -47,16 +52,38 @@ impl BearerLayer {
                 tokio::time::sleep(wait).await;
                 // The client is gone: nobody needs tokens any more.
                 let Some(current) = held.upgrade() else { break };
-                wait = match tokens.token(&target).await.map(|t| t.map(|t| header(&t))) {
-                    Ok(Some(Ok(fresh))) => {
-                        *current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
-                        every
-                    }
-                    _ => RETRY_AFTER.min(every),
+                let fresh = match tokens.token(&target).await {
+                    Ok(Some(token)) => header(&token),
+                    Ok(None) => Err(ProviderError::new("no token was issued")),
+                    Err(e) => Err(e),
                 };
+                let outcome = match fresh {
+                    Ok(fresh) => {
+                        *current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+                        None
+                    }
+                    Err(e) => Some(e.message),
+                };
+                wait = if outcome.is_none() {
+                    every
+                } else {
+                    RETRY_AFTER.min(every)
+                };
+                *failure.write().unwrap_or_else(PoisonError::into_inner) = outcome;
             }
         });
-        Ok(Some(BearerLayer { current }))
+        Ok(Some(BearerLayer {
+            current,
+            refresh_failure,
+        }))
+    }
+
+    /// Why the token could not be renewed lately, if it could not.
+    pub fn refresh_failure(&self) -> Option<String> {
+        self.refresh_failure
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -132,6 +159,24 @@ mod tests {
         }
     }
 
+    /// Hands out one token, then fails like expired credentials.
+    struct Expiring(AtomicUsize);
+
+    impl TokenSource for Expiring {
+        fn token<'a>(
+            &'a self,
+            _target: &'a ClusterTarget,
+        ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+            let first = self.0.fetch_add(1, Ordering::SeqCst) == 0;
+            Box::pin(async move {
+                match first {
+                    true => Ok(Some("only".to_string())),
+                    false => Err(ProviderError::new("the SSO session has expired")),
+                }
+            })
+        }
+    }
+
     /// Answers each request with its Authorization header.
     struct Echo;
 
@@ -186,5 +231,25 @@ mod tests {
         let stopped = tokens.0.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(tokens.0.load(Ordering::SeqCst), stopped);
+    }
+
+    #[tokio::test]
+    async fn a_failed_renewal_keeps_the_token_and_says_why() {
+        let layer = BearerLayer::start(
+            Arc::new(Expiring(AtomicUsize::new(0))),
+            &target(),
+            Duration::from_millis(20),
+        )
+        .await
+        .unwrap()
+        .expect("a token");
+        assert_eq!(layer.refresh_failure(), None);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(
+            layer.refresh_failure().as_deref(),
+            Some("the SSO session has expired")
+        );
+        let mut service = layer.layer(Echo);
+        assert_eq!(service.call(Request::new(())).await.unwrap(), "Bearer only");
     }
 }

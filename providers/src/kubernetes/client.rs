@@ -162,6 +162,8 @@ pub struct Cluster {
     pub source: Source,
     pub retry: RetryPolicy,
     pub kinds: Kinds,
+    /// The renewal of an expiring token, for clusters reached with one.
+    pub tokens: Option<BearerLayer>,
 }
 
 impl Cluster {
@@ -179,6 +181,7 @@ impl Cluster {
             retry,
             kinds: Kinds::default(),
             client,
+            tokens: None,
         }
     }
 
@@ -302,8 +305,8 @@ impl Clients {
             ))
             .detail(e.to_string())
         })?;
-        let client = match bearer {
-            Some(layer) => builder.with_layer(&layer).build(),
+        let client = match &bearer {
+            Some(layer) => builder.with_layer(layer).build(),
             None => builder.build(),
         };
         Ok(Cluster {
@@ -315,6 +318,7 @@ impl Clients {
             source,
             retry: self.retry.clone(),
             kinds: Kinds::default(),
+            tokens: bearer,
         })
     }
 }

@@ -46,10 +46,15 @@ pub fn object_error(
         e = e.detail(line);
     }
     match status.code {
-        401 => e.help(format!(
-            "the credentials of {} were refused; log in again",
-            cluster.describe()
-        )),
+        401 => match cluster.tokens.as_ref().and_then(|t| t.refresh_failure()) {
+            Some(why) => e.detail(format!("renewing the cluster's token failed: {why}")).help(
+                "the cloud credentials expired during the run: log in again and run again; what finished is saved",
+            ),
+            None => e.help(format!(
+                "the credentials of {} were refused; log in again",
+                cluster.describe()
+            )),
+        },
         403 => e.help(format!(
             "the identity used for {} may not {verb} {}s; check its RBAC permissions",
             cluster.describe(),
