@@ -14,7 +14,7 @@ use stack_engine::{Kind, ResourceId};
 pub struct Progress {
     style: Style,
     live: Option<MultiProgress>,
-    bars: Mutex<HashMap<ResourceId, ProgressBar>>,
+    bars: Mutex<HashMap<ResourceId, (ProgressBar, Action)>>,
 }
 
 impl Progress {
@@ -69,12 +69,21 @@ impl Observer for Progress {
         bar.set_message(format!("{} {id}", verb(action)));
         bar.enable_steady_tick(Duration::from_millis(120));
         if let Ok(mut bars) = self.bars.lock() {
-            bars.insert(id.clone(), bar);
+            bars.insert(id.clone(), (bar, action));
+        }
+    }
+
+    /// On a terminal, the running resource's line says what its provider
+    /// is waiting for (`node group default: CREATING`); plain output stays
+    /// one line per finished resource.
+    fn progress(&self, id: &ResourceId, text: &str) {
+        if let Some((bar, action)) = self.bars.lock().ok().and_then(|b| b.get(id).cloned()) {
+            bar.set_message(format!("{} {id} — {}", verb(action), self.style.dim(text)));
         }
     }
 
     fn finished(&self, report: &ResourceReport) {
-        if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(&report.id)) {
+        if let Some((bar, _)) = self.bars.lock().ok().and_then(|mut b| b.remove(&report.id)) {
             bar.finish_and_clear();
             if let Some(live) = &self.live {
                 live.remove(&bar);

@@ -20,7 +20,8 @@ use crate::graph::Graph;
 use crate::objects::{self, ObjectsError};
 use crate::plan::{hash, Action, Plan};
 use crate::provider::{
-    Applied, ApplyRequest, ClusterTarget, DeleteRequest, ProviderError, Router, RunChanges,
+    Applied, ApplyRequest, ClusterTarget, DeleteRequest, ProgressSink, ProviderError, Router,
+    RunChanges,
 };
 use crate::resource::{Kind, Resource, ResourceId};
 use crate::state::{ResourceState, State, StateBackend, StateError};
@@ -129,6 +130,27 @@ impl Report {
 pub trait Observer: Send + Sync {
     fn started(&self, id: &ResourceId, action: Action);
     fn finished(&self, report: &ResourceReport);
+    /// How a running resource is going, in its provider's words.
+    fn progress(&self, _id: &ResourceId, _text: &str) {}
+}
+
+/// Progress reports from providers, passed to the observer by the run's
+/// loop (providers run as futures of that loop, and the observer is
+/// borrowed by it).
+struct Progress {
+    sender: tokio::sync::mpsc::UnboundedSender<(ResourceId, String)>,
+    updates: tokio::sync::mpsc::UnboundedReceiver<(ResourceId, String)>,
+}
+
+impl Progress {
+    fn channel() -> Progress {
+        let (sender, updates) = tokio::sync::mpsc::unbounded_channel();
+        Progress { sender, updates }
+    }
+
+    fn sink(&self, id: &ResourceId) -> ProgressSink {
+        ProgressSink::new(id.clone(), self.sender.clone())
+    }
 }
 
 /// An observer that shows nothing.
@@ -212,14 +234,26 @@ impl Executor<'_> {
             .map(|(id, r)| (id.clone(), r.outputs.clone()))
             .collect();
         let mut changed = RunChanges::default();
-        self.apply_phase(plan, &mut state, &mut outputs, &mut report, &mut changed)
-            .await;
+        let mut progress = Progress::channel();
+        self.apply_phase(
+            plan,
+            &mut state,
+            &mut outputs,
+            &mut report,
+            &mut changed,
+            &mut progress,
+        )
+        .await;
         if self.options.target.is_none()
             && report.state_error.is_none()
             && !self.options.cancel.is_cancelled()
         {
-            self.delete_phase(plan, &mut state, &mut report, &mut changed)
+            self.delete_phase(plan, &mut state, &mut report, &mut changed, &mut progress)
                 .await;
+        }
+        // Reports sent as their resource finished.
+        while let Ok((id, text)) = progress.updates.try_recv() {
+            self.observer.progress(&id, &text);
         }
         for provider in self.router.all() {
             if let Err(e) = provider.finish(&changed).await {
@@ -291,6 +325,7 @@ impl Executor<'_> {
         outputs: &mut HashMap<ResourceId, BTreeMap<String, Json>>,
         report: &mut Report,
         changed: &mut RunChanges,
+        progress: &mut Progress,
     ) {
         let resources = self.graph.resources();
         let actions: HashMap<&ResourceId, Action> =
@@ -346,7 +381,13 @@ impl Executor<'_> {
                     continue;
                 }
                 self.observer.started(&resource.id, action);
-                let request = self.request(resource, state, outputs, &depths).await;
+                let request = self
+                    .request(resource, state, outputs, &depths)
+                    .await
+                    .map(|mut r| {
+                        r.progress = progress.sink(&resource.id);
+                        r
+                    });
                 running.push(self.carry_out(
                     i,
                     action,
@@ -368,6 +409,9 @@ impl Executor<'_> {
                 break;
             }
             tokio::select! {
+                Some((id, text)) = progress.updates.recv() => {
+                    self.observer.progress(&id, &text);
+                }
                 Some(done) = running.next(), if !running.is_empty() => {
                     let mut batch = vec![done];
                     while let Some(Some(more)) = running.next().now_or_never() {
@@ -620,6 +664,7 @@ impl Executor<'_> {
                 .unwrap_or(0)
                 .saturating_sub(base),
             timeout,
+            progress: ProgressSink::default(),
         })
     }
 
@@ -643,6 +688,7 @@ impl Executor<'_> {
                         recorded,
                         cluster: request.cluster.clone(),
                         timeout: request.timeout,
+                        progress: request.progress.clone(),
                     };
                     // What is replaced goes the way it came: a new `provider`
                     // must not be asked to delete what the old one made.
@@ -735,6 +781,7 @@ impl Executor<'_> {
         state: &mut State,
         report: &mut Report,
         changed: &mut RunChanges,
+        progress: &mut Progress,
     ) {
         let deletes: Vec<ResourceId> = plan
             .changes
@@ -798,6 +845,7 @@ impl Executor<'_> {
                         .unwrap_or(self.options.default_timeout),
                     recorded,
                     cluster,
+                    progress: progress.sink(id),
                 };
                 let started = Instant::now();
                 running.push(async move {
@@ -809,7 +857,15 @@ impl Executor<'_> {
                     (id, request.kind, result, started)
                 });
             }
-            let Some((id, kind, result, started)) = running.next().await else {
+            let next = loop {
+                tokio::select! {
+                    done = running.next() => break done,
+                    Some((id, text)) = progress.updates.recv() => {
+                        self.observer.progress(&id, &text);
+                    }
+                }
+            };
+            let Some((id, kind, result, started)) = next else {
                 break;
             };
             finished.insert(id);

@@ -35,6 +35,39 @@ impl ClusterTarget {
     }
 }
 
+/// Where a provider says how a long apply or delete is going
+/// (`node group default: CREATING`), for the live view of the run.
+#[derive(Clone, Default)]
+pub struct ProgressSink {
+    to: Option<(
+        ResourceId,
+        tokio::sync::mpsc::UnboundedSender<(ResourceId, String)>,
+    )>,
+}
+
+impl ProgressSink {
+    /// Reports for `id` into `to`.
+    pub fn new(
+        id: ResourceId,
+        to: tokio::sync::mpsc::UnboundedSender<(ResourceId, String)>,
+    ) -> ProgressSink {
+        ProgressSink { to: Some((id, to)) }
+    }
+
+    /// Tells the run how the work is going; nobody listening is fine.
+    pub fn report(&self, text: impl Into<String>) {
+        if let Some((id, to)) = &self.to {
+            let _ = to.send((id.clone(), text.into()));
+        }
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// What a provider is asked to bring about.
 #[derive(Debug, Clone)]
 pub struct ApplyRequest {
@@ -56,6 +89,7 @@ pub struct ApplyRequest {
     pub wait: bool,
     /// Whether the inputs hold secrets: such objects are never written to git.
     pub sensitive: bool,
+    pub progress: ProgressSink,
 }
 
 impl ApplyRequest {
@@ -105,6 +139,7 @@ pub struct DeleteRequest {
     pub recorded: ResourceState,
     pub cluster: Option<ClusterTarget>,
     pub timeout: Duration,
+    pub progress: ProgressSink,
 }
 
 /// A difference between what was applied and what is live (`plan --refresh`).

@@ -373,3 +373,79 @@ async fn a_replaced_resource_is_deleted_by_the_provider_that_made_it() {
     );
     assert_eq!(*router.new.log.lock().unwrap(), ["apply oidc/sso"]);
 }
+
+/// Says how it is going before it finishes.
+struct Chatty;
+
+impl Provider for Chatty {
+    fn name(&self) -> &'static str {
+        "chatty"
+    }
+
+    fn apply<'a>(&'a self, r: &'a ApplyRequest) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(async move {
+            r.progress.report("CREATING");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(Applied::default())
+        })
+    }
+
+    fn delete<'a>(&'a self, r: &'a DeleteRequest) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            r.progress.report("DELETING");
+            Ok(())
+        })
+    }
+}
+
+#[derive(Default)]
+struct Listening(Mutex<Vec<String>>);
+
+impl stack_engine::execute::Observer for Listening {
+    fn started(&self, _: &ResourceId, _: Action) {}
+    fn finished(&self, _: &stack_engine::execute::ResourceReport) {}
+    fn progress(&self, id: &ResourceId, text: &str) {
+        self.0.lock().unwrap().push(format!("{id}: {text}"));
+    }
+}
+
+/// What a provider reports while it works reaches the observer, for
+/// applies and deletes alike.
+#[tokio::test]
+async fn providers_report_progress_to_the_observer() {
+    struct Only(Arc<Chatty>);
+    impl Router for Only {
+        fn route(&self, _: RouteKey<'_>) -> Result<Arc<dyn Provider>, ProviderError> {
+            Ok(self.0.clone())
+        }
+        fn all(&self) -> Vec<Arc<dyn Provider>> {
+            vec![self.0.clone()]
+        }
+    }
+    let s = setup(Recorder::default());
+    let router = Only(Arc::new(Chatty));
+    let observer = Listening::default();
+    let mut state = s.backend.load().await.unwrap();
+    for g in [graph(&[("a", &[])]), graph(&[])] {
+        let p = plan(&g, &state);
+        let executor = Executor {
+            graph: &g,
+            router: &router,
+            observer: &observer,
+            backend: &s.backend,
+            options: ExecuteOptions::default(),
+        };
+        let (report, next) = executor.run(&p, state).await;
+        assert!(!report.failed(), "{report:?}");
+        state = next;
+    }
+    let heard = observer.0.lock().unwrap().clone();
+    assert!(
+        heard.contains(&"c/namespace/a: CREATING".to_string()),
+        "{heard:?}"
+    );
+    assert!(
+        heard.contains(&"c/namespace/a: DELETING".to_string()),
+        "{heard:?}"
+    );
+}

@@ -40,6 +40,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         timeout: Duration::from_secs(30),
         wait: true,
         sensitive: true,
+        progress: Default::default(),
     }
 }
 
@@ -156,6 +157,7 @@ async fn a_cognito_client_is_created_converged_updated_and_deleted() {
             recorded: recorded(Kind::Oidc, &second, &updated),
             cluster: None,
             timeout: Duration::from_secs(30),
+            progress: Default::default(),
         })
         .await
         .expect("deleted");

@@ -73,6 +73,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         timeout: Duration::from_secs(60),
         wait: true,
         sensitive: false,
+        progress: Default::default(),
     }
 }
 
@@ -304,6 +305,7 @@ async fn creates_converges_scales_retags_and_deletes() {
         recorded: recorded(Kind::Cluster, &fewer, &applied),
         cluster: None,
         timeout: Duration::from_secs(60),
+        progress: Default::default(),
     };
     provider.delete(&delete).await.expect("deleted");
     assert_eq!(

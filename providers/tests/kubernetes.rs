@@ -69,6 +69,7 @@ impl Env {
             timeout: Duration::from_secs(30),
             wait: true,
             sensitive: false,
+            progress: Default::default(),
         }
     }
 
@@ -87,6 +88,7 @@ impl Env {
             },
             cluster: Some(self.target.clone()),
             timeout,
+            progress: Default::default(),
         }
     }
 }
@@ -758,6 +760,7 @@ async fn an_existing_cluster_reports_endpoint_and_version() {
         timeout: Duration::from_secs(30),
         wait: true,
         sensitive: false,
+        progress: Default::default(),
     };
     let applied = provider.apply(&request).await.expect("reachable");
     assert_eq!(
@@ -829,6 +832,7 @@ async fn a_gitops_cluster_without_a_kubeconfig_applies_with_empty_outputs() {
         timeout: Duration::from_secs(5),
         wait: true,
         sensitive: false,
+        progress: Default::default(),
     };
     let applied = ExistingClusterProvider::new()
         .apply(&request)

@@ -36,7 +36,7 @@ pub use crate::aws::{Aws, AwsSettings, Credentials, Journal};
 use self::cluster::ClusterSpec;
 use self::nodegroups::NodeGroupSpec;
 pub use self::token::EksTokenSource;
-use self::wait::{Backoff, Poll};
+use self::wait::{Backoff, Deadline, Poll};
 
 /// How long an EKS cluster may take when the script sets no `timeout`:
 /// creating a control plane and its node groups takes 10 to 20 minutes.
@@ -95,7 +95,10 @@ impl EksProvider {
             .as_ref()
             .and_then(|p| ClusterSpec::from_inputs(&request.name, &p.inputs).ok());
         let client = self.aws.eks(&spec.region).await;
-        let deadline = Instant::now() + timeout(&request.inputs, request.timeout);
+        let deadline = &Deadline {
+            at: Instant::now() + timeout(&request.inputs, request.timeout),
+            progress: request.progress.clone(),
+        };
 
         // The control plane.
         let mut live = match cluster::describe(&client, &spec.name).await? {
@@ -184,7 +187,7 @@ impl EksProvider {
         client: &Client,
         spec: &ClusterSpec,
         group: &NodeGroupSpec,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<(), ProviderError> {
         let live = match nodegroups::describe(client, &spec.name, &group.name).await? {
             Some(live) => live,
@@ -239,7 +242,7 @@ impl EksProvider {
         client: &Client,
         name: &str,
         version: Option<&str>,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<aws_sdk_eks::types::Cluster, ProviderError> {
         let what = format!("EKS cluster `{name}` to become ACTIVE");
         wait::until(&what, deadline, self.backoff, || {
@@ -271,7 +274,7 @@ impl EksProvider {
         &self,
         client: &Client,
         name: &str,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<(), ProviderError> {
         let what = format!("EKS cluster `{name}` to be deleted");
         wait::until(&what, deadline, self.backoff, || {
@@ -291,7 +294,7 @@ impl EksProvider {
         client: &Client,
         cluster: &str,
         group: &str,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<aws_sdk_eks::types::Nodegroup, ProviderError> {
         let what = format!("{} to become ACTIVE", nodegroups::what(cluster, group));
         wait::until(&what, deadline, self.backoff, || {
@@ -335,7 +338,7 @@ impl EksProvider {
         client: &Client,
         cluster: &str,
         group: &str,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<(), ProviderError> {
         let what = format!("{} to be deleted", nodegroups::what(cluster, group));
         wait::until(&what, deadline, self.backoff, || {
@@ -368,7 +371,10 @@ impl EksProvider {
             .and_then(Json::as_str)
             .unwrap_or_default();
         let client = self.aws.eks(region).await;
-        let deadline = Instant::now() + timeout(&request.recorded.inputs, request.timeout);
+        let deadline = &Deadline {
+            at: Instant::now() + timeout(&request.recorded.inputs, request.timeout),
+            progress: request.progress.clone(),
+        };
         match cluster::describe(&client, &name).await? {
             None => return Ok(()),
             Some(c)

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use stack_engine::provider::ProviderError;
+use stack_engine::provider::{ProgressSink, ProviderError};
 use tokio::time::Instant;
 
 /// Poll intervals: `initial`, doubling up to `max`.
@@ -38,11 +38,18 @@ pub enum Poll<T> {
     Pending(String),
 }
 
-/// Calls `check` until it reports `Done`, an error, or `deadline` passes:
-/// then fails naming `what` and the last state seen.
+/// When waiting must end, and where to say what each poll saw.
+pub struct Deadline {
+    pub at: Instant,
+    pub progress: ProgressSink,
+}
+
+/// Calls `check` until it reports `Done`, an error, or the deadline passes:
+/// then fails naming `what` and the last state seen. Each state seen is
+/// reported as progress.
 pub async fn until<T, F, Fut>(
     what: &str,
-    deadline: Instant,
+    deadline: &Deadline,
     backoff: Backoff,
     mut check: F,
 ) -> Result<T, ProviderError>
@@ -56,13 +63,16 @@ where
             Poll::Done(value) => return Ok(value),
             Poll::Pending(seen) => seen,
         };
+        deadline
+            .progress
+            .report(format!("waiting for {what}: {seen}"));
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline.at {
             return Err(ProviderError::new(format!("timed out waiting for {what}"))
                 .detail(format!("last seen: {seen}"))
                 .help("raise the cluster's `timeout` (like `timeout: \"45m\"`), or look at it in the AWS console; the next run picks up where this one stopped"));
         }
-        tokio::time::sleep(interval.min(deadline - now)).await;
+        tokio::time::sleep(interval.min(deadline.at - now)).await;
         interval = backoff.next(interval);
     }
 }
@@ -87,26 +97,34 @@ mod tests {
             initial: Duration::from_millis(1),
             max: Duration::from_millis(4),
         };
+        let (sender, mut updates) = tokio::sync::mpsc::unbounded_channel();
+        let soon = Deadline {
+            at: Instant::now() + Duration::from_secs(10),
+            progress: ProgressSink::new("cluster/prod".into(), sender),
+        };
         let mut calls = 0;
-        let done = until(
-            "three polls",
-            Instant::now() + Duration::from_secs(10),
-            quick,
-            || {
-                calls += 1;
-                let n = calls;
-                async move {
-                    Ok(if n < 3 {
-                        Poll::Pending(format!("poll {n}"))
-                    } else {
-                        Poll::Done(n)
-                    })
-                }
-            },
-        )
+        let done = until("three polls", &soon, quick, || {
+            calls += 1;
+            let n = calls;
+            async move {
+                Ok(if n < 3 {
+                    Poll::Pending(format!("poll {n}"))
+                } else {
+                    Poll::Done(n)
+                })
+            }
+        })
         .await;
         assert_eq!(done, Ok(3));
-        let never = until::<(), _, _>("nothing", Instant::now(), quick, || async {
+        // What each poll saw went to the run's progress.
+        let (id, first) = updates.recv().await.expect("a report");
+        assert_eq!(id.as_str(), "cluster/prod");
+        assert_eq!(first, "waiting for three polls: poll 1");
+        let now = Deadline {
+            at: Instant::now(),
+            progress: ProgressSink::default(),
+        };
+        let never = until::<(), _, _>("nothing", &now, quick, || async {
             Ok(Poll::Pending("CREATING".into()))
         })
         .await

@@ -104,7 +104,8 @@ impl KubernetesProvider {
         for d in apply_order(parse_all(objects)?) {
             let a = apply_object(&cluster, &d, self.mode()).await?;
             if waits_for(&a.id) {
-                wait::until_ready(&cluster, &a.api, &a.id, deadline, None).await?;
+                wait::until_ready(&cluster, &a.api, &a.id, deadline, None, &Default::default())
+                    .await?;
             }
         }
         Ok(())
@@ -169,7 +170,8 @@ impl KubernetesProvider {
             if a.id.is("apiextensions.k8s.io", "CustomResourceDefinition") {
                 // What comes next may be of the kind it defines.
                 if let Some(live) =
-                    wait::until_ready(&cluster, &a.api, &a.id, deadline, None).await?
+                    wait::until_ready(&cluster, &a.api, &a.id, deadline, None, &request.progress)
+                        .await?
                 {
                     a.live = live;
                 }
@@ -180,8 +182,15 @@ impl KubernetesProvider {
         if request.wait {
             for (a, stale) in applied.iter_mut().zip(stale_status) {
                 if waits_for(&a.id) {
-                    if let Some(live) =
-                        wait::until_ready(&cluster, &a.api, &a.id, deadline, stale).await?
+                    if let Some(live) = wait::until_ready(
+                        &cluster,
+                        &a.api,
+                        &a.id,
+                        deadline,
+                        stale,
+                        &request.progress,
+                    )
+                    .await?
                     {
                         a.live = live;
                     }

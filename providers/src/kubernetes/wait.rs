@@ -10,7 +10,7 @@ use kube::api::{Api, DynamicObject};
 use kube::runtime::wait::{await_condition, Error as WaitError};
 use kube::runtime::watcher::Error as WatchError;
 use serde_json::Value as Json;
-use stack_engine::provider::ProviderError;
+use stack_engine::provider::{ProgressSink, ProviderError};
 use tokio::time::Instant;
 
 use super::client::Cluster;
@@ -176,12 +176,17 @@ pub async fn until_ready(
     object: &ObjectId,
     deadline: Deadline,
     stale: Option<Json>,
+    progress: &ProgressSink,
 ) -> Result<Option<Json>, ProviderError> {
     let id = object.clone();
     let old = stale.clone();
+    let progress = progress.clone();
     let done = move |live: Option<&Json>| {
         live.is_some_and(|l| match readiness(&id, l) {
-            Readiness::Pending(_) => false,
+            Readiness::Pending(why) => {
+                progress.report(format!("{id}: {why}"));
+                false
+            }
             Readiness::Failed { .. } => old.is_none() || l.get("status") != old.as_ref(),
             Readiness::Ready => true,
         })
