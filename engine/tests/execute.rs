@@ -309,6 +309,29 @@ async fn cancelling_starts_nothing_new_and_keeps_what_finished() {
     assert!(report.resources.iter().all(|r| r.action == Action::Create));
 }
 
+/// Runs each graph in turn, each from the state the one before left.
+async fn run_each(
+    s: &Setup,
+    router: &dyn Router,
+    observer: &dyn stack_engine::execute::Observer,
+    graphs: &[Graph],
+) {
+    let mut state = s.backend.load().await.unwrap();
+    for g in graphs {
+        let p = plan(g, &state);
+        let executor = Executor {
+            graph: g,
+            router,
+            observer,
+            backend: &s.backend,
+            options: ExecuteOptions::default(),
+        };
+        let (report, next) = executor.run(&p, state).await;
+        assert!(!report.failed(), "{report:?}");
+        state = next;
+    }
+}
+
 /// Routes by the `provider` input: `old` and `new` record separately.
 struct ByProvider {
     old: Arc<Recorder>,
@@ -352,21 +375,8 @@ async fn a_replaced_resource_is_deleted_by_the_provider_that_made_it() {
         old: Arc::new(Recorder::default()),
         new: Arc::new(Recorder::default()),
     };
-    let mut state = s.backend.load().await.unwrap();
-    for provider in ["old", "new"] {
-        let g = oidc_with_provider(provider);
-        let p = plan(&g, &state);
-        let executor = Executor {
-            graph: &g,
-            router: &router,
-            observer: &Quiet,
-            backend: &s.backend,
-            options: ExecuteOptions::default(),
-        };
-        let (report, next) = executor.run(&p, state).await;
-        assert!(!report.failed(), "{report:?}");
-        state = next;
-    }
+    let graphs = [oidc_with_provider("old"), oidc_with_provider("new")];
+    run_each(&s, &router, &Quiet, &graphs).await;
     assert_eq!(
         *router.old.log.lock().unwrap(),
         ["apply oidc/sso", "delete oidc/sso"]
@@ -425,20 +435,7 @@ async fn providers_report_progress_to_the_observer() {
     let s = setup(Recorder::default());
     let router = Only(Arc::new(Chatty));
     let observer = Listening::default();
-    let mut state = s.backend.load().await.unwrap();
-    for g in [graph(&[("a", &[])]), graph(&[])] {
-        let p = plan(&g, &state);
-        let executor = Executor {
-            graph: &g,
-            router: &router,
-            observer: &observer,
-            backend: &s.backend,
-            options: ExecuteOptions::default(),
-        };
-        let (report, next) = executor.run(&p, state).await;
-        assert!(!report.failed(), "{report:?}");
-        state = next;
-    }
+    run_each(&s, &router, &observer, &[graph(&[("a", &[])]), graph(&[])]).await;
     let heard = observer.0.lock().unwrap().clone();
     assert!(
         heard.contains(&"c/namespace/a: CREATING".to_string()),
