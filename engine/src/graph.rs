@@ -68,7 +68,7 @@ pub enum GraphError {
     )]
     #[diagnostic(
         code(stack::graph::no_keycloak),
-        help("install Keycloak on the cluster first: `import \"std/keycloak\" as keycloak;` then `keycloak::install(c, #{{ ... }})`; if Keycloak runs there already, outside this stack, give the oidc its `url`")
+        help("let the realm install Keycloak (leave out `install: false`), install it first with `std/keycloak` (`keycloak::install(c, #{{ ... }})`, in the realm's namespace), or, if Keycloak runs there already, give the oidc its `url`")
     )]
     NoKeycloak {
         id: ResourceId,
@@ -345,12 +345,25 @@ fn keycloak_app<'a>(declarations: &'a Declarations, resource: &Resource) -> Opti
     if resource.kind != Kind::Oidc || resource.input_str("provider") != Some("keycloak") {
         return None;
     }
-    let namespace = resource.target_namespace();
-    declarations.resources.iter().find(|r| {
+    keycloak_app_in(
+        &declarations.resources,
+        resource.cluster.as_ref()?,
+        resource.target_namespace()?,
+    )
+}
+
+/// The helm_app of the `keycloak` chart in `namespace` on `cluster`, among
+/// `resources`: where a Keycloak realm there is imported.
+pub fn keycloak_app_in<'a>(
+    resources: &'a [Resource],
+    cluster: &ResourceId,
+    namespace: &str,
+) -> Option<&'a Resource> {
+    resources.iter().find(|r| {
         r.kind == Kind::HelmApp
-            && r.cluster == resource.cluster
+            && r.cluster.as_ref() == Some(cluster)
             && r.input_str("chart") == Some("keycloak")
-            && Some(r.input_str("namespace").unwrap_or(&r.name)) == namespace
+            && r.input_str("namespace").unwrap_or(&r.name) == namespace
     })
 }
 

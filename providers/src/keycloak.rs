@@ -14,7 +14,9 @@
 //! The client secret is `client_secret` when the script gives one (a
 //! `secret(...)`), else generated once and kept in the Secret
 //! `<name>-oidc-client` beside Keycloak; it is read back from there on
-//! later runs, so the state only ever holds its hash.
+//! later runs, so the state only ever holds its hash. When the realm
+//! installs Keycloak itself (`install`), the admin and database passwords
+//! its chart reads are made the same way, once, into `keycloak-credentials`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +56,8 @@ struct RealmSpec {
     /// Secret with the admin password under `admin-password`.
     admin_credentials: String,
     image: String,
+    /// Whether the realm installs Keycloak, and so makes its passwords.
+    install: bool,
     /// The issuer: `https://keycloak.<base_domain>/realms/<realm>`.
     issuer_url: String,
 }
@@ -91,6 +95,10 @@ impl RealmSpec {
             admin_credentials: text("admin_credentials")
                 .unwrap_or_else(|| "keycloak-credentials".to_string()),
             image: text("image").unwrap_or_else(|| CONFIG_CLI_IMAGE.to_string()),
+            install: inputs
+                .get("install")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
             issuer_url: format!("https://keycloak.{base_domain}/realms/{realm}"),
             name: request.name.clone(),
             realm,
@@ -237,23 +245,69 @@ impl KeycloakOidcProvider {
         target: &ClusterTarget,
         spec: &RealmSpec,
     ) -> Result<Option<String>, ProviderError> {
+        self.secret_value(
+            target,
+            &spec.namespace,
+            &spec.client_secret_name(),
+            CLIENT_SECRET_KEY,
+        )
+        .await
+    }
+
+    /// One value of a Secret, if the Secret and the key exist.
+    async fn secret_value(
+        &self,
+        target: &ClusterTarget,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Option<String>, ProviderError> {
         let cluster = self.kubernetes.clients().cluster(target).await?;
-        let secrets: kube::Api<Secret> =
-            kube::Api::namespaced(cluster.client.clone(), &spec.namespace);
-        let name = spec.client_secret_name();
-        let found = secrets.get_opt(&name).await.map_err(|e| {
+        let secrets: kube::Api<Secret> = kube::Api::namespaced(cluster.client.clone(), namespace);
+        let found = secrets.get_opt(name).await.map_err(|e| {
             ProviderError::new(format!(
-                "cannot read Secret {}/{name} on {}",
-                spec.namespace,
+                "cannot read Secret {namespace}/{name} on {}",
                 cluster.describe()
             ))
             .detail(e.to_string())
         })?;
         Ok(found
             .and_then(|s| s.data)
-            .and_then(|data| data.get(CLIENT_SECRET_KEY).cloned())
+            .and_then(|data| data.get(key).cloned())
             .and_then(|bytes| String::from_utf8(bytes.0).ok())
             .filter(|s| !s.is_empty()))
+    }
+
+    /// The Secret Keycloak's chart reads its passwords from, when the realm
+    /// installs Keycloak: made once with random passwords, then kept.
+    async fn keycloak_credentials(
+        &self,
+        request: &ApplyRequest,
+        spec: &RealmSpec,
+    ) -> Result<Json, ProviderError> {
+        let target = Self::target(request)?;
+        let mut data = serde_json::Map::new();
+        for key in ["admin-password", "db-password"] {
+            let value = match self
+                .secret_value(target, &spec.namespace, &spec.admin_credentials, key)
+                .await?
+            {
+                Some(kept) => kept,
+                None => generate_secret()?,
+            };
+            data.insert(key.to_string(), Json::String(value));
+        }
+        Ok(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": spec.admin_credentials,
+                "namespace": spec.namespace,
+                "labels": spec.labels(&self.stack),
+            },
+            "type": "Opaque",
+            "stringData": data,
+        }))
     }
 
     /// The script's `client_secret`, else the stored one, else a new one.
@@ -345,7 +399,10 @@ impl KeycloakOidcProvider {
     async fn apply_realm(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
         let spec = RealmSpec::from_request(request)?;
         let client_secret = self.client_secret(request, &spec).await?;
-        let objects = spec.objects(&self.stack, &client_secret);
+        let mut objects = spec.objects(&self.stack, &client_secret);
+        if spec.install {
+            objects.insert(0, self.keycloak_credentials(request, &spec).await?);
+        }
         let job_name = objects
             .iter()
             .find(|o| o["kind"] == "Job")
@@ -448,6 +505,7 @@ mod tests {
             admin_user: "admin".into(),
             admin_credentials: "keycloak-credentials".into(),
             image: CONFIG_CLI_IMAGE.into(),
+            install: false,
             issuer_url: "https://keycloak.example.com/realms/platform".into(),
         }
     }

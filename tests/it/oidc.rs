@@ -294,3 +294,71 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-o
     ok(&stack(&["destroy", "cognito.rhai", "--yes"]));
     assert!(clients().is_empty());
 }
+
+/// A realm on a cluster with no Keycloak installs one: the namespace, the
+/// Keycloak app (not waited for: its pods need the passwords the realm's
+/// provider makes), and the passwords, made once and kept.
+#[test]
+fn a_realm_alone_installs_keycloak_with_its_passwords() {
+    let e = env();
+    e.ctx.write(
+        "alone.rhai",
+        r#"
+let c = cluster("e2e", #{ provider: "existing", argocd_installed: true, base_domain: "example.test" });
+let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });
+"#,
+    );
+    let plan = e.stack(&["plan", "alone.rhai"]);
+    ok(&plan);
+    plan.assert_stdout("+ e2e/namespace/keycloak  (create)");
+    plan.assert_stdout("+ e2e/helm_app/keycloak  (create)");
+    plan.assert_stdout("install = true");
+    plan.assert_stdout("wait = false");
+    ok(&e.stack(&["run", "alone.rhai", "--yes"]));
+
+    let app = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "keycloak",
+        )
+        .expect("the Keycloak Application");
+    assert_eq!(
+        app.pointer("/spec/source/helm/valuesObject/auth/existingSecret"),
+        Some(&Json::from("keycloak-credentials")),
+        "{app:#}"
+    );
+    assert_eq!(
+        app.pointer("/spec/source/helm/valuesObject/ingress/hostname"),
+        Some(&Json::from("keycloak.example.test"))
+    );
+    let admin = secret_value(&e, "keycloak", "keycloak-credentials", "admin-password");
+    let db = secret_value(&e, "keycloak", "keycloak-credentials", "db-password");
+    assert_eq!((admin.len(), db.len()), (64, 64));
+    assert_ne!(admin, db);
+    assert!(!state_text(&e, "alone").contains(&admin));
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("keycloak"), "sso-realm")
+        .is_some());
+
+    let again = e.stack(&["run", "alone.rhai", "--yes"]);
+    ok(&again);
+    again.assert_stdout("No changes");
+    assert_eq!(
+        secret_value(&e, "keycloak", "keycloak-credentials", "admin-password"),
+        admin
+    );
+
+    ok(&e.stack(&["destroy", "alone.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "keycloak"
+        )
+        .is_none());
+    assert!(e.names("v1/secrets", Some("keycloak")).is_empty());
+}

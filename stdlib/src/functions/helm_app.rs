@@ -104,22 +104,22 @@ pub static DOC: FnDoc = FnDoc {
 });"#,
 };
 
-fn helm_app(
-    ctx: NativeCallContext,
+pub(crate) fn helm_app(
+    ctx: &NativeCallContext,
     session: &Session,
     cluster: Handle,
     name: ImmutableString,
     opts: Map,
 ) -> RhaiResult<Handle> {
-    crate::declare::expect_cluster(&ctx, "helm_app", &cluster)?;
-    let name = check_name(&ctx, session, "app", &name)?;
+    crate::declare::expect_cluster(ctx, "helm_app", &cluster)?;
+    let name = check_name(ctx, session, "app", &name)?;
     if let Some(sync) = opts
         .get("sync_policy")
         .and_then(|s| s.read_lock::<Map>().map(|m| m.clone()))
     {
-        super::validate_nested(&ctx, session, "sync_policy", &SYNC, &sync)?;
+        super::validate_nested(ctx, session, "sync_policy", &SYNC, &sync)?;
     }
-    let call = session.call_span(&ctx);
+    let call = session.call_span(ctx);
     if !opts.contains_key("chart") && !opts.contains_key("path") {
         return Err(Fault::new("stack::script::option", format!("helm_app `{name}` needs `chart` (from a chart repository) or `path` (a chart in git)"))
             .label("no chart")
@@ -170,7 +170,7 @@ fn helm_app(
             if token::has_tokens(&text) {
                 text
             } else {
-                check_name(&ctx, session, "namespace", &text)?
+                check_name(ctx, session, "namespace", &text)?
             }
         }
         _ => name.to_string(),
@@ -185,7 +185,7 @@ fn helm_app(
         .then(|| opts.get("path").and_then(|p| p.clone().into_string().ok()))
         .flatten();
     let handle = declare(
-        &ctx,
+        ctx,
         session,
         Declaration::on_cluster(
             &cluster,
@@ -258,7 +258,7 @@ pub fn register(engine: &mut Engine, session: &Session) {
     engine.register_fn(
         "helm_app",
         move |ctx: NativeCallContext, cluster: Handle, name: ImmutableString, opts: Map| {
-            helm_app(ctx, &s, cluster, name, opts)
+            helm_app(&ctx, &s, cluster, name, opts)
         },
     );
 }

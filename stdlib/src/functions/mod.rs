@@ -10,6 +10,7 @@ pub mod helm_app;
 pub mod manifest;
 pub mod namespace;
 pub mod oidc;
+pub mod oidc_keycloak;
 pub mod options;
 pub mod params;
 pub mod state;

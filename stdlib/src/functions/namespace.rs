@@ -38,19 +38,19 @@ pub static DOC: FnDoc = FnDoc {
 }"#,
 };
 
-fn namespace(
-    ctx: NativeCallContext,
+pub(crate) fn namespace(
+    ctx: &NativeCallContext,
     session: &Session,
     cluster: Handle,
     name: ImmutableString,
     opts: Map,
 ) -> RhaiResult<Handle> {
-    crate::declare::expect_cluster(&ctx, "namespace", &cluster)?;
-    let name = check_name(&ctx, session, "namespace", &name)?;
+    crate::declare::expect_cluster(ctx, "namespace", &cluster)?;
+    let name = check_name(ctx, session, "namespace", &name)?;
     let mut known = BTreeMap::new();
     known.insert("name".to_string(), Value::String(name.to_string()));
     declare(
-        &ctx,
+        ctx,
         session,
         Declaration::on_cluster(
             &cluster,
@@ -68,14 +68,14 @@ pub fn register(engine: &mut Engine, session: &Session) {
     engine.register_fn(
         "namespace",
         move |ctx: NativeCallContext, cluster: Handle, name: ImmutableString, opts: Map| {
-            namespace(ctx, &s, cluster, name, opts)
+            namespace(&ctx, &s, cluster, name, opts)
         },
     );
     let s = session.clone();
     engine.register_fn(
         "namespace",
         move |ctx: NativeCallContext, cluster: Handle, name: ImmutableString| {
-            namespace(ctx, &s, cluster, name, Map::new())
+            namespace(&ctx, &s, cluster, name, Map::new())
         },
     );
 }

@@ -82,6 +82,11 @@ const KEYCLOAK: &[Opt] = &[
         Ty::Str,
         "keycloak-config-cli image that imports the realm",
     ),
+    opt(
+        "install",
+        Ty::Bool,
+        "install Keycloak with the realm (the `keycloak` namespace and helm_app, passwords made once into `keycloak-credentials`); default: when the stack declares no Keycloak in the realm's namespace, gives no `url`, and the cluster is delivered directly",
+    ),
 ];
 
 const COGNITO: &[Opt] = &[
@@ -126,7 +131,7 @@ fn oidc(
     ctx: NativeCallContext,
     session: &Session,
     name: ImmutableString,
-    opts: Map,
+    mut opts: Map,
 ) -> RhaiResult<Handle> {
     let name = crate::declare::check_name(&ctx, session, "oidc", &name)?;
     let call = session.call_span(&ctx);
@@ -176,6 +181,18 @@ fn oidc(
                     secret: false,
                 });
                 let realm = opts.get("realm").map(|r| r.to_string()).unwrap_or_default();
+                let namespace = opts
+                    .get("namespace")
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "keycloak".to_string());
+                let install = match opts.get("install").and_then(|i| i.as_bool().ok()) {
+                    Some(explicit) => explicit,
+                    None => super::oidc_keycloak::needed(session, c, &namespace, &opts),
+                };
+                if install {
+                    super::oidc_keycloak::install(&ctx, session, c, &namespace)?;
+                    opts.insert("install".into(), true.into());
+                }
                 known.insert(
                     "issuer_url".to_string(),
                     string_value(

@@ -1,0 +1,97 @@
+//! Keycloak installed for a realm when the stack declares none, so that
+//! `oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" })`
+//! alone gives a working identity provider: the `keycloak` namespace and a
+//! `keycloak` helm_app (the Bitnami chart, its own PostgreSQL, served at
+//! `keycloak.<base_domain>`). Its admin and database passwords are made by
+//! the realm's provider, once, into the Secret the chart reads; so the app
+//! does not wait for its pods (`wait: false`), and the realm's import Job
+//! waits for Keycloak to answer instead. For replicas, resources, ingress
+//! class or monitoring, install it with `std/keycloak` before the realm.
+
+use rhai::{Dynamic, Map, NativeCallContext};
+use serde_json::json;
+use stack_engine::graph::keycloak_app_in;
+use stack_engine::{Kind, OutputRef, ResourceId};
+
+use crate::fault::RhaiResult;
+use crate::handle::Handle;
+use crate::session::Session;
+use crate::token;
+
+/// The chart installed, as `std/keycloak` pins it.
+const REPO: &str = "https://charts.bitnami.com/bitnami";
+const VERSION: &str = "21.4.4";
+/// The Secret with `admin-password` and `db-password` the chart reads.
+pub const CREDENTIALS: &str = "keycloak-credentials";
+
+/// Whether the realm's Keycloak must be installed with it: none is declared
+/// in `namespace` on the cluster, no `url` points at one that runs, and the
+/// cluster is delivered directly (on a GitOps cluster the realm needs `url`).
+pub fn needed(session: &Session, cluster: &Handle, namespace: &str, opts: &Map) -> bool {
+    if opts.contains_key("url") {
+        return false;
+    }
+    let state = session.borrow();
+    let resources = &state.declarations.resources;
+    let direct = resources
+        .iter()
+        .rev()
+        .find(|r| r.id == cluster.id)
+        .is_some_and(|c| c.input_str("delivery").unwrap_or("direct") == "direct");
+    direct && keycloak_app_in(resources, &cluster.id, namespace).is_none()
+}
+
+/// Declares the namespace (unless the stack does) and the Keycloak app.
+pub fn install(
+    ctx: &NativeCallContext,
+    session: &Session,
+    cluster: &Handle,
+    namespace: &str,
+) -> RhaiResult<Handle> {
+    let cluster_name = cluster
+        .id
+        .as_str()
+        .strip_prefix("cluster/")
+        .unwrap_or(cluster.id.as_str())
+        .to_string();
+    let declared = ResourceId::of(Kind::Namespace, Some(&cluster_name), namespace);
+    if session.resource(&declared).is_none() {
+        super::namespace::namespace(ctx, session, cluster.clone(), namespace.into(), Map::new())?;
+    }
+    let domain = token::output(&OutputRef {
+        resource: cluster.id.clone(),
+        output: "base_domain".into(),
+        secret: false,
+    });
+    let values = json!({
+        "production": true,
+        "proxy": "edge",
+        "auth": {
+            "adminUser": "admin",
+            "existingSecret": CREDENTIALS,
+            "passwordSecretKey": "admin-password",
+        },
+        "postgresql": {
+            "enabled": true,
+            "auth": {
+                "username": "keycloak",
+                "database": "keycloak",
+                "enablePostgresUser": false,
+                "existingSecret": CREDENTIALS,
+                "secretKeys": { "userPasswordKey": "db-password" },
+            },
+        },
+        "ingress": { "enabled": true, "hostname": format!("keycloak.{domain}"), "pathType": "Prefix" },
+    });
+    let mut opts = Map::new();
+    opts.insert("repo".into(), REPO.into());
+    opts.insert("chart".into(), "keycloak".into());
+    opts.insert("version".into(), VERSION.into());
+    opts.insert("namespace".into(), namespace.into());
+    opts.insert("wait".into(), false.into());
+    opts.insert(
+        "values".into(),
+        rhai::serde::to_dynamic(values).unwrap_or(Dynamic::UNIT),
+    );
+    super::helm_app::helm_app(ctx, session, cluster.clone(), "keycloak".into(), opts)
+}
