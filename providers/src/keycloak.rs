@@ -16,13 +16,15 @@
 //! `<name>-oidc-client` beside Keycloak; it is read back from there on
 //! later runs, so the state only ever holds its hash. When the realm
 //! installs Keycloak itself (`install`), the admin and database passwords
-//! its chart reads are made the same way, once, into `keycloak-credentials`.
+//! its chart reads are made the same way, once, into `admin_credentials`;
+//! they stay with Keycloak's database (destroy removes them with the
+//! namespace), and are never made anew while that database exists.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 use stack_engine::objects::STACK_LABEL;
@@ -36,6 +38,8 @@ use crate::kubernetes::KubernetesProvider;
 
 /// keycloak-config-cli built for the Keycloak release of `std/keycloak`'s chart.
 pub const CONFIG_CLI_IMAGE: &str = "docker.io/adorsys/keycloak-config-cli:6.5.0-24.0.5";
+/// The volume of the PostgreSQL that the chart of an installed Keycloak runs.
+const DATABASE_VOLUME: &str = "data-keycloak-postgresql-0";
 /// Keys of the client Secret.
 const CLIENT_ID_KEY: &str = "client-id";
 const CLIENT_SECRET_KEY: &str = "client-secret";
@@ -278,6 +282,37 @@ impl KeycloakOidcProvider {
             .filter(|s| !s.is_empty()))
     }
 
+    /// New passwords for a Keycloak whose database is still there would lock
+    /// it out of that database: refuses when its PostgreSQL volume exists.
+    async fn refuse_if_data_exists(
+        &self,
+        target: &ClusterTarget,
+        spec: &RealmSpec,
+    ) -> Result<(), ProviderError> {
+        let cluster = self.kubernetes.clients().cluster(target).await?;
+        let claims: kube::Api<PersistentVolumeClaim> =
+            kube::Api::namespaced(cluster.client.clone(), &spec.namespace);
+        let found = claims.get_opt(DATABASE_VOLUME).await.map_err(|e| {
+            ProviderError::new(format!(
+                "cannot read PersistentVolumeClaim {}/{DATABASE_VOLUME} on {}",
+                spec.namespace,
+                cluster.describe()
+            ))
+            .detail(e.to_string())
+        })?;
+        match found {
+            None => Ok(()),
+            Some(_) => Err(ProviderError::new(format!(
+                "Keycloak's database volume {}/{DATABASE_VOLUME} exists, but its passwords in Secret `{}` are gone",
+                spec.namespace, spec.admin_credentials
+            ))
+            .help(format!(
+                "new passwords would lock Keycloak out of its database: restore Secret `{}` (keys `admin-password`, `db-password`), or delete the volume to start Keycloak afresh",
+                spec.admin_credentials
+            ))),
+        }
+    }
+
     /// The Secret Keycloak's chart reads its passwords from, when the realm
     /// installs Keycloak: made once with random passwords, then kept.
     async fn keycloak_credentials(
@@ -293,7 +328,10 @@ impl KeycloakOidcProvider {
                 .await?
             {
                 Some(kept) => kept,
-                None => generate_secret()?,
+                None => {
+                    self.refuse_if_data_exists(target, spec).await?;
+                    generate_secret()?
+                }
             };
             data.insert(key.to_string(), Json::String(value));
         }
@@ -399,10 +437,16 @@ impl KeycloakOidcProvider {
     async fn apply_realm(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
         let spec = RealmSpec::from_request(request)?;
         let client_secret = self.client_secret(request, &spec).await?;
-        let mut objects = spec.objects(&self.stack, &client_secret);
         if spec.install {
-            objects.insert(0, self.keycloak_credentials(request, &spec).await?);
+            // Keycloak's passwords belong with its database, not with the
+            // realm: applied, never recorded, so that no prune or delete of
+            // the realm takes them from a Keycloak that stays.
+            let credentials = self.keycloak_credentials(request, &spec).await?;
+            self.kubernetes
+                .apply_and_wait(Self::target(request)?, &[credentials], request.timeout)
+                .await?;
         }
+        let objects = spec.objects(&self.stack, &client_secret);
         let job_name = objects
             .iter()
             .find(|o| o["kind"] == "Job")

@@ -351,6 +351,46 @@ let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });
         admin
     );
 
+    // The passwords lost while Keycloak's database stays: no new ones,
+    // which would lock Keycloak out of it, but a diagnostic.
+    let kept = e
+        .server
+        .object("v1/secrets", Some("keycloak"), "keycloak-credentials")
+        .expect("the passwords");
+    e.server
+        .delete("v1/secrets", Some("keycloak"), "keycloak-credentials")
+        .expect("delete the passwords");
+    e.server
+        .create(serde_json::json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": { "name": "data-keycloak-postgresql-0", "namespace": "keycloak" },
+            "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "8Gi" } } },
+        }))
+        .expect("the database volume");
+    e.ctx.write(
+        "alone.rhai",
+        &std::fs::read_to_string(e.ctx.path().join("alone.rhai"))
+            .expect("the script")
+            .replace(
+                r#"realm: "platform" "#,
+                r#"realm: "platform", redirect_uris: ["https://a.example.test/cb"] "#,
+            ),
+    );
+    let locked = e.stack(&["run", "alone.rhai", "--yes"]);
+    assert_eq!(locked.code, 1, "{}", locked.transcript());
+    locked.assert_stderr("data-keycloak-postgresql-0 exists");
+    locked.assert_stderr("new passwords would lock Keycloak out");
+    let mut restored = kept.clone();
+    if let Some(meta) = restored.get_mut("metadata").and_then(Json::as_object_mut) {
+        meta.retain(|k, _| k == "name" || k == "namespace" || k == "labels");
+    }
+    e.server.create(restored).expect("restore the passwords");
+    ok(&e.stack(&["run", "alone.rhai", "--yes"]));
+    assert_eq!(
+        secret_value(&e, "keycloak", "keycloak-credentials", "admin-password"),
+        admin
+    );
+
     ok(&e.stack(&["destroy", "alone.rhai", "--yes"]));
     assert!(e
         .server

@@ -85,7 +85,7 @@ const KEYCLOAK: &[Opt] = &[
     opt(
         "install",
         Ty::Bool,
-        "install Keycloak with the realm (the `keycloak` namespace and helm_app, passwords made once into `keycloak-credentials`); default: when the stack declares no Keycloak in the realm's namespace, gives no `url`, and the cluster is delivered directly",
+        "install Keycloak with the realm (the namespace and a `keycloak` helm_app, its passwords made once into `admin_credentials`); default: when the stack declares no Keycloak in the realm's namespace and the cluster is delivered directly. `install: false` with `url`: a Keycloak that runs outside the stack",
     ),
 ];
 
@@ -185,12 +185,24 @@ fn oidc(
                     .get("namespace")
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "keycloak".to_string());
-                let install = match opts.get("install").and_then(|i| i.as_bool().ok()) {
-                    Some(explicit) => explicit,
-                    None => super::oidc_keycloak::needed(session, c, &namespace, &opts),
-                };
+                let explicit = opts.get("install").and_then(|i| i.as_bool().ok());
+                if explicit == Some(true) && super::oidc_keycloak::declared(session, c, &namespace)
+                {
+                    return Err(Fault::new("stack::script::option", format!("`install: true`, but the stack already declares a Keycloak in namespace `{namespace}`"))
+                        .label("a second Keycloak")
+                        .help("leave out `install`: the realm goes into the Keycloak that is declared (only the realm that installs Keycloak makes its passwords)")
+                        .at(key_span(session, call, "install"))
+                        .raise(ctx.call_position()));
+                }
+                let install = explicit
+                    .unwrap_or_else(|| super::oidc_keycloak::by_default(session, c, &namespace));
                 if install {
-                    super::oidc_keycloak::install(&ctx, session, c, &namespace)?;
+                    let credentials = opts
+                        .get("admin_credentials")
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "keycloak-credentials".to_string());
+                    super::oidc_keycloak::install(&ctx, session, c, &namespace, &credentials)?;
+                    // Only the realm that installs Keycloak makes its passwords.
                     opts.insert("install".into(), true.into());
                 }
                 known.insert(

@@ -21,32 +21,31 @@ use crate::token;
 /// The chart installed, as `std/keycloak` pins it.
 const REPO: &str = "https://charts.bitnami.com/bitnami";
 const VERSION: &str = "21.4.4";
-/// The Secret with `admin-password` and `db-password` the chart reads.
-pub const CREDENTIALS: &str = "keycloak-credentials";
 
-/// Whether the realm's Keycloak must be installed with it: none is declared
-/// in `namespace` on the cluster, no `url` points at one that runs, and the
-/// cluster is delivered directly (on a GitOps cluster the realm needs `url`).
-pub fn needed(session: &Session, cluster: &Handle, namespace: &str, opts: &Map) -> bool {
-    if opts.contains_key("url") {
-        return false;
-    }
+/// Whether the stack declares a Keycloak in `namespace` on the cluster.
+pub fn declared(session: &Session, cluster: &Handle, namespace: &str) -> bool {
     let state = session.borrow();
-    let resources = &state.declarations.resources;
-    let direct = resources
-        .iter()
-        .rev()
-        .find(|r| r.id == cluster.id)
-        .is_some_and(|c| c.input_str("delivery").unwrap_or("direct") == "direct");
-    direct && keycloak_app_in(resources, &cluster.id, namespace).is_none()
+    keycloak_app_in(&state.declarations.resources, &cluster.id, namespace).is_some()
 }
 
-/// Declares the namespace (unless the stack does) and the Keycloak app.
+/// Whether a realm installs its Keycloak when the script does not say:
+/// when none is declared and the cluster is delivered directly (on a
+/// GitOps cluster the realm needs a Keycloak that runs, through `url`).
+pub fn by_default(session: &Session, cluster: &Handle, namespace: &str) -> bool {
+    let direct = session
+        .resource(&cluster.id)
+        .is_some_and(|c| c.input_str("delivery").unwrap_or("direct") == "direct");
+    direct && !declared(session, cluster, namespace)
+}
+
+/// Declares the namespace (unless the stack does) and the Keycloak app,
+/// reading its passwords from the Secret `credentials`.
 pub fn install(
     ctx: &NativeCallContext,
     session: &Session,
     cluster: &Handle,
     namespace: &str,
+    credentials: &str,
 ) -> RhaiResult<Handle> {
     let cluster_name = cluster
         .id
@@ -68,7 +67,7 @@ pub fn install(
         "proxy": "edge",
         "auth": {
             "adminUser": "admin",
-            "existingSecret": CREDENTIALS,
+            "existingSecret": credentials,
             "passwordSecretKey": "admin-password",
         },
         "postgresql": {
@@ -77,7 +76,7 @@ pub fn install(
                 "username": "keycloak",
                 "database": "keycloak",
                 "enablePostgresUser": false,
-                "existingSecret": CREDENTIALS,
+                "existingSecret": credentials,
                 "secretKeys": { "userPasswordKey": "db-password" },
             },
         },
