@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 use stack_engine::objects::STACK_LABEL;
@@ -267,19 +267,7 @@ impl KeycloakOidcProvider {
         key: &str,
     ) -> Result<Option<String>, ProviderError> {
         let cluster = self.kubernetes.clients().cluster(target).await?;
-        let secrets: kube::Api<Secret> = kube::Api::namespaced(cluster.client.clone(), namespace);
-        let found = secrets.get_opt(name).await.map_err(|e| {
-            ProviderError::new(format!(
-                "cannot read Secret {namespace}/{name} on {}",
-                cluster.describe()
-            ))
-            .detail(e.to_string())
-        })?;
-        Ok(found
-            .and_then(|s| s.data)
-            .and_then(|data| data.get(key).cloned())
-            .and_then(|bytes| String::from_utf8(bytes.0).ok())
-            .filter(|s| !s.is_empty()))
+        cluster.secret_value(namespace, name, key).await
     }
 
     /// New passwords for a Keycloak whose database is still there would lock

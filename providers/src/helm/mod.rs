@@ -180,19 +180,9 @@ impl HelmProvider {
             .and_then(Json::as_str)
             .unwrap_or("argocd");
         let cluster = self.bootstrap.clients().cluster(target).await?;
-        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
-            kube::Api::namespaced(cluster.client.clone(), namespace);
-        let secret = secrets.get_opt(ADMIN_SECRET).await.map_err(|e| {
-            ProviderError::new(format!(
-                "cannot read Secret {namespace}/{ADMIN_SECRET} on {}",
-                cluster.describe()
-            ))
-            .detail(e.to_string())
-        })?;
-        Ok(secret
-            .and_then(|s| s.data)
-            .and_then(|data| data.get("password").cloned())
-            .and_then(|bytes| String::from_utf8(bytes.0).ok()))
+        cluster
+            .secret_value(namespace, ADMIN_SECRET, "password")
+            .await
     }
 
     fn applier(&self, kind: Kind) -> &KubernetesProvider {

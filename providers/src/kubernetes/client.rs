@@ -167,6 +167,31 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// One value of a Secret, when the Secret and the key exist: for what
+    /// other tools write there (Argo CD's initial admin password) and what
+    /// `stack` keeps there rather than in its state (generated passwords).
+    pub async fn secret_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+            kube::Api::namespaced(self.client.clone(), namespace);
+        let found = secrets.get_opt(name).await.map_err(|e| {
+            ProviderError::new(format!(
+                "cannot read Secret {namespace}/{name} on {}",
+                self.describe()
+            ))
+            .detail(e.to_string())
+        })?;
+        Ok(found
+            .and_then(|s| s.data)
+            .and_then(|data| data.get(key).cloned())
+            .and_then(|bytes| String::from_utf8(bytes.0).ok())
+            .filter(|s| !s.is_empty()))
+    }
+
     /// A cluster reached through a client built elsewhere.
     pub fn from_client(name: impl Into<String>, client: Client, retry: RetryPolicy) -> Self {
         Cluster {
