@@ -54,7 +54,11 @@ fn text(outputs: &BTreeMap<String, Json>, key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cognito_client_is_created_converged_updated_and_deleted() {
-    let moto = Moto::start().unwrap_or_else(|e| panic!("the Cognito tests need moto: {e}"));
+    // Started off the async runtime: starting waits for moto to answer.
+    let moto = tokio::task::spawn_blocking(Moto::start)
+        .await
+        .expect("the moto launcher")
+        .unwrap_or_else(|e| panic!("the Cognito tests need moto: {e}"));
     let aws = moto_aws(&moto);
     let cognito = aws.cognito("eu-west-1").await;
     let pool = cognito

@@ -16,8 +16,12 @@ use stack_testkit::Moto;
 
 use common::{moto_aws, recorded};
 
-fn moto() -> Moto {
-    Moto::start().unwrap_or_else(|e| panic!("the EKS tests need moto: {e}"))
+/// moto, started off the async runtime (starting it waits for it to answer).
+async fn moto() -> Moto {
+    tokio::task::spawn_blocking(Moto::start)
+        .await
+        .expect("the moto launcher")
+        .unwrap_or_else(|e| panic!("the EKS tests need moto: {e}"))
 }
 
 fn provider(moto: &Moto) -> EksProvider {
@@ -125,7 +129,7 @@ async fn tags(client: &aws_sdk_eks::Client) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn creates_converges_scales_retags_and_deletes() {
-    let moto = moto();
+    let moto = moto().await;
     let provider = provider(&moto);
     let client = eks(&moto).await;
 
@@ -322,7 +326,7 @@ async fn creates_converges_scales_retags_and_deletes() {
 
 #[tokio::test]
 async fn aws_errors_name_the_cluster_and_carry_the_aws_message() {
-    let moto = moto();
+    let moto = moto().await;
     let provider = provider(&moto);
     let mut bad = inputs("1.30", 2, json!({}), &["default"]);
     bad["role_arn"] = json!("not-a-role");

@@ -12,11 +12,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::watched::Watched;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{broadcast, watch};
 
 use crate::store::{Store, Target, WriteOptions};
 use crate::time::now_rfc3339;
@@ -64,29 +66,26 @@ struct State {
 /// Run-time knobs of the Argo CD double.
 #[derive(Debug)]
 pub struct ArgoCdKnobs {
-    state: Mutex<State>,
-    changed: Notify,
+    state: Watched<State>,
 }
 
 impl ArgoCdKnobs {
     pub(crate) fn new(settings: ArgoCdSettings) -> ArgoCdKnobs {
         ArgoCdKnobs {
-            state: Mutex::new(State {
+            state: Watched::new(State {
                 settings,
                 degraded: BTreeMap::new(),
                 charts: BTreeMap::new(),
             }),
-            changed: Notify::new(),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     fn update(&self, f: impl FnOnce(&mut State)) {
-        f(&mut self.lock());
-        self.changed.notify_one();
+        self.state.update(f);
     }
 
     /// Starts acting on Applications.
@@ -418,7 +417,7 @@ pub(crate) async fn run(
                 Err(RecvError::Lagged(_)) => reconcile(&store, &knobs, &tracker, None),
                 Err(RecvError::Closed) => return,
             },
-            _ = knobs.changed.notified() => reconcile(&store, &knobs, &tracker, None),
+            _ = knobs.state.changed() => reconcile(&store, &knobs, &tracker, None),
             _ = shutdown.changed() => return,
         }
     }

@@ -16,7 +16,8 @@
 //!   `Status` errors.
 //! - `knobs`, `faults`, `requests` — latency, injected faults, request log.
 //! - `argocd` — the Argo CD controller double; `deployments` — workload
-//!   readiness; `crds` — delayed CRD establishment.
+//!   readiness; `crds` — delayed CRD establishment; `watched` — the
+//!   settings of a double, waking it when a test changes them.
 //! - `kubeconfig` — the kubeconfig pointing clients at the server.
 //! - `moto` — [`Moto`], the AWS double (moto in server mode) for EKS.
 //!
@@ -56,6 +57,7 @@ mod store;
 mod table;
 mod time;
 mod watch;
+mod watched;
 
 pub use argocd::{ArgoCdKnobs, ArgoCdSettings};
 pub use deployments::{ReadinessKnobs, ReadinessSettings};
