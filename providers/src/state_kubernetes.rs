@@ -24,6 +24,7 @@ use stack_engine::state::{LockInfo, State, StateBackend, StateError, FORMAT_VERS
 
 use crate::kubernetes::client::{Clients, Cluster};
 use crate::kubernetes::retry::{CallError, Conflicts};
+use crate::kubernetes::wait::read;
 
 /// The key of the state in the Secret's data.
 pub const STATE_KEY: &str = "state.json";
@@ -225,13 +226,7 @@ impl KubernetesStateBackend {
         self.namespace_ready
             .get_or_try_init(|| async {
                 let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &namespaces());
-                let found = cluster
-                    .retry
-                    .run(Conflicts::Retry, || {
-                        let api = api.clone();
-                        let name = self.namespace.clone();
-                        async move { api.get_opt(&name).await }
-                    })
+                let found = read(cluster, &api, &self.namespace)
                     .await
                     .map_err(|e| self.fail(cluster, "read the namespace of", &e))?;
                 if found.is_some() {
@@ -288,16 +283,10 @@ impl KubernetesStateBackend {
         let cluster = self.cluster().await?;
         let api: Api<DynamicObject> =
             Api::namespaced_with(cluster.client.clone(), &self.namespace, &secrets());
-        let found = cluster
-            .retry
-            .run(Conflicts::Retry, || {
-                let api = api.clone();
-                let name = self.secret_name();
-                async move { api.get_opt(&name).await }
-            })
+        let found = read(cluster, &api, &self.secret_name())
             .await
             .map_err(|e| self.fail(cluster, "read the state from", &e))?;
-        let Some(secret) = found.as_ref().map(to_json) else {
+        let Some(secret) = found else {
             *self.seen() = None;
             return Ok(State::empty(self.stack.clone()));
         };
@@ -367,17 +356,9 @@ impl KubernetesStateBackend {
             Err(e) if e.code() == Some(409) => {
                 // Either another writer got there first, or an earlier attempt
                 // of this write succeeded and only its answer was lost.
-                let current = cluster
-                    .retry
-                    .run(Conflicts::Retry, || {
-                        let api = api.clone();
-                        let name = name.clone();
-                        async move { api.get_opt(&name).await }
-                    })
+                let current = read(cluster, &api, &name)
                     .await
-                    .map_err(|e| self.fail(cluster, "read the state from", &e))?
-                    .as_ref()
-                    .map(to_json);
+                    .map_err(|e| self.fail(cluster, "read the state from", &e))?;
                 match current {
                     Some(current) if secret_state(&current).as_deref() == Some(text.as_slice()) => current,
                     _ => {
@@ -437,17 +418,9 @@ impl KubernetesStateBackend {
         let name = self.lease_name();
         let mut last_holder = None;
         for _ in 0..5 {
-            let current = cluster
-                .retry
-                .run(Conflicts::Retry, || {
-                    let api = api.clone();
-                    let name = name.clone();
-                    async move { api.get_opt(&name).await }
-                })
+            let current = read(cluster, &api, &name)
                 .await
-                .map_err(|e| self.fail(cluster, "read the lock of", &e))?
-                .as_ref()
-                .map(to_json);
+                .map_err(|e| self.fail(cluster, "read the lock of", &e))?;
             if let Some(lease) = &current {
                 let held_by = lease_holder(lease);
                 let free = match &held_by {
@@ -523,17 +496,9 @@ impl KubernetesStateBackend {
         let api: Api<DynamicObject> =
             Api::namespaced_with(cluster.client.clone(), &self.namespace, &leases());
         let name = self.lease_name();
-        let current = cluster
-            .retry
-            .run(Conflicts::Retry, || {
-                let api = api.clone();
-                let name = name.clone();
-                async move { api.get_opt(&name).await }
-            })
+        let current = read(cluster, &api, &name)
             .await
-            .map_err(|e| self.fail(cluster, "read the lock of", &e))?
-            .as_ref()
-            .map(to_json);
+            .map_err(|e| self.fail(cluster, "read the lock of", &e))?;
         let Some(lease) = current else { return Ok(()) };
         if lease.pointer("/spec/holderIdentity").and_then(Json::as_str) != Some(holder.id.as_str())
         {
