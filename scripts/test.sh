@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: checks for the tools the
-# tests drive and installs the rest (helm, moto), then every unit, integration,
+# tests drive and installs the rest (helm, moto, a real kube-apiserver),
+# then every unit, integration,
 # snapshot, pseudo-terminal and end-to-end test, and closes with one line
 # of totals.
 set -euo pipefail
@@ -18,6 +19,11 @@ export PATH="$tools:$PATH"
 # moto in server mode is the AWS double of the EKS tests: target/tools/venv.
 STACK_MOTO=$(scripts/install-moto.sh)
 export STACK_MOTO
+# A real kube-apiserver, kube-controller-manager and etcd for the
+# end-to-end suites: built once from Debian's source package and cached
+# under the user's cache directory (scripts/install-kube-apiserver.sh).
+STACK_KUBE_BIN=$(scripts/install-kube-apiserver.sh | tail -n 1)
+export STACK_KUBE_BIN
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 log=$(mktemp)

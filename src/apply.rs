@@ -151,6 +151,7 @@ impl Apply<'_> {
         if self.args.refresh {
             plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend).await?;
         }
+        crate::preflight::preflight(&self.graph, &plan, &state, router, backend).await?;
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
             println!("Nothing to do.");

@@ -1,4 +1,4 @@
-//! A failed command: a diagnostic and the exit code it means (SPEC §4).
+//! A failed command: a diagnostic and the exit code it means.
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ mod commands;
 mod failure;
 mod load;
 mod progress;
+mod preflight;
 mod refresh;
 mod style;
 

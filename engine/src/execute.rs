@@ -300,6 +300,43 @@ impl Executor<'_> {
         Ok(drifts)
     }
 
+    /// Asks the providers to check what the plan would create or change
+    /// against the live world (kinds the cluster does not serve), before
+    /// anything runs. Every problem found is returned, in graph order; a
+    /// resource whose inputs wait on outputs not known yet is left to the
+    /// run.
+    pub async fn preflight(
+        &self,
+        plan: &Plan,
+        state: &State,
+    ) -> Vec<(ResourceId, ProviderError)> {
+        let outputs: HashMap<ResourceId, BTreeMap<String, Json>> = state
+            .resources
+            .iter()
+            .map(|(id, r)| (id.clone(), r.outputs.clone()))
+            .collect();
+        let depths = self.graph.depths();
+        let changing: HashSet<&ResourceId> = plan
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+            .map(|c| &c.id)
+            .collect();
+        let mut problems = Vec::new();
+        for resource in self.graph.in_order().filter(|r| changing.contains(&r.id)) {
+            let Ok(request) = self.plain_request(resource, state, &outputs, &depths) else {
+                continue;
+            };
+            let Ok(provider) = self.router.route(request.route_key()) else {
+                continue;
+            };
+            if let Err(e) = provider.preflight(&request).await {
+                problems.push((resource.id.clone(), e));
+            }
+        }
+        problems
+    }
+
     /// Resources to apply, as indices into the graph's resources.
     fn selected(&self) -> Vec<usize> {
         let resources = self.graph.resources();

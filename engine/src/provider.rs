@@ -202,6 +202,17 @@ pub trait Provider: Send + Sync {
     fn delete<'a>(&'a self, request: &'a DeleteRequest)
         -> BoxFuture<'a, Result<(), ProviderError>>;
 
+    /// What only the live world can tell before a plan is shown: that a
+    /// reachable cluster serves the kinds `request` would apply. `Ok` when
+    /// it cannot tell (the cluster does not exist yet, or cannot be
+    /// reached); the apply then says what went wrong.
+    fn preflight<'a>(
+        &'a self,
+        _request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Live differences from what `request` would apply.
     fn refresh<'a>(
         &'a self,

@@ -13,7 +13,7 @@ use stack_engine::Kind;
 use stack_providers::kubernetes::RetryPolicy;
 use stack_providers::kubernetes::{Clients, KubernetesProvider};
 use stack_providers::{existing, ExistingClusterProvider, KubernetesStateBackend};
-use stack_testkit::{Config, Fault, FaultRule, TestServer};
+use stack_testkit::{Cluster, Config, Fault, FaultRule, TestServer};
 use std::sync::Arc;
 
 /// A test server, a kubeconfig pointing at it, and the cluster target.

@@ -1,5 +1,6 @@
-//! `stack plan FILE`: what `run` would do; with `--refresh`, also what
-//! changed outside the stack.
+//! `stack plan FILE`: what `run` would do, checked against the clusters
+//! that can be reached; with `--refresh`, also what changed outside the
+//! stack.
 
 use std::process::ExitCode;
 
@@ -18,12 +19,11 @@ pub fn run(
 ) -> Result<ExitCode, Failure> {
     let loaded = load::load(args)?;
     let mut plan = plan::plan(&loaded.graph, &loaded.state);
+    let stack = loaded.graph.declarations.stack.clone();
+    let router = stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
+    let backend = crate::backend::for_stack(args, &loaded.graph, router.clients.clone());
+    let runtime = load::runtime()?;
     if refresh {
-        let stack = loaded.graph.declarations.stack.clone();
-        let router =
-            stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
-        let backend = crate::backend::for_stack(args, &loaded.graph, router.clients.clone());
-        let runtime = load::runtime()?;
         plan = runtime.block_on(crate::refresh::refresh(
             &loaded.graph,
             plan,
@@ -32,6 +32,13 @@ pub fn run(
             backend.as_ref(),
         ))?;
     }
+    runtime.block_on(crate::preflight::preflight(
+        &loaded.graph,
+        &plan,
+        &loaded.state,
+        &router,
+        backend.as_ref(),
+    ))?;
     match output {
         OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style())),
         OutputFormat::Json => {

@@ -1,13 +1,14 @@
 //! Helm charts end to end with the real `helm` binary: `bootstrap` from a
 //! chart repository served over loopback HTTP (a semver constraint resolved
 //! against `index.yaml`), a `via: "helm"` app from a local chart, and a
-//! chart that fails to render. Objects go to the Kubernetes API test server.
+//! chart that fails to render. Objects go to the Kubernetes API test server,
+//! and the scenarios that apply charts also to a real kube-apiserver.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value as Json;
-use stack_testkit::{Config, TestServer};
+use stack_testkit::{Cluster, Config, RealCluster, TestServer};
 
 use crate::common::{repo_root, serve, Run, Served, TestContext};
 
@@ -77,20 +78,41 @@ fn chart_repository(ctx: &TestContext) -> Served {
     serve(dir)
 }
 
-struct Env {
+pub(crate) struct Env {
     ctx: TestContext,
-    server: TestServer,
+    server: Box<dyn Cluster>,
     kubeconfig: PathBuf,
 }
 
-impl Env {
-    fn new() -> Env {
-        Env::with(Config::default())
-    }
+/// The test server, its Argo CD double off (no Argo CD on the cluster).
+fn env() -> Env {
+    Env::on(Box::new(TestServer::start_blocking(Config::default())))
+}
 
-    fn with(config: Config) -> Env {
+/// A real kube-apiserver of its own, its Argo CD double off.
+fn real_env() -> Env {
+    let cluster = RealCluster::take();
+    cluster.knobs().argocd().disable();
+    Env::on(Box::new(cluster))
+}
+
+/// The test server with its Argo CD double on.
+fn env_with_argocd() -> Env {
+    Env::on(Box::new(TestServer::start_blocking(
+        Config::default().with_argocd(),
+    )))
+}
+
+/// A real kube-apiserver with the Argo CD double on.
+fn real_env_with_argocd() -> Env {
+    let cluster = RealCluster::take();
+    cluster.knobs().argocd().enable();
+    Env::on(Box::new(cluster))
+}
+
+impl Env {
+    fn on(server: Box<dyn Cluster>) -> Env {
         let ctx = TestContext::new();
-        let server = TestServer::start_blocking(config);
         let kubeconfig = ctx.path().join("kubeconfig");
         server
             .write_kubeconfig(&kubeconfig)
@@ -150,9 +172,7 @@ fn available(deployment: Option<&Json>) -> bool {
 /// `admin-pw-1234`, as a Secret's `data` holds it.
 const B64_PASSWORD: &str = "YWRtaW4tcHctMTIzNA==";
 
-#[test]
-fn bootstrap_from_a_chart_repository_applies_waits_converges_and_destroys() {
-    let e = Env::new();
+fn bootstrap_from_a_chart_repository_applies_waits_converges_and_destroys(e: Env) {
     let repository = chart_repository(&e.ctx);
     let url = &repository.url;
     e.ctx.write(
@@ -297,9 +317,7 @@ let web = helm_app(c, "web", #{
 });
 "#;
 
-#[test]
-fn a_via_helm_app_from_a_local_chart_applies_prunes_follows_edits_and_destroys() {
-    let e = Env::new();
+fn a_via_helm_app_from_a_local_chart_applies_prunes_follows_edits_and_destroys(e: Env) {
     copy_dir(
         &fixture_chart("simple"),
         &e.ctx.path().join("charts/simple"),
@@ -373,7 +391,7 @@ fn a_via_helm_app_from_a_local_chart_applies_prunes_follows_edits_and_destroys()
 
 #[test]
 fn a_chart_that_fails_to_render_names_the_chart_and_the_declaration() {
-    let e = Env::new();
+    let e = env();
     let chart = e.ctx.path().join("charts/broken");
     copy_dir(&fixture_chart("simple"), &chart);
     std::fs::write(
@@ -413,7 +431,7 @@ fn git(dir: &Path, args: &[&str]) {
 
 #[test]
 fn a_via_helm_app_from_a_chart_in_git_renders_the_tagged_revision() {
-    let e = Env::new();
+    let e = env();
     let repo = e.ctx.path().join("charts-repo");
     copy_dir(&fixture_chart("simple"), &repo.join("charts/simple"));
     git(&repo, &["init", "--quiet"]);
@@ -458,7 +476,7 @@ helm_app(c, "fromgit", #{{ repo: "file://{}", path: "charts/simple", version: "v
 
 #[test]
 fn a_chart_whose_digest_differs_from_the_index_is_refused() {
-    let e = Env::new();
+    let e = env();
     let repository = chart_repository(&e.ctx);
     let url = &repository.url;
     let index = e.ctx.path().join("repository/index.yaml");
@@ -489,9 +507,7 @@ bootstrap(c, #{{ repo: "{url}", chart: "argo-like", version: "1.0.0" }});
 /// adopted by `std/argocd` as an Application that manages it; the handoff
 /// deletes nothing, apps wait for Argo CD, and destroy removes the apps and
 /// the adopting Application before Argo CD itself.
-#[test]
-fn argo_cd_is_bootstrapped_then_manages_itself() {
-    let e = Env::with(Config::default().with_argocd());
+fn argo_cd_is_bootstrapped_then_manages_itself(e: Env) {
     let repository = chart_repository(&e.ctx);
     let url = &repository.url;
     e.ctx.write(
@@ -567,7 +583,7 @@ helm_app(c, "podinfo", #{{ repo: "https://stefanprodan.github.io/podinfo", chart
 /// matching release appears in a later plan as a change.
 #[test]
 fn a_version_constraint_is_pinned_in_the_plan_and_a_newer_release_is_a_change() {
-    let e = Env::with(Config::default().with_argocd());
+    let e = env_with_argocd();
     e.server
         .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "argocd" } }))
         .expect("create the argocd namespace");
@@ -619,4 +635,20 @@ helm_app(c, "widgets", #{{ repo: "{url}", chart: "argo-like", version: "^1.0", t
     assert_eq!(none.code, 1, "{}", none.transcript());
     none.assert_stderr("matches `^3.0`");
     none.assert_stderr("pinned.rhai:4");
+}
+
+on_both_servers!(
+    bootstrap_from_a_chart_repository_applies_waits_converges_and_destroys,
+    a_via_helm_app_from_a_local_chart_applies_prunes_follows_edits_and_destroys,
+);
+
+/// The bootstrap pattern with Argo CD (the double) on both servers.
+mod with_argocd {
+    use super::{real_env_with_argocd as real_env, env_with_argocd as env, Env};
+
+    fn argo_cd_is_bootstrapped_then_manages_itself(e: Env) {
+        super::argo_cd_is_bootstrapped_then_manages_itself(e)
+    }
+
+    on_both_servers!(argo_cd_is_bootstrapped_then_manages_itself);
 }

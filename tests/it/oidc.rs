@@ -1,6 +1,6 @@
 //! `oidc` end to end: an external issuer checked by discovery, a Keycloak
 //! realm and client imported in the cluster (the Kubernetes API test
-//! server), and a Cognito app client (moto). In every case the client
+//! server and a real kube-apiserver), and a Cognito app client (moto). In every case the client
 //! secret reaches the Secrets that use it and never the state.
 
 use base64::Engine as _;
@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use stack_testkit::Moto;
 
 use crate::eks::{aws_env, moto_aws};
-use crate::run::{env, ok, Env, PASSWORD};
+use crate::run::{env, ok, real_env, Env, PASSWORD};
 
 /// A value of a Secret on the test server, decoded.
 fn secret_value(e: &Env, namespace: &str, name: &str, key: &str) -> String {
@@ -33,9 +33,7 @@ fn state_text(e: &Env, stack: &str) -> String {
 
 /// An external OIDC provider is checked through its discovery document;
 /// its client secret goes into a Secret, never into the state.
-#[test]
-fn an_external_oidc_issuer_is_checked_by_discovery() {
-    let e = env();
+fn an_external_oidc_issuer_is_checked_by_discovery(e: Env) {
     let site = e.ctx.path().join("idp");
     let served = crate::common::serve(site.clone());
     let issuer = format!("{}/realms/platform", served.url);
@@ -103,9 +101,7 @@ manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "grafana-oid
 /// A Keycloak realm and client are declared as a realm file and imported
 /// by a keycloak-config-cli Job; the generated client secret is kept in the
 /// cluster, reused by later runs, and handed to the apps that need it.
-#[test]
-fn a_keycloak_realm_and_client_are_imported_in_the_cluster() {
-    let e = env();
+fn a_keycloak_realm_and_client_are_imported_in_the_cluster(e: Env) {
     e.ctx.write("kc.rhai", KEYCLOAK);
     let plan = e.stack(&["plan", "kc.rhai"]);
     ok(&plan);
@@ -298,9 +294,7 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "grafana-o
 /// A realm on a cluster with no Keycloak installs one: the namespace, the
 /// Keycloak app (not waited for: its pods need the passwords the realm's
 /// provider makes), and the passwords, made once and kept.
-#[test]
-fn a_realm_alone_installs_keycloak_with_its_passwords() {
-    let e = env();
+fn a_realm_alone_installs_keycloak_with_its_passwords(e: Env) {
     e.ctx.write(
         "alone.rhai",
         r#"
@@ -402,3 +396,9 @@ let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });
         .is_none());
     assert!(e.names("v1/secrets", Some("keycloak")).is_empty());
 }
+
+on_both_servers!(
+    an_external_oidc_issuer_is_checked_by_discovery,
+    a_keycloak_realm_and_client_are_imported_in_the_cluster,
+    a_realm_alone_installs_keycloak_with_its_passwords,
+);

@@ -1,7 +1,8 @@
 //! `stacks/prod.rhai` from nothing to a platform and back, as a user runs
 //! it: AWS is moto (an EKS cluster with node groups), the cluster's
-//! Kubernetes API is the test server (moto reports it as the cluster's
-//! endpoint, so the endpoint is only known once the cluster exists), Argo
+//! Kubernetes API is the test server or a real kube-apiserver behind the
+//! test kit's proxy (moto reports it as the cluster's endpoint, so the
+//! endpoint is only known once the cluster exists), Argo
 //! CD's chart comes from a mirror of its repository served over loopback
 //! and is rendered by the real helm, and the Argo CD double syncs the apps
 //! (installing the CRDs of External Secrets and cert-manager, as those
@@ -9,7 +10,7 @@
 //! edit upgrades Kubernetes, and destroy takes it down in order.
 
 use serde_json::{json, Value as Json};
-use stack_testkit::{Config, Moto, TestServer};
+use stack_testkit::{Cluster, Config, Moto, RealCluster, TestServer};
 
 use crate::common::{repo_root, serve, settings, Run, Served, TestContext};
 use crate::eks::{aws_env, moto_aws};
@@ -63,15 +64,26 @@ fn argo_helm_mirror(ctx: &TestContext) -> Served {
 
 struct Platform {
     ctx: TestContext,
-    server: TestServer,
+    server: Box<dyn Cluster>,
     moto: Moto,
     _mirror: Served,
     env: Vec<(&'static str, String)>,
 }
 
+/// The platform on the test server.
+fn env() -> Platform {
+    Platform::on(Box::new(TestServer::start_blocking(
+        Config::default().with_argocd(),
+    )))
+}
+
+/// The platform on a real kube-apiserver of its own.
+fn real_env() -> Platform {
+    Platform::on(Box::new(RealCluster::take()))
+}
+
 impl Platform {
-    fn new() -> Platform {
-        let server = TestServer::start_blocking(Config::default().with_argocd());
+    fn on(server: Box<dyn Cluster>) -> Platform {
         let argocd = server.knobs().argocd();
         argocd.provide_chart(
             "external-secrets",
@@ -176,9 +188,7 @@ impl Platform {
     }
 }
 
-#[test]
-fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
-    let p = Platform::new();
+fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(p: Platform) {
 
     // The plan, before anything exists: the cluster's endpoint, and all
     // that depends on it, is known only after apply.
@@ -311,3 +321,5 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each() {
         "{deletes:#?}"
     );
 }
+
+on_both_servers!(the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each);

@@ -1,12 +1,14 @@
 //! `stack run`, `plan --refresh` and `stack destroy` end to end: the real
-//! binary against the Kubernetes API test server, with its Argo CD double.
+//! binary against the Kubernetes API test server and against a real
+//! kube-apiserver (each scenario runs on both: `test_server::<name>` and
+//! `kube_apiserver::<name>`), with the test kit's Argo CD double.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use stack_testkit::{Config, Fault, FaultRule, TestServer};
+use stack_testkit::{Cluster, Config, Fault, FaultRule, RealCluster, TestServer};
 
 use crate::common::{stack_bin, Run, TestContext};
 
@@ -33,18 +35,29 @@ pub(crate) const PASSWORD: &str = "e2e-very-secret-password";
 
 pub(crate) struct Env {
     pub ctx: TestContext,
-    pub server: TestServer,
+    pub server: Box<dyn Cluster>,
     pub kubeconfig: PathBuf,
 }
 
+/// The Kubernetes API test server, with its Argo CD double on.
 pub(crate) fn env() -> Env {
-    env_with(Config::default().with_argocd())
+    env_on(Box::new(TestServer::start_blocking(
+        Config::default().with_argocd(),
+    )))
 }
 
-fn env_with(config: Config) -> Env {
+/// A real kube-apiserver of its own, behind the fault-injecting proxy.
+pub(crate) fn real_env() -> Env {
+    let cluster = RealCluster::take();
+    cluster
+        .install_argocd_crds()
+        .expect("install Argo CD's CRDs");
+    env_on(Box::new(cluster))
+}
+
+fn env_on(server: Box<dyn Cluster>) -> Env {
     let ctx = TestContext::new();
     ctx.write("e2e.rhai", STACK);
-    let server = TestServer::start_blocking(config);
     // Argo CD runs there already (`argocd_installed: true`).
     server
         .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "argocd" } }))
@@ -79,18 +92,7 @@ impl Env {
     }
 
     pub fn names(&self, resource: &str, namespace: Option<&str>) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .server
-            .list(resource, namespace)
-            .iter()
-            .filter_map(|o| {
-                o.pointer("/metadata/name")
-                    .and_then(Json::as_str)
-                    .map(str::to_string)
-            })
-            .collect();
-        names.sort();
-        names
+        self.server.names(resource, namespace)
     }
 
     /// Starts `stack` in the background, its stderr piped.
@@ -129,9 +131,7 @@ pub(crate) fn ok(run: &Run) {
     assert_eq!(run.code, 0, "{}", run.transcript());
 }
 
-#[test]
-fn run_applies_then_a_second_run_writes_nothing() {
-    let e = env();
+fn run_applies_then_a_second_run_writes_nothing(e: Env) {
     let run = e.stack(&["run", "e2e.rhai", "--yes"]);
     ok(&run);
     run.assert_stderr("Done:");
@@ -177,9 +177,7 @@ fn run_applies_then_a_second_run_writes_nothing() {
     assert_eq!(e.writes(), Vec::<String>::new(), "a second run wrote");
 }
 
-#[test]
-fn removing_from_the_script_prunes_and_destroy_removes_everything() {
-    let e = env();
+fn removing_from_the_script_prunes_and_destroy_removes_everything(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
     let plan = e.stack(&["plan", "e2e.rhai", "--set", "teams=web"]);
     ok(&plan);
@@ -212,9 +210,7 @@ fn removing_from_the_script_prunes_and_destroy_removes_everything() {
     assert_eq!(e.state()["resources"], serde_json::json!({}));
 }
 
-#[test]
-fn a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges() {
-    let e = env();
+fn a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges(e: Env) {
     e.server
         .knobs()
         .argocd()
@@ -236,9 +232,7 @@ fn a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges() {
         .is_some());
 }
 
-#[test]
-fn a_second_concurrent_run_fails_at_once_naming_the_holder() {
-    let e = env();
+fn a_second_concurrent_run_fails_at_once_naming_the_holder(e: Env) {
     // The first run holds the lock while it waits on a slow Argo CD.
     e.server
         .knobs()
@@ -266,9 +260,7 @@ fn a_second_concurrent_run_fails_at_once_naming_the_holder() {
     assert!(first.wait().expect("the first run ends").success());
 }
 
-#[test]
-fn injected_server_errors_are_retried() {
-    let e = env();
+fn injected_server_errors_are_retried(e: Env) {
     e.server
         .knobs()
         .inject(FaultRule::rate(Fault::Unavailable, 0.05));
@@ -297,9 +289,7 @@ fn injected_server_errors_are_retried() {
     assert_eq!(e.writes(), Vec::<String>::new());
 }
 
-#[test]
-fn the_secret_never_leaves_the_cluster_secret() {
-    let e = env();
+fn the_secret_never_leaves_the_cluster_secret(e: Env) {
     let mut transcripts = Vec::new();
     for args in [
         &["run", "e2e.rhai", "--yes"][..],
@@ -319,9 +309,7 @@ fn the_secret_never_leaves_the_cluster_secret() {
     assert!(!state.contains(PASSWORD), "the password is in the state");
 }
 
-#[test]
-fn refresh_shows_drift_made_by_someone_else() {
-    let e = env();
+fn refresh_shows_drift_made_by_someone_else(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
     let mut changed = e
         .server
@@ -359,11 +347,8 @@ fn refresh_shows_drift_made_by_someone_else() {
 
 /// Kills runs at random moments; the state file is always valid, and a
 /// rerun converges to exactly the declared objects.
-#[test]
-fn killed_runs_lose_nothing_and_the_next_run_converges() {
-    let mut config = Config::default().with_argocd();
-    config.latency = Duration::from_millis(15);
-    let e = env_with(config);
+fn killed_runs_lose_nothing_and_the_next_run_converges(e: Env) {
+    e.server.knobs().set_latency(Duration::from_millis(15));
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     for trial in 0..10 {
         seed ^= seed << 13;
@@ -407,9 +392,7 @@ fn killed_runs_lose_nothing_and_the_next_run_converges() {
 }
 
 /// `kubectl` sees what `stack` applied.
-#[test]
-fn kubectl_sees_what_stack_applied() {
-    let e = env();
+fn kubectl_sees_what_stack_applied(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
     let out = Command::new("kubectl")
         .args([
@@ -490,9 +473,7 @@ helm_app(c, "traefik", #{ repo: "https://traefik.github.io/charts", chart: "trae
 
 /// `state(#{ backend: "kubernetes" })`: the state lives in a Secret of the
 /// cluster and the lock is a Lease; no local state file is written.
-#[test]
-fn the_state_can_live_in_the_cluster() {
-    let e = env();
+fn the_state_can_live_in_the_cluster(e: Env) {
     let script = STACK.replace(
         r#"let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });"#,
         r#"let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });
@@ -527,11 +508,8 @@ state(#{ backend: "kubernetes", cluster: c, namespace: "stack-system" });"#,
 }
 
 /// Ctrl-C stops starting work, lets running work finish, saves and exits 130.
-#[test]
-fn an_interrupted_run_saves_what_finished_and_exits_130() {
-    let mut config = Config::default().with_argocd();
-    config.latency = Duration::from_millis(40);
-    let e = env_with(config);
+fn an_interrupted_run_saves_what_finished_and_exits_130(e: Env) {
+    e.server.knobs().set_latency(Duration::from_millis(40));
     let child = e.spawn(&[
         "run",
         "e2e.rhai",
@@ -542,12 +520,12 @@ fn an_interrupted_run_saves_what_finished_and_exits_130() {
         "teams=web,a,b,c,d,e",
     ]);
     // Interrupt once the first namespace exists.
-    assert!(e.server.wait_until(
+    assert!(e.server.wait_for(
         "v1/namespaces",
         None,
         "team-a",
         Duration::from_secs(20),
-        |o| o.is_some()
+        &|o| o.is_some()
     ));
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -570,9 +548,7 @@ fn an_interrupted_run_saves_what_finished_and_exits_130() {
 /// GitOps delivery to a cluster that can be reached: the root Application is
 /// handed to Argo CD, which syncs the repository, and the run waits until
 /// the Applications it wrote are Synced and Healthy.
-#[test]
-fn gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable() {
-    let e = env();
+fn gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable(e: Env) {
     let repo = e.ctx.path().join("platform-repo");
     let script = format!(
         r#"
@@ -640,3 +616,41 @@ namespace(c, "apps");
     run.assert_stderr("local.rhai:1");
     run.assert_stderr("skipped local/namespace/apps");
 }
+
+/// Through the direct kubeconfig: HTTPS with the server's own certificate
+/// authority and a bearer token, as a user's kubeconfig reaches a cluster.
+#[test]
+fn a_run_over_tls_with_a_token_reaches_the_api_server() {
+    let cluster = RealCluster::take();
+    cluster
+        .install_argocd_crds()
+        .expect("install Argo CD's CRDs");
+    let yaml = cluster.direct_kubeconfig_yaml();
+    let e = env_on(Box::new(cluster));
+    let direct = e.ctx.path().join("direct-kubeconfig");
+    std::fs::write(&direct, yaml).expect("write the kubeconfig");
+    let direct = direct.to_string_lossy().into_owned();
+    let env = [("KUBECONFIG", direct.as_str()), ("E2E_DB_PASSWORD", PASSWORD)];
+    let run = e.ctx.stack_env(&["run", "e2e.rhai", "--yes"], &env);
+    ok(&run);
+    assert!(e.server.object("v1/namespaces", None, "team-web").is_some());
+    let plan = e.ctx.stack_env(&["plan", "e2e.rhai", "--detailed-exitcode"], &env);
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    ok(&e.ctx.stack_env(&["destroy", "e2e.rhai", "--yes"], &env));
+    assert!(e.server.object("v1/configmaps", Some("team-web"), "settings").is_none());
+}
+
+on_both_servers!(
+    run_applies_then_a_second_run_writes_nothing,
+    removing_from_the_script_prunes_and_destroy_removes_everything,
+    a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges,
+    a_second_concurrent_run_fails_at_once_naming_the_holder,
+    injected_server_errors_are_retried,
+    the_secret_never_leaves_the_cluster_secret,
+    refresh_shows_drift_made_by_someone_else,
+    killed_runs_lose_nothing_and_the_next_run_converges,
+    kubectl_sees_what_stack_applied,
+    the_state_can_live_in_the_cluster,
+    an_interrupted_run_saves_what_finished_and_exits_130,
+    gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,
+);

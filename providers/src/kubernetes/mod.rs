@@ -14,6 +14,7 @@
 //! - `wait.rs` — waiting for readiness or deletion, bounded by a deadline
 //! - `delete.rs` — deleting objects and waiting for their finalizers
 //! - `drift.rs` — live differences for `plan --refresh`
+//! - `served.rs` — kinds and API versions the cluster serves, checked before a plan
 
 pub mod apply;
 pub mod bearer;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod object;
 pub mod readiness;
 pub mod retry;
+pub mod served;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -49,7 +51,13 @@ pub struct KubernetesProvider {
     clients: Arc<Clients>,
     force: bool,
     manager: &'static str,
+    /// Whether each cluster answered the one quick probe made before a plan.
+    answers: tokio::sync::Mutex<BTreeMap<ResourceId, bool>>,
 }
+
+/// How long a cluster may take to answer before a plan: one that does not
+/// is left to the run, which says why.
+const PREFLIGHT_PROBE: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl Default for KubernetesProvider {
     fn default() -> Self {
@@ -70,6 +78,7 @@ impl KubernetesProvider {
             clients,
             force: true,
             manager: apply::FIELD_MANAGER,
+            answers: tokio::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -141,6 +150,45 @@ impl KubernetesProvider {
             ))
         })?;
         self.clients.cluster(target).await
+    }
+
+    /// Checks that the cluster serves the kinds of Kubernetes' own API
+    /// groups that `request` applies, when the cluster answers.
+    async fn preflight_resource(&self, request: &ApplyRequest) -> Result<(), ProviderError> {
+        let Some(target) = request.cluster.as_ref() else {
+            return Ok(());
+        };
+        let Ok(desired) = parse_all(&request.objects) else {
+            return Ok(());
+        };
+        let built_in = |d: &&Desired| served::is_built_in(object::split_api_version(&d.id.api_version).0);
+        if !desired.iter().any(|d| built_in(&d)) {
+            return Ok(());
+        }
+        let mut answers = self.answers.lock().await;
+        let cluster = match answers.get(&target.id) {
+            Some(false) => return Ok(()),
+            _ => match self.clients.cluster(target).await {
+                Ok(c) => c,
+                Err(_) => {
+                    answers.insert(target.id.clone(), false);
+                    return Ok(());
+                }
+            },
+        };
+        if !answers.contains_key(&target.id) {
+            let probe = tokio::time::timeout(PREFLIGHT_PROBE, cluster.client.apiserver_version());
+            let answered = matches!(probe.await, Ok(Ok(_)));
+            answers.insert(target.id.clone(), answered);
+            if !answered {
+                return Ok(());
+            }
+        }
+        drop(answers);
+        for d in desired.iter().filter(built_in) {
+            served::check(&cluster, &d.id).await?;
+        }
+        Ok(())
     }
 
     fn mode(&self) -> ApplyMode {
@@ -360,6 +408,13 @@ impl Provider for KubernetesProvider {
         request: &'a DeleteRequest,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(self.delete_resource(request))
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(self.preflight_resource(request))
     }
 
     fn refresh<'a>(

@@ -1,4 +1,8 @@
-//! An Argo CD application-controller double. For every `Application`
+//! An Argo CD application-controller double, a controller that works
+//! against any API server through a Kubernetes client (the test server or
+//! a real kube-apiserver). It stands in for Argo CD's application
+//! controller only: no repo server, no UI, no API, no health checks of the
+//! synced objects, no self-heal of drift. For every `Application`
 //! (argoproj.io/v1alpha1, served only once its CRD exists) it writes, after
 //! a delay, the status real Argo CD reports after a sync: Synced and
 //! Healthy, or — for apps told to fail — Degraded with a message, a
@@ -8,21 +12,24 @@
 //!
 //! Syncing applies what the app's source holds when this machine has it: a
 //! directory of a local repository, or a chart whose objects a test has
-//! provided (`provide_chart`, standing in for the chart's CRDs, say).
+//! provided (`provide_chart`, standing in for the chart's CRDs, say); a
+//! chart's templates are not rendered. Its writes, as manager
+//! `argocd-application-controller`, are the test kit's own and stay out of
+//! request logs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use crate::watched::Watched;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::core::ApiResource;
+use kube::runtime::watcher;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use crate::store::{Store, Target, WriteOptions};
 use crate::time::now_rfc3339;
-use crate::watch::{Event, EventKind};
+use crate::watched::Watched;
 
 /// The API group of Argo CD's kinds.
 pub const GROUP: &str = "argoproj.io";
@@ -217,17 +224,47 @@ fn app_status(app: &Value, outcome: &Outcome, now: &str) -> Value {
     status
 }
 
+/// The Applications the controller has seen, and what it has done to them.
 #[derive(Default)]
 struct Tracker {
-    /// uid → the (spec, outcome) tag whose status was written.
+    /// namespace/name → the latest Application.
+    apps: BTreeMap<String, Value>,
+    /// uid → the (spec, annotations, outcome) tag whose status was written.
     done: HashMap<String, String>,
     pending: HashSet<String>,
     finalizing: HashSet<String>,
 }
 
-/// Acts on the given apps (`None`: on every app).
+fn key(app: &Value) -> (String, String) {
+    let field = |f: &str| {
+        app.pointer(&format!("/metadata/{f}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (field("namespace"), field("name"))
+}
+
+fn uid(app: &Value) -> String {
+    app.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn applications() -> ApiResource {
+    ApiResource {
+        group: GROUP.into(),
+        version: "v1alpha1".into(),
+        api_version: format!("{GROUP}/v1alpha1"),
+        kind: "Application".into(),
+        plural: "applications".into(),
+    }
+}
+
+/// Acts on the given apps (`None`: on every app seen).
 fn reconcile(
-    store: &Arc<Store>,
+    client: &kube::Client,
     knobs: &ArgoCdKnobs,
     tracker: &Arc<Mutex<Tracker>>,
     only: Option<&Value>,
@@ -241,36 +278,21 @@ fn reconcile(
     }
     let apps = match only {
         Some(app) => vec![app.clone()],
-        None => store.all_of(GROUP, "applications"),
+        None => lock(tracker).apps.values().cloned().collect(),
     };
     for app in apps {
-        let target = Target::of(GROUP, "applications", &app);
-        let (name, uid) = (target.name.clone(), target.uid.clone());
-        let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
+        let (namespace, name) = key(&app);
+        let uid = uid(&app);
+        let mut t = lock(tracker);
         if app.pointer("/metadata/deletionTimestamp").is_some() {
-            let has = app
-                .pointer("/metadata/finalizers")
-                .and_then(Value::as_array)
-                .is_some_and(|f| {
-                    f.iter()
-                        .filter_map(Value::as_str)
-                        .any(|f| f.starts_with(RESOURCES_FINALIZER))
-                });
-            if has && t.finalizing.insert(uid.clone()) {
-                let store = store.clone();
+            if has_resources_finalizer(&app) && t.finalizing.insert(uid.clone()) {
+                let client = client.clone();
                 let delay = settings.finalizer_delay;
                 tokio::spawn(async move {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    store.update_with(&target, &WriteOptions::new(MANAGER), |o| {
-                        if let Some(Value::Array(f)) = o.pointer_mut("/metadata/finalizers") {
-                            f.retain(|x| {
-                                !x.as_str()
-                                    .is_some_and(|x| x.starts_with(RESOURCES_FINALIZER))
-                            });
-                        }
-                    });
+                    release_finalizer(&client, &namespace, &name).await;
                 });
             }
             continue;
@@ -289,7 +311,8 @@ fn reconcile(
         if t.done.get(&uid) == Some(&tag) || !t.pending.insert(format!("{uid}|{tag}")) {
             continue;
         }
-        let (store, tracker) = (store.clone(), tracker.clone());
+        drop(t);
+        let (client, tracker) = (client.clone(), tracker.clone());
         let delay = settings.sync_delay;
         let chart = app
             .pointer("/spec/source/chart")
@@ -301,42 +324,116 @@ fn reconcile(
                 tokio::time::sleep(delay).await;
             }
             {
-                let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
+                let mut t = lock(&tracker);
                 t.pending.remove(&format!("{uid}|{tag}"));
                 t.done.insert(uid.clone(), tag);
             }
-            let outcome = match sync_directory(&store, &app).and_then(|()| apply_all(&store, chart))
-            {
+            let destination = app
+                .pointer("/spec/destination/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string();
+            let mut manifests = match directory_manifests(&app) {
+                Ok(m) => m,
+                Err(message) => {
+                    write_app_status(&client, &namespace, &name, &Outcome::Degraded(message)).await;
+                    return;
+                }
+            };
+            manifests.extend(chart);
+            let outcome = match apply_all(&client, manifests, &destination).await {
                 Ok(()) => outcome,
                 Err(message) => Outcome::Degraded(message),
             };
-            let now = now_rfc3339();
-            store.update_with(&target, &WriteOptions::new(MANAGER), |o| {
-                let status = app_status(o, &outcome, &now);
-                o["status"] = status;
-            });
+            write_app_status(&client, &namespace, &name, &outcome).await;
         });
     }
 }
 
-/// Syncs an app whose source is a directory of a repository on this
-/// machine (`repoURL` a local path): applies every manifest below `path`,
-/// except the excluded file name, as Argo CD would. Other sources (charts)
-/// have nothing to sync here.
-fn sync_directory(store: &Store, app: &Value) -> Result<(), String> {
+fn lock(tracker: &Mutex<Tracker>) -> MutexGuard<'_, Tracker> {
+    tracker.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn has_resources_finalizer(app: &Value) -> bool {
+    app.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .any(|f| f.starts_with(RESOURCES_FINALIZER))
+        })
+}
+
+/// Removes the resources finalizer, as Argo CD does once it has pruned the
+/// app's resources; retried on conflicts with other writers.
+async fn release_finalizer(client: &kube::Client, namespace: &str, name: &str) {
+    let api = crate::client::api(client, &applications(), Some(namespace));
+    for _ in 0..20 {
+        let Ok(Some(current)) = api.get_opt(name).await else {
+            return;
+        };
+        let current = crate::client::to_value(&current);
+        let kept: Vec<Value> = current
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|f| {
+                f.iter()
+                    .filter(|x| !x.as_str().is_some_and(|x| x.starts_with(RESOURCES_FINALIZER)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let patch = json!({ "metadata": {
+            "finalizers": kept,
+            "resourceVersion": current.pointer("/metadata/resourceVersion"),
+        } });
+        let params = PatchParams {
+            field_manager: Some(MANAGER.into()),
+            ..Default::default()
+        };
+        match api.patch(name, &params, &Patch::Merge(&patch)).await {
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            _ => return,
+        }
+    }
+}
+
+/// Writes the status Argo CD reports after a sync onto the current app.
+async fn write_app_status(client: &kube::Client, namespace: &str, name: &str, outcome: &Outcome) {
+    let api = crate::client::api(client, &applications(), Some(namespace));
+    let Ok(Some(current)) = api.get_opt(name).await else {
+        return;
+    };
+    let status = app_status(&crate::client::to_value(&current), outcome, &now_rfc3339());
+    let _ = crate::client::write_status(
+        client,
+        &applications(),
+        Some(namespace),
+        name,
+        status,
+        MANAGER,
+    )
+    .await;
+}
+
+/// What an app whose source is a directory of a repository on this machine
+/// (`repoURL` a local path) holds: every manifest below `path`, except the
+/// excluded file name, as Argo CD would sync it. Other sources (charts)
+/// hold nothing here.
+fn directory_manifests(app: &Value) -> Result<Vec<Value>, String> {
     let Some(source) = app.pointer("/spec/source") else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let Some(directory) = source.get("directory") else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let Some(repo) = source.get("repoURL").and_then(Value::as_str) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let root =
         std::path::Path::new(repo).join(source.get("path").and_then(Value::as_str).unwrap_or(""));
     if !root.is_dir() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let exclude = directory
         .get("exclude")
@@ -345,7 +442,6 @@ fn sync_directory(store: &Store, app: &Value) -> Result<(), String> {
     let mut files = Vec::new();
     collect_yaml(&root, &mut files);
     files.sort();
-    // CRDs and namespaces first, then the rest, like a sync wave of -1.
     let mut manifests: Vec<Value> = Vec::new();
     for file in files
         .iter()
@@ -360,22 +456,40 @@ fn sync_directory(store: &Store, app: &Value) -> Result<(), String> {
             }
         }
     }
-    apply_all(store, manifests)
+    Ok(manifests)
 }
 
-/// Applies manifests as a sync does: CRDs and namespaces first.
-fn apply_all(store: &Store, mut manifests: Vec<Value>) -> Result<(), String> {
-    let first = |m: &Value| {
-        !matches!(
-            m.get("kind").and_then(Value::as_str),
-            Some("CustomResourceDefinition" | "Namespace")
-        )
-    };
-    manifests.sort_by_key(first);
+/// Applies manifests as a sync does: CRDs and namespaces first, and the
+/// rest once the CRDs are established.
+async fn apply_all(
+    client: &kube::Client,
+    mut manifests: Vec<Value>,
+    default_namespace: &str,
+) -> Result<(), String> {
+    let kind = |m: &Value| m.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    manifests.sort_by_key(|m| !matches!(kind(m).as_str(), "CustomResourceDefinition" | "Namespace"));
+    let mut crds: Vec<String> = Vec::new();
     for manifest in manifests {
-        store
-            .apply_manifest(&manifest, MANAGER)
-            .map_err(|e| e.message.clone())?;
+        if kind(&manifest) != "CustomResourceDefinition" && !crds.is_empty() {
+            for crd in std::mem::take(&mut crds) {
+                crate::client::await_established(client, &crd).await?;
+            }
+        }
+        crate::client::apply_manifest(client, &manifest, MANAGER, default_namespace)
+            .await
+            .map_err(|e| e.message)?;
+        if kind(&manifest) == "CustomResourceDefinition" {
+            crds.push(
+                manifest
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
+        }
+    }
+    for crd in crds {
+        crate::client::await_established(client, &crd).await?;
     }
     Ok(())
 }
@@ -394,30 +508,43 @@ fn collect_yaml(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// Runs the double until shutdown.
+/// Runs the controller against the server `client` reaches until
+/// shutdown: watches Applications in every namespace (waiting for their
+/// CRD), acting on each change, and on every app again when a test changes
+/// the knobs.
 pub(crate) async fn run(
-    store: Arc<Store>,
-    mut events: broadcast::Receiver<Arc<Event>>,
+    client: kube::Client,
     knobs: Arc<ArgoCdKnobs>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let tracker = Arc::new(Mutex::new(Tracker::default()));
-    reconcile(&store, &knobs, &tracker, None);
+    let api = crate::client::api(&client, &applications(), None);
+    let mut events = crate::client::watch_all(api);
     loop {
-        // One app per event; everything again when settings change or
-        // events were missed.
         tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(ev) if ev.group == GROUP && ev.resource == "applications" => {
-                    if ev.kind != EventKind::Deleted {
-                        reconcile(&store, &knobs, &tracker, Some(&ev.object));
-                    }
+            event = events.next() => match event {
+                Some(Ok(watcher::Event::Apply(app) | watcher::Event::InitApply(app))) => {
+                    let app = crate::client::to_value(&app);
+                    let (ns, name) = key(&app);
+                    lock(&tracker).apps.insert(format!("{ns}/{name}"), app.clone());
+                    reconcile(&client, &knobs, &tracker, Some(&app));
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => reconcile(&store, &knobs, &tracker, None),
-                Err(RecvError::Closed) => return,
+                Some(Ok(watcher::Event::Delete(app))) => {
+                    let app = crate::client::to_value(&app);
+                    let (ns, name) = key(&app);
+                    let mut t = lock(&tracker);
+                    t.apps.remove(&format!("{ns}/{name}"));
+                    let uid = uid(&app);
+                    t.done.remove(&uid);
+                    t.finalizing.remove(&uid);
+                }
+                Some(Ok(_)) => {}
+                // The CRD is not there yet, or the server went away for a
+                // moment: the watcher lists again on the next poll.
+                Some(Err(_)) => tokio::time::sleep(crate::client::RETRY).await,
+                None => return,
             },
-            _ = knobs.state.changed() => reconcile(&store, &knobs, &tracker, None),
+            _ = knobs.state.changed() => reconcile(&client, &knobs, &tracker, None),
             _ = shutdown.changed() => return,
         }
     }

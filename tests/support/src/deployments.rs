@@ -1,5 +1,7 @@
-//! A workload readiness double standing in for kube-controller-manager and
-//! the kubelets: after a delay, Deployments and StatefulSets report all
+//! A workload readiness double standing in for the scheduler, the kubelets
+//! and kube-controller-manager's workload controllers (none of which run
+//! here: no container runtime), a controller that works against any API
+//! server through a Kubernetes client: after a delay, Deployments and StatefulSets report all
 //! replicas available for their current generation (condition
 //! Available=True), and Jobs report Complete. Workloads put on hold stay
 //! unavailable, so timeouts can be tested; Jobs told to fail report Failed
@@ -7,17 +9,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use crate::watched::Watched;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use kube::core::ApiResource;
+use kube::runtime::watcher;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use crate::store::{Store, Subresource, Target, WriteOptions};
 use crate::time::now_rfc3339;
-use crate::watch::{Event, EventKind};
+use crate::watched::Watched;
 
 const MANAGER: &str = "kube-controller-manager";
 const KINDS: &[(&str, &str)] = &[
@@ -223,13 +224,36 @@ fn ready_status(resource: &str, obj: &Value, held: bool, now: &str) -> Value {
 
 #[derive(Default)]
 struct Tracker {
+    /// resource/namespace/name → the latest workload.
+    workloads: BTreeMap<String, (&'static str, &'static str, Value)>,
     done: HashMap<String, String>,
     pending: HashSet<String>,
 }
 
-/// Acts on the given workload (`None`: on every workload).
+fn lock(tracker: &Mutex<Tracker>) -> MutexGuard<'_, Tracker> {
+    tracker.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn field(obj: &Value, f: &str) -> String {
+    obj.pointer(&format!("/metadata/{f}"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn resource(group: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: String::new(),
+        plural: plural.into(),
+    }
+}
+
+/// Acts on the given workload (`None`: on every workload seen).
 fn reconcile(
-    store: &Arc<Store>,
+    client: &kube::Client,
     knobs: &ReadinessKnobs,
     tracker: &Arc<Mutex<Tracker>>,
     only: Option<(&'static str, &'static str, &Value)>,
@@ -241,104 +265,118 @@ fn reconcile(
     if !settings.enabled {
         return;
     }
-    let batches: Vec<(&'static str, &'static str, Vec<Value>)> = match only {
-        Some((g, r, obj)) => vec![(g, r, vec![obj.clone()])],
-        None => KINDS
-            .iter()
-            .map(|(g, r)| (*g, *r, store.all_of(g, r)))
-            .collect(),
+    let workloads: Vec<(&'static str, &'static str, Value)> = match only {
+        Some((g, r, obj)) => vec![(g, r, obj.clone())],
+        None => lock(tracker).workloads.values().cloned().collect(),
     };
-    for (group, resource, objects) in batches {
-        for obj in objects {
-            if obj.pointer("/metadata/deletionTimestamp").is_some() {
-                continue;
-            }
-            let target = Target::of(group, resource, &obj);
-            let (name, uid) = (target.name.clone(), target.uid.clone());
-            let generation = obj
-                .pointer("/metadata/generation")
-                .cloned()
-                .unwrap_or(json!(1));
-            let is_held = held.contains(&name);
-            let failure = (resource == "jobs")
-                .then(|| {
-                    failing
-                        .iter()
-                        .find(|(prefix, _)| name.starts_with(prefix.as_str()))
-                        .map(|(_, message)| message.clone())
-                })
-                .flatten();
-            let finished_job = resource == "jobs"
-                && obj
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|c| {
-                        c.iter().any(|c| {
-                            matches!(c["type"].as_str(), Some("Complete" | "Failed"))
-                                && c["status"] == "True"
-                        })
-                    });
-            if finished_job {
-                // A finished Job keeps its outcome.
-                continue;
-            }
-            let tag = format!("{generation}|{is_held}|{failure:?}");
-            {
-                let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
-                if t.done.get(&uid) == Some(&tag) || !t.pending.insert(format!("{uid}|{tag}")) {
-                    continue;
-                }
-            }
-            let (store, tracker) = (store.clone(), tracker.clone());
-            let delay = settings.delay;
-            tokio::spawn(async move {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                {
-                    let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
-                    t.pending.remove(&format!("{uid}|{tag}"));
-                    t.done.insert(uid.clone(), tag);
-                }
-                let mut opts = WriteOptions::new(MANAGER);
-                opts.subresource = Subresource::Status;
-                let now = now_rfc3339();
-                store.update_with(&target, &opts, |o| {
-                    let status = match &failure {
-                        Some(message) => failed_job_status(message, &now),
-                        None => ready_status(resource, o, is_held, &now),
-                    };
-                    o["status"] = status;
-                });
-            });
+    for (group, plural, obj) in workloads {
+        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
         }
+        let (name, namespace, uid) = (
+            field(&obj, "name"),
+            field(&obj, "namespace"),
+            field(&obj, "uid"),
+        );
+        let generation = obj
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(json!(1));
+        let is_held = held.contains(&name);
+        let failure = (plural == "jobs")
+            .then(|| {
+                failing
+                    .iter()
+                    .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+                    .map(|(_, message)| message.clone())
+            })
+            .flatten();
+        let finished_job = plural == "jobs"
+            && obj
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| {
+                    c.iter().any(|c| {
+                        matches!(c["type"].as_str(), Some("Complete" | "Failed"))
+                            && c["status"] == "True"
+                    })
+                });
+        if finished_job {
+            // A finished Job keeps its outcome.
+            continue;
+        }
+        let tag = format!("{generation}|{is_held}|{failure:?}");
+        {
+            let mut t = lock(tracker);
+            if t.done.get(&uid) == Some(&tag) || !t.pending.insert(format!("{uid}|{tag}")) {
+                continue;
+            }
+        }
+        let (client, tracker) = (client.clone(), tracker.clone());
+        let delay = settings.delay;
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            {
+                let mut t = lock(&tracker);
+                t.pending.remove(&format!("{uid}|{tag}"));
+                t.done.insert(uid.clone(), tag);
+            }
+            let now = now_rfc3339();
+            let status = match &failure {
+                Some(message) => failed_job_status(message, &now),
+                None => ready_status(plural, &obj, is_held, &now),
+            };
+            let _ = crate::client::write_status(
+                &client,
+                &resource(group, plural),
+                Some(&namespace),
+                &name,
+                status,
+                MANAGER,
+            )
+            .await;
+        });
     }
 }
 
-/// Runs the double until shutdown.
+/// Runs the controller against the server `client` reaches until
+/// shutdown: watches Deployments, StatefulSets and Jobs in every namespace,
+/// acting on each change, and on every workload again when a test changes
+/// the knobs.
 pub(crate) async fn run(
-    store: Arc<Store>,
-    mut events: broadcast::Receiver<Arc<Event>>,
+    client: kube::Client,
     knobs: Arc<ReadinessKnobs>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let tracker = Arc::new(Mutex::new(Tracker::default()));
-    reconcile(&store, &knobs, &tracker, None);
+    let streams = KINDS.iter().map(|(group, plural)| {
+        let api = crate::client::api(&client, &resource(group, plural), None);
+        crate::client::watch_all(api).map(move |event| (*group, *plural, event))
+    });
+    let mut events = futures_util::stream::select_all(streams);
     loop {
-        // One workload per event; everything again when settings change or
-        // events were missed.
         tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(ev) => {
-                    let kind = KINDS.iter().find(|(g, r)| ev.group == *g && ev.resource == *r);
-                    if let (Some((g, r)), true) = (kind, ev.kind != EventKind::Deleted) {
-                        reconcile(&store, &knobs, &tracker, Some((g, r, &ev.object)));
-                    }
+            event = events.next() => match event {
+                Some((g, r, Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)))) => {
+                    let obj = crate::client::to_value(&obj);
+                    let key = format!("{r}/{}/{}", field(&obj, "namespace"), field(&obj, "name"));
+                    lock(&tracker).workloads.insert(key, (g, r, obj.clone()));
+                    reconcile(&client, &knobs, &tracker, Some((g, r, &obj)));
                 }
-                Err(RecvError::Lagged(_)) => reconcile(&store, &knobs, &tracker, None),
-                Err(RecvError::Closed) => return,
+                Some((_, r, Ok(watcher::Event::Delete(obj)))) => {
+                    let obj = crate::client::to_value(&obj);
+                    let key = format!("{r}/{}/{}", field(&obj, "namespace"), field(&obj, "name"));
+                    let mut t = lock(&tracker);
+                    t.workloads.remove(&key);
+                    t.done.remove(&field(&obj, "uid"));
+                }
+                Some((_, _, Ok(_))) => {}
+                Some((_, _, Err(_))) => tokio::time::sleep(crate::client::RETRY).await,
+                None => return,
             },
-            _ = knobs.state.changed() => reconcile(&store, &knobs, &tracker, None),
+            _ = knobs.state.changed() => reconcile(&client, &knobs, &tracker, None),
             _ = shutdown.changed() => return,
         }
     }

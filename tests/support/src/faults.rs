@@ -19,6 +19,9 @@ pub enum Fault {
     Conflict,
     /// The connection is closed without any response.
     DropConnection,
+    /// The status line and headers are sent, then the body never comes
+    /// (until the client gives up), as behind a stalled load balancer.
+    StallBody,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -79,7 +79,7 @@ fn ok(code: u16, value: &Value) -> Resp {
     typed(code, value, "application/json")
 }
 
-fn error_response(e: &ApiError) -> Resp {
+pub(crate) fn error_response(e: &ApiError) -> Resp {
     let mut r = ok(e.code, &e.to_status());
     if let Some(secs) = e.retry_after {
         r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
@@ -87,7 +87,8 @@ fn error_response(e: &ApiError) -> Resp {
     r
 }
 
-fn injected(fault: Fault) -> ApiError {
+/// The answer to a request an injected fault decides.
+pub(crate) fn injected(fault: Fault) -> ApiError {
     match fault {
         Fault::InternalError => ApiError::new(
             500,
@@ -108,12 +109,27 @@ fn injected(fault: Fault) -> ApiError {
             e.retry_after = Some(retry_after_secs);
             e
         }
-        Fault::Conflict | Fault::DropConnection => ApiError::new(
+        Fault::Conflict | Fault::DropConnection | Fault::StallBody => ApiError::new(
             409,
             "Conflict",
             "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)",
         ),
     }
+}
+
+/// A response whose status and headers are sent and whose body never
+/// comes: its sender waits until the server shuts down.
+pub(crate) fn stalled(code: u16, mut shutdown: watch::Receiver<bool>) -> Resp {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let _held = tx;
+        let _ = shutdown.changed().await;
+    });
+    let mut r = Response::new(ResponseBody::Stream(rx));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 /// Serves one request.
@@ -137,21 +153,38 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
         status,
         injected,
     };
-    let (delay, fault) = shared.knobs.before_request(&method, &path);
+    // The test kit's own clients (the controller doubles) are neither
+    // logged, slowed nor faulted: the knobs and the log are about the
+    // client under test.
+    let own = req.headers().contains_key(crate::client::TESTKIT_HEADER);
+    let log = |r: RequestRecord| {
+        if !own {
+            shared.log.push(r);
+        }
+    };
+    let (delay, fault) = if own {
+        (Duration::ZERO, None)
+    } else {
+        shared.knobs.before_request(&method, &path)
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     if let Some(fault) = fault {
         if fault == Fault::DropConnection {
-            shared.log.push(record(None, true));
+            log(record(None, true));
             return Err(Dropped);
         }
+        if fault == Fault::StallBody {
+            log(record(Some(200), true));
+            return Ok(stalled(200, shared.shutdown.clone()));
+        }
         let e = injected(fault);
-        shared.log.push(record(Some(e.code), true));
+        log(record(Some(e.code), true));
         return Ok(error_response(&e));
     }
     let Ok(body) = read_all(req.into_body(), BODY_LIMIT).await else {
-        shared.log.push(record(None, false));
+        log(record(None, false));
         return Err(Dropped);
     };
     let ctx = Ctx {
@@ -163,7 +196,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
         body,
     };
     let resp = serve(&shared, &path, &ctx).unwrap_or_else(|e| error_response(&e));
-    shared.log.push(record(Some(resp.status().as_u16()), false));
+    log(record(Some(resp.status().as_u16()), false));
     Ok(resp)
 }
 

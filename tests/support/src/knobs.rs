@@ -1,4 +1,4 @@
-//! The run-time knobs of a test server: latency, injected faults, CRD
+//! The run-time knobs of a test server or a real cluster's proxy: latency, injected faults, CRD
 //! establishment delay, and the two controller doubles. Every setter takes
 //! effect for the next request.
 
@@ -14,14 +14,15 @@ use crate::store::Store;
 #[derive(Debug)]
 pub struct Knobs {
     faults: Mutex<Faults>,
-    store: Arc<Store>,
+    /// The test server's store; `None` for a real cluster.
+    store: Option<Arc<Store>>,
     pub(crate) argocd: Arc<ArgoCdKnobs>,
     pub(crate) readiness: Arc<ReadinessKnobs>,
 }
 
 impl Knobs {
     pub(crate) fn new(
-        store: Arc<Store>,
+        store: Option<Arc<Store>>,
         faults: Faults,
         argocd: Arc<ArgoCdKnobs>,
         readiness: Arc<ReadinessKnobs>,
@@ -64,8 +65,12 @@ impl Knobs {
     }
 
     /// Delays serving a new CRD's kinds (and its Established condition).
+    /// The test server only: a real kube-apiserver establishes CRDs in its
+    /// own time.
     pub fn set_crd_establish_delay(&self, delay: Duration) {
-        self.store.set_crd_delay(delay);
+        if let Some(store) = &self.store {
+            store.set_crd_delay(delay);
+        }
     }
 
     /// The Argo CD controller double.

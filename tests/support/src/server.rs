@@ -4,7 +4,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::argocd::{self, ArgoCdKnobs, ArgoCdSettings};
+use crate::cluster::Cluster;
 use crate::crds;
 use crate::deployments::{self, ReadinessKnobs, ReadinessSettings};
 use crate::faults::Faults;
@@ -138,14 +138,13 @@ async fn launch(config: Config) -> io::Result<(Arc<Shared>, SocketAddr, watch::S
     let store = Arc::new(Store::new(config.seed));
     store.set_crd_delay(config.crd_establish_delay);
     // Subscribed before anything is written, so the controllers miss nothing.
-    let (argocd_events, readiness_events, crd_events) =
-        (store.subscribe(), store.subscribe(), store.subscribe());
+    let crd_events = store.subscribe();
     let mut faults = Faults::new(config.seed);
     faults.latency = config.latency;
     let argocd_knobs = Arc::new(ArgoCdKnobs::new(config.argocd.clone()));
     let readiness_knobs = Arc::new(ReadinessKnobs::new(config.readiness.clone()));
     let knobs = Arc::new(Knobs::new(
-        store.clone(),
+        Some(store.clone()),
         faults,
         argocd_knobs.clone(),
         readiness_knobs.clone(),
@@ -167,18 +166,15 @@ async fn launch(config: Config) -> io::Result<(Arc<Shared>, SocketAddr, watch::S
         }
     }
     tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
-    tokio::spawn(argocd::run(
-        store.clone(),
-        argocd_events,
-        argocd_knobs,
-        rx.clone(),
-    ));
-    tokio::spawn(deployments::run(
-        store.clone(),
-        readiness_events,
-        readiness_knobs,
-        rx.clone(),
-    ));
+    // The controller doubles reach the server as any client does.
+    let client = crate::client::connect(&crate::client::Endpoint {
+        url: format!("http://{addr}"),
+        token: None,
+        root_cert_pem: None,
+    })
+    .map_err(io::Error::other)?;
+    tokio::spawn(argocd::run(client.clone(), argocd_knobs, rx.clone()));
+    tokio::spawn(deployments::run(client, readiness_knobs, rx.clone()));
     tokio::spawn(crds::run(store, crd_events, rx));
     Ok((shared, addr, tx))
 }
@@ -268,126 +264,15 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig whose current context points at this server.
-    pub fn kubeconfig_yaml(&self) -> String {
-        kubeconfig_yaml(&self.url(), "default")
-    }
-
-    /// Writes [`TestServer::kubeconfig_yaml`] to a file.
-    pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        std::fs::write(path, self.kubeconfig_yaml())
-    }
-
-    /// Latency, faults and the controller doubles.
-    pub fn knobs(&self) -> &Knobs {
-        &self.shared.knobs
-    }
-
-    /// Every request since start or the last [`TestServer::clear_requests`].
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.shared.log.snapshot()
-    }
-
-    pub fn clear_requests(&self) {
-        self.shared.log.clear();
-    }
-
-    /// The writes that changed something (dry runs left out), as
-    /// `METHOD path`, since start or the last clear.
-    pub fn writes(&self) -> Vec<String> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.is_write() && !r.is_dry_run())
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
-    }
-
-    /// The paths of the DELETE requests, in order, since start or the last clear.
-    pub fn deletes(&self) -> Vec<String> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "DELETE")
-            .map(|r| r.path)
-            .collect()
-    }
-
     fn resolve(&self, resource: &str) -> Option<crate::registry::ResourceType> {
         let (g, v, plural) = split_resource(resource)?;
         self.shared.store.resource_type(g, v, plural)
-    }
-
-    /// One object by resource path (`"apps/v1/deployments"`,
-    /// `"v1/configmaps"`), namespace (`None` for cluster-scoped) and name.
-    pub fn object(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
-        let rt = self.resolve(resource)?;
-        self.shared.store.get(&rt, namespace, name).ok()
-    }
-
-    /// All objects of a resource, in one namespace or all.
-    pub fn list(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
-        let Some(rt) = self.resolve(resource) else {
-            return Vec::new();
-        };
-        self.shared
-            .store
-            .list(&rt, namespace, &Default::default(), &Default::default())
-            .0
-    }
-
-    /// The field managers of an object, in the order they first wrote.
-    pub fn managers(&self, resource: &str, namespace: Option<&str>, name: &str) -> Vec<String> {
-        match self.resolve(resource) {
-            Some(rt) => self.shared.store.managers(&rt, namespace, name),
-            None => Vec::new(),
-        }
     }
 
     /// The number of stored objects of every kind (the initial namespaces
     /// included).
     pub fn object_count(&self) -> usize {
         self.shared.store.count()
-    }
-
-    /// Creates an object from a whole manifest (kind and apiVersion pick
-    /// the resource), as manager `testkit`.
-    pub fn create(&self, manifest: Value) -> Result<Value, ApiError> {
-        self.shared
-            .store
-            .create_object(&manifest, &WriteOptions::new("testkit"))
-    }
-
-    /// Server-side applies a manifest as `manager` (forcing conflicts).
-    pub fn apply(&self, manifest: Value, manager: &str) -> Result<Value, ApiError> {
-        self.shared.store.apply_manifest(&manifest, manager)
-    }
-
-    /// Deletes an object; `Ok(true)` when it is gone, `Ok(false)` when
-    /// finalizers hold it.
-    pub fn delete(
-        &self,
-        resource: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<bool, ApiError> {
-        let rt = self.resolve(resource).ok_or_else(ApiError::no_route)?;
-        match self
-            .shared
-            .store
-            .delete(&rt, namespace, name, &Preconditions::default(), false)?
-        {
-            Deleted::Gone(_) => Ok(true),
-            Deleted::Pending(_) => Ok(false),
-        }
-    }
-
-    /// Installs Argo CD's Application and AppProject CRDs.
-    pub fn install_argocd_crds(&self) -> Result<(), ApiError> {
-        for crd in [argocd::application_crd(), argocd::appproject_crd()] {
-            self.shared
-                .store
-                .create_object(&crd, &WriteOptions::new("argocd-install"))?;
-        }
-        Ok(())
     }
 
     /// Polls (every 10 ms, up to `timeout`) until the object satisfies
@@ -443,6 +328,86 @@ impl TestServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Cluster for TestServer {
+    fn kind(&self) -> &'static str {
+        "test server"
+    }
+
+    fn url(&self) -> String {
+        TestServer::url(self)
+    }
+
+    fn kubeconfig_yaml(&self) -> String {
+        kubeconfig_yaml(&self.url(), "default")
+    }
+
+    fn knobs(&self) -> &Knobs {
+        &self.shared.knobs
+    }
+
+    fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.log.snapshot()
+    }
+
+    fn clear_requests(&self) {
+        self.shared.log.clear();
+    }
+
+    fn object(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let rt = self.resolve(resource)?;
+        self.shared.store.get(&rt, namespace, name).ok()
+    }
+
+    fn list(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+        let Some(rt) = self.resolve(resource) else {
+            return Vec::new();
+        };
+        self.shared
+            .store
+            .list(&rt, namespace, &Default::default(), &Default::default())
+            .0
+    }
+
+    /// In the order the managers first wrote.
+    fn managers(&self, resource: &str, namespace: Option<&str>, name: &str) -> Vec<String> {
+        match self.resolve(resource) {
+            Some(rt) => self.shared.store.managers(&rt, namespace, name),
+            None => Vec::new(),
+        }
+    }
+
+    fn create(&self, manifest: Value) -> Result<Value, ApiError> {
+        self.shared
+            .store
+            .create_object(&manifest, &WriteOptions::new("testkit"))
+    }
+
+    fn apply(&self, manifest: Value, manager: &str) -> Result<Value, ApiError> {
+        self.shared.store.apply_manifest(&manifest, manager)
+    }
+
+    fn delete(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<bool, ApiError> {
+        let rt = self.resolve(resource).ok_or_else(ApiError::no_route)?;
+        match self
+            .shared
+            .store
+            .delete(&rt, namespace, name, &Preconditions::default(), false)?
+        {
+            Deleted::Gone(_) => Ok(true),
+            Deleted::Pending(_) => Ok(false),
+        }
+    }
+
+    fn install_argocd_crds(&self) -> Result<(), ApiError> {
+        for crd in [argocd::application_crd(), argocd::appproject_crd()] {
+            self.shared
+                .store
+                .create_object(&crd, &WriteOptions::new("argocd-install"))?;
+        }
+        Ok(())
     }
 }
 

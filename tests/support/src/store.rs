@@ -152,30 +152,6 @@ pub(crate) enum WatchFrom {
     After(u64),
 }
 
-/// One particular object (by uid) a controller double writes to.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) group: &'static str,
-    pub(crate) plural: &'static str,
-    pub(crate) namespace: String,
-    pub(crate) name: String,
-    pub(crate) uid: String,
-}
-
-impl Target {
-    /// The object as a controller saw it.
-    pub(crate) fn of(group: &'static str, plural: &'static str, obj: &Value) -> Target {
-        let text = |f: &str| meta_str(obj, f).unwrap_or("").to_string();
-        Target {
-            group,
-            plural,
-            namespace: text("namespace"),
-            name: text("name"),
-            uid: text("uid"),
-        }
-    }
-}
-
 /// A watch, begun: the events before now that it should see, a receiver
 /// for everything after, and the current resourceVersion.
 pub(crate) struct WatchStart {
@@ -1464,30 +1440,6 @@ impl Store {
         })
     }
 
-    /// A read-modify-write by a controller double, skipped when the object
-    /// is gone or was replaced (different uid).
-    pub(crate) fn update_with(
-        &self,
-        target: &Target,
-        opts: &WriteOptions,
-        change: impl FnOnce(&mut Value),
-    ) -> Option<Value> {
-        let mut inner = self.lock();
-        let rt = inner
-            .registry
-            .find_any_version(target.group, target.plural)?
-            .clone();
-        let key = Key::new(&rt, Some(&target.namespace), &target.name);
-        let current = inner.objects.get(&key).map(|e| e.object.clone())?;
-        if meta_str(&current, "uid") != Some(target.uid.as_str()) {
-            return None;
-        }
-        let mut next = current;
-        change(&mut next);
-        meta_mut(&mut next).remove("resourceVersion");
-        Self::update_from(&mut inner, &rt, key, next, opts).ok()
-    }
-
     /// Serves and marks Established a CRD whose establishment was delayed.
     pub(crate) fn establish_crd(&self, name: &str, uid: &str) {
         let mut inner = self.lock();
@@ -1531,20 +1483,6 @@ impl Store {
         opts.force = true;
         self.patch(&rt, ns.as_deref(), &name, PatchKind::Apply, manifest, &opts)
             .map(|w| w.object)
-    }
-
-    pub(crate) fn all_of(&self, group: &str, plural: &str) -> Vec<Value> {
-        let inner = self.lock();
-        let Some(rt) = inner.registry.find_any_version(group, plural) else {
-            return Vec::new();
-        };
-        let api_version = rt.api_version();
-        inner
-            .objects
-            .iter()
-            .filter(|(k, _)| k.group == group && k.resource == plural)
-            .map(|(_, e)| render(e, &api_version))
-            .collect()
     }
 
     /// Every object's key, for assertions and dumps.
@@ -1904,6 +1842,7 @@ mod tests {
                 "versions": [ { "name": "v1", "served": true, "storage": true } ] }
         });
         assert!(s.resource_type("example.com", "v1", "widgets").is_none());
+        let before = s.count();
         let o = s.create(&crd_t, None, crd, &opts("t")).expect("crd");
         assert_eq!(o["status"]["conditions"][1]["type"], "Established");
         let w = s
@@ -1925,7 +1864,7 @@ mod tests {
         )
         .expect("delete crd");
         assert!(s.resource_type("example.com", "v1", "widgets").is_none());
-        assert_eq!(s.all_of("example.com", "widgets").len(), 0);
+        assert_eq!(s.count(), before);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stack_testkit::{Config, Fault, FaultRule, TestServer};
+use stack_testkit::{Cluster, Config, Fault, FaultRule, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stack_testkit::{Config, TestServer};
+use stack_testkit::{Cluster, Config, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -45,7 +45,7 @@ impl Kube {
         let server = TestServer::start_blocking(config);
         let dir = tempfile::tempdir().expect("temp dir");
         server
-            .write_kubeconfig(dir.path().join("kubeconfig"))
+            .write_kubeconfig(&dir.path().join("kubeconfig"))
             .expect("kubeconfig written");
         Kube { server, dir }
     }

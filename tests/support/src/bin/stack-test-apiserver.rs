@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use stack_testkit::{Config, TestServer};
+use stack_testkit::{Cluster, Config, TestServer};
 
 /// A Kubernetes API test server on loopback (plain HTTP, no auth).
 #[derive(Debug, Parser)]

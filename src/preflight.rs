@@ -1,0 +1,58 @@
+//! Before a plan is shown: what the reachable clusters say about it — an
+//! object of a kind or API version the cluster does not serve — as
+//! diagnostics at the declarations, so the run never starts on a plan
+//! that cannot be applied.
+
+use stack_engine::execute::{ExecuteOptions, Executor, Quiet};
+use stack_engine::plan::Plan;
+use stack_engine::provider::Router;
+use stack_engine::state::{State, StateBackend};
+use stack_engine::Graph;
+
+use crate::apply::ResourceFailed;
+use crate::failure::Failure;
+
+/// Resources whose objects the cluster cannot take as declared.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{count} resource(s) declare objects the cluster does not serve; nothing was changed")]
+#[diagnostic(
+    code(stack::plan::not_served),
+    help("each resource below says what its cluster serves instead")
+)]
+pub struct NotServed {
+    count: usize,
+    #[related]
+    problems: Vec<ResourceFailed>,
+}
+
+/// Fails with every problem the providers find in `plan` (exit 2: the
+/// script does not fit its cluster); `Ok` when there is none, or when no
+/// cluster could be asked.
+pub async fn preflight(
+    graph: &Graph,
+    plan: &Plan,
+    state: &State,
+    router: &dyn Router,
+    backend: &dyn StateBackend,
+) -> Result<(), Failure> {
+    let executor = Executor {
+        graph,
+        router,
+        observer: &Quiet,
+        backend,
+        options: ExecuteOptions::default(),
+    };
+    let problems: Vec<ResourceFailed> = executor
+        .preflight(plan, state)
+        .await
+        .iter()
+        .map(|(id, error)| ResourceFailed::new(graph, id, error))
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::usage(NotServed {
+        count: problems.len(),
+        problems,
+    }))
+}
