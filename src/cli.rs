@@ -1,4 +1,4 @@
-//! The command line: every command and flag of SPEC §4.
+//! The command line: every command and flag.
 
 use std::path::PathBuf;
 

@@ -11,8 +11,8 @@ mod cli;
 mod commands;
 mod failure;
 mod load;
-mod progress;
 mod preflight;
+mod progress;
 mod refresh;
 mod style;
 

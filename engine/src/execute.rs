@@ -305,11 +305,7 @@ impl Executor<'_> {
     /// anything runs. Every problem found is returned, in graph order; a
     /// resource whose inputs wait on outputs not known yet is left to the
     /// run.
-    pub async fn preflight(
-        &self,
-        plan: &Plan,
-        state: &State,
-    ) -> Vec<(ResourceId, ProviderError)> {
+    pub async fn preflight(&self, plan: &Plan, state: &State) -> Vec<(ResourceId, ProviderError)> {
         let outputs: HashMap<ResourceId, BTreeMap<String, Json>> = state
             .resources
             .iter()

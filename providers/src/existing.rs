@@ -75,6 +75,45 @@ pub async fn probe(clients: &Clients, target: &ClusterTarget) -> Result<ServerIn
     })
 }
 
+/// The major and minor version of `"1.20"`, `"v1.20.2"` or `"v1.30.1-eks-abc"`.
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().ok()?))
+}
+
+/// The `version` a script declares for an existing cluster is what the
+/// modules chose API versions by: a cluster running another minor version
+/// is refused before anything is applied to it.
+fn check_version(
+    target: &ClusterTarget,
+    declared: &str,
+    running: &str,
+) -> Result<(), ProviderError> {
+    match (major_minor(declared), major_minor(running)) {
+        (Some(d), Some(r)) if d != r => Err(ProviderError::new(format!(
+            "cluster `{}` runs Kubernetes {running}, but the script declares `version: \"{declared}\"`",
+            target.name
+        ))
+        .detail("the modules chose API versions for the declared version")
+        .help(format!(
+            "set `version: \"{}.{}\"` on the cluster, or point it at a cluster of {declared}",
+            r.0, r.1
+        ))),
+        (None, _) => Err(ProviderError::new(format!(
+            "`version: \"{declared}\"` of cluster `{}` is not a Kubernetes version",
+            target.name
+        ))
+        .help("write the major and minor version, like \"1.30\"")),
+        _ => Ok(()),
+    }
+}
+
 /// The provider of `existing` clusters.
 pub struct ExistingClusterProvider {
     clients: Arc<Clients>,
@@ -115,6 +154,9 @@ impl ExistingClusterProvider {
             });
         }
         let info = probe(&self.clients, &target).await?;
+        if let Some(declared) = request.inputs.get("version").and_then(Json::as_str) {
+            check_version(&target, declared, &info.version)?;
+        }
         outputs.insert("endpoint".into(), Json::String(info.endpoint));
         outputs.insert("version".into(), Json::String(info.version));
         outputs.insert(
@@ -152,6 +194,21 @@ impl Provider for ExistingClusterProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declared_version_must_match_the_running_minor() {
+        let target = ClusterTarget {
+            id: stack_engine::resource::ResourceId::from("cluster/dev"),
+            name: "dev".into(),
+            inputs: Json::Null,
+            outputs: BTreeMap::new(),
+        };
+        assert!(check_version(&target, "1.20", "v1.20.2").is_ok());
+        assert!(check_version(&target, "v1.30", "v1.30.1-eks-4f5a").is_ok());
+        let other = check_version(&target, "1.21", "v1.20.2").expect_err("another minor");
+        assert!(other.message.contains("v1.20.2"), "{other:?}");
+        assert!(check_version(&target, "latest", "v1.20.2").is_err());
+    }
     use serde_json::json;
 
     fn target(inputs: Json, endpoint: Option<&str>) -> ClusterTarget {

@@ -1,4 +1,4 @@
-//! The Kubernetes state backend (SPEC §5): the state JSON in a Secret
+//! The Kubernetes state backend: the state JSON in a Secret
 //! `stack-state-<stack>`, and a `coordination.k8s.io/v1` Lease
 //! `stack-lock-<stack>` as the lock, both in one namespace (created when
 //! missing).

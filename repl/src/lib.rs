@@ -1,4 +1,4 @@
-//! The interactive shell of `stack` (SPEC §6): one scope across inputs,
+//! The interactive shell of `stack`: one scope across inputs,
 //! declarations accumulating in one graph, `:` commands to look at it.
 //!
 //! - `session.rs` — the read–handle–print loop

@@ -275,7 +275,7 @@ pub fn sensitive_path(value: &Value) -> Option<String> {
     }
 }
 
-/// Secrets may only be written into Kubernetes Secrets (SPEC §2): not into
+/// Secrets may only be written into Kubernetes Secrets: not into
 /// Helm values (kept in the Application and in git), labels or other objects.
 /// Returns the option that holds one, with the fault to raise.
 fn misplaced_secret(d: &Declaration, inputs: &BTreeMap<String, Value>) -> Option<(String, Fault)> {

@@ -1,4 +1,4 @@
-//! The commands as a user runs them: exit codes (SPEC §4), `check`,
+//! The commands as a user runs them: exit codes, `check`,
 //! `plan` against recorded state, `render`, `graph`, command-line mistakes
 //! and colour.
 

@@ -644,7 +644,7 @@ on_both_servers!(
 
 /// The bootstrap pattern with Argo CD (the double) on both servers.
 mod with_argocd {
-    use super::{real_env_with_argocd as real_env, env_with_argocd as env, Env};
+    use super::{env_with_argocd as env, real_env_with_argocd as real_env, Env};
 
     fn argo_cd_is_bootstrapped_then_manages_itself(e: Env) {
         super::argo_cd_is_bootstrapped_then_manages_itself(e)

@@ -189,7 +189,6 @@ impl Platform {
 }
 
 fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(p: Platform) {
-
     // The plan, before anything exists: the cluster's endpoint, and all
     // that depends on it, is known only after apply.
     let plan = p.stack(&["plan", "prod.rhai"]);

@@ -630,14 +630,22 @@ fn a_run_over_tls_with_a_token_reaches_the_api_server() {
     let direct = e.ctx.path().join("direct-kubeconfig");
     std::fs::write(&direct, yaml).expect("write the kubeconfig");
     let direct = direct.to_string_lossy().into_owned();
-    let env = [("KUBECONFIG", direct.as_str()), ("E2E_DB_PASSWORD", PASSWORD)];
+    let env = [
+        ("KUBECONFIG", direct.as_str()),
+        ("E2E_DB_PASSWORD", PASSWORD),
+    ];
     let run = e.ctx.stack_env(&["run", "e2e.rhai", "--yes"], &env);
     ok(&run);
     assert!(e.server.object("v1/namespaces", None, "team-web").is_some());
-    let plan = e.ctx.stack_env(&["plan", "e2e.rhai", "--detailed-exitcode"], &env);
+    let plan = e
+        .ctx
+        .stack_env(&["plan", "e2e.rhai", "--detailed-exitcode"], &env);
     assert_eq!(plan.code, 0, "{}", plan.transcript());
     ok(&e.ctx.stack_env(&["destroy", "e2e.rhai", "--yes"], &env));
-    assert!(e.server.object("v1/configmaps", Some("team-web"), "settings").is_none());
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("team-web"), "settings")
+        .is_none());
 }
 
 on_both_servers!(
@@ -654,3 +662,33 @@ on_both_servers!(
     an_interrupted_run_saves_what_finished_and_exits_130,
     gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,
 );
+
+/// An answer whose body never comes (a stalled load balancer) is given up
+/// after the request timeout and the request is made again: the run
+/// converges on the real server behind the proxy.
+#[test]
+fn a_stalled_answer_is_given_up_and_retried() {
+    let e = real_env();
+    e.server.knobs().inject(
+        FaultRule::times(Fault::StallBody, 1)
+            .on_methods(&["PATCH"])
+            .on_path("/configmaps/"),
+    );
+    let run = e.stack(&["run", "e2e.rhai", "--yes"]);
+    ok(&run);
+    let stalled = e
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.injected)
+        .count();
+    assert_eq!(stalled, 1, "one answer stalled");
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("team-web"), "settings")
+        .is_some());
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("team-api"), "settings")
+        .is_some());
+}

@@ -1,4 +1,4 @@
-//! The recorded state of a stack (SPEC §5): per resource, its kind, a hash
+//! The recorded state of a stack: per resource, its kind, a hash
 //! of its inputs, the canonical inputs (secrets as salted hashes), its
 //! outputs, and the exact Kubernetes objects applied for it, so that removed
 //! resources and removed objects can be pruned.

@@ -161,7 +161,8 @@ impl KubernetesProvider {
         let Ok(desired) = parse_all(&request.objects) else {
             return Ok(());
         };
-        let built_in = |d: &&Desired| served::is_built_in(object::split_api_version(&d.id.api_version).0);
+        let built_in =
+            |d: &&Desired| served::is_built_in(object::split_api_version(&d.id.api_version).0);
         if !desired.iter().any(|d| built_in(&d)) {
             return Ok(());
         }

@@ -134,7 +134,11 @@ async fn versions_serving(
         } else {
             client.list_api_group_resources(&api_version).await?
         };
-        if resources.resources.iter().any(|r| r.kind == kind && !r.name.contains('/')) {
+        if resources
+            .resources
+            .iter()
+            .any(|r| r.kind == kind && !r.name.contains('/'))
+        {
             serving.push(api_version);
         }
     }
@@ -147,10 +151,22 @@ mod tests {
 
     #[test]
     fn only_kubernetes_own_groups_are_built_in() {
-        for group in ["", "apps", "policy", "batch", "autoscaling", "networking.k8s.io"] {
+        for group in [
+            "",
+            "apps",
+            "policy",
+            "batch",
+            "autoscaling",
+            "networking.k8s.io",
+        ] {
             assert!(is_built_in(group), "{group}");
         }
-        for group in ["cert-manager.io", "argoproj.io", "gateway.networking.k8s.io", "metrics.k8s.io"] {
+        for group in [
+            "cert-manager.io",
+            "argoproj.io",
+            "gateway.networking.k8s.io",
+            "metrics.k8s.io",
+        ] {
             assert!(!is_built_in(group), "{group}");
         }
     }

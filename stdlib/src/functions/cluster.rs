@@ -65,6 +65,11 @@ const EXISTING: &[Opt] = &[
         Ty::Str,
         "path of the kubeconfig file (default: `KUBECONFIG` or ~/.kube/config)",
     ),
+    opt(
+        "version",
+        Ty::Str,
+        "Kubernetes version the cluster runs, like \"1.20\": `api_version` and the modules choose API versions by it, and the run checks it against the cluster",
+    ),
 ];
 
 const KIND: &[Opt] = &[

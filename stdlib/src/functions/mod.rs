@@ -2,6 +2,7 @@
 //! function's option schema and its binding; `DOCS` lists them all for the
 //! generated reference (`docs/reference.md`).
 
+pub mod api_version;
 pub mod bootstrap;
 pub mod cluster;
 pub mod data;
@@ -42,6 +43,7 @@ pub const DOCS: &[&FnDoc] = &[
     &oidc::DOC,
     &namespace::DOC,
     &manifest::DOC,
+    &api_version::DOC,
     &params::PARAM_DOC,
     &params::PARAMS_DOC,
     &state::DOC,
@@ -65,6 +67,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     oidc::register(engine, session);
     namespace::register(engine, session);
     manifest::register(engine, session);
+    api_version::register(engine, session);
     params::register(engine, session);
     state::register(engine, session);
     data::register(engine, session);

@@ -378,7 +378,10 @@ async fn release_finalizer(client: &kube::Client, namespace: &str, name: &str) {
             .and_then(Value::as_array)
             .map(|f| {
                 f.iter()
-                    .filter(|x| !x.as_str().is_some_and(|x| x.starts_with(RESOURCES_FINALIZER)))
+                    .filter(|x| {
+                        !x.as_str()
+                            .is_some_and(|x| x.starts_with(RESOURCES_FINALIZER))
+                    })
                     .cloned()
                     .collect()
             })
@@ -466,8 +469,14 @@ async fn apply_all(
     mut manifests: Vec<Value>,
     default_namespace: &str,
 ) -> Result<(), String> {
-    let kind = |m: &Value| m.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    manifests.sort_by_key(|m| !matches!(kind(m).as_str(), "CustomResourceDefinition" | "Namespace"));
+    let kind = |m: &Value| {
+        m.get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    manifests
+        .sort_by_key(|m| !matches!(kind(m).as_str(), "CustomResourceDefinition" | "Namespace"));
     let mut crds: Vec<String> = Vec::new();
     for manifest in manifests {
         if kind(&manifest) != "CustomResourceDefinition" && !crds.is_empty() {

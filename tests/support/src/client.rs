@@ -77,7 +77,8 @@ pub(crate) const RETRY: Duration = Duration::from_millis(100);
 /// are yielded for the caller to pause on, and the next poll lists again.
 pub(crate) fn watch_all(
     api: Api<DynamicObject>,
-) -> futures_util::stream::BoxStream<'static, Result<watcher::Event<DynamicObject>, watcher::Error>> {
+) -> futures_util::stream::BoxStream<'static, Result<watcher::Event<DynamicObject>, watcher::Error>>
+{
     watcher(api, watcher::Config::default()).boxed()
 }
 
@@ -170,16 +171,17 @@ pub(crate) async fn resource_of(
     let kind = manifest.get("kind").and_then(Value::as_str).unwrap_or("");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let gvk = GroupVersionKind::gvk(group, version, kind);
-    let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
-        .await
-        .map_err(|e| match e {
-            kube::Error::Discovery(_) => ApiError::new(
-                404,
-                "NotFound",
-                &format!("the server does not serve {api_version} {kind}"),
-            ),
-            other => api_error(other),
-        })?;
+    let (resource, caps) =
+        kube::discovery::pinned_kind(client, &gvk)
+            .await
+            .map_err(|e| match e {
+                kube::Error::Discovery(_) => ApiError::new(
+                    404,
+                    "NotFound",
+                    &format!("the server does not serve {api_version} {kind}"),
+                ),
+                other => api_error(other),
+            })?;
     Ok((resource, caps.scope == Scope::Namespaced))
 }
 
@@ -209,10 +211,14 @@ pub(crate) async fn apply_manifest(
         manifest["metadata"]["namespace"] = json!(ns);
     }
     let api = api(client, &resource, namespace.as_deref());
-    api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(&manifest))
-        .await
-        .map(|o| to_value(&o))
-        .map_err(api_error)
+    api.patch(
+        &name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(&manifest),
+    )
+    .await
+    .map(|o| to_value(&o))
+    .map_err(api_error)
 }
 
 /// Creates an object from a whole manifest.
@@ -228,8 +234,8 @@ pub(crate) async fn create_manifest(
             .unwrap_or("default")
             .to_string()
     });
-    let object: DynamicObject =
-        serde_json::from_value(manifest.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let object: DynamicObject = serde_json::from_value(manifest.clone())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     api(client, &resource, namespace.as_deref())
         .create(&Default::default(), &object)
         .await
@@ -294,8 +300,14 @@ mod tests {
             vec![b"hello".to_vec(), b"world!".to_vec()]
         );
         let r = api_resource("apps/v1/deployments").expect("a resource");
-        assert_eq!((r.group.as_str(), r.api_version.as_str()), ("apps", "apps/v1"));
-        assert_eq!(api_resource("v1/configmaps").expect("core").api_version, "v1");
+        assert_eq!(
+            (r.group.as_str(), r.api_version.as_str()),
+            ("apps", "apps/v1")
+        );
+        assert_eq!(
+            api_resource("v1/configmaps").expect("core").api_version,
+            "v1"
+        );
         assert!(api_resource("configmaps").is_none());
     }
 }

@@ -81,7 +81,11 @@ impl Proxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -109,8 +113,14 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut shutdown: wat
 
 /// Headers that belong to one connection, or that the proxy sets itself.
 fn passes(name: &HeaderName) -> bool {
-    ![HOST, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, hyper::header::AUTHORIZATION]
-        .contains(name)
+    ![
+        HOST,
+        CONNECTION,
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        hyper::header::AUTHORIZATION,
+    ]
+    .contains(name)
         && name.as_str() != TESTKIT_HEADER
 }
 

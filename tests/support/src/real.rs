@@ -18,8 +18,8 @@
 //! warm spare that starts in the background while a test runs.
 
 use std::io;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::cluster::Cluster;
 use crate::client::{self, Endpoint};
+use crate::cluster::Cluster;
 use crate::faults::Faults;
 use crate::knobs::Knobs;
 use crate::proxy::Proxy;
@@ -73,7 +73,9 @@ pub struct RealCluster {
     supervisor: Supervisor,
     api_url: String,
     token: String,
-    runtime: tokio::runtime::Runtime,
+    /// Taken on drop, to shut down without blocking (drops may happen in
+    /// async code).
+    runtime: Option<tokio::runtime::Runtime>,
     client: kube::Client,
     knobs: Arc<Knobs>,
     proxy: Proxy,
@@ -204,13 +206,21 @@ impl RealCluster {
         let proxy = runtime
             .block_on(Proxy::start(endpoint(&dir), knobs.clone(), stop.clone()))
             .map_err(|e| fail("cannot start the proxy", &e))?;
-        runtime.spawn(argocd::run(client.clone(), knobs.argocd.clone(), stop.clone()));
-        runtime.spawn(deployments::run(client.clone(), knobs.readiness.clone(), stop));
+        runtime.spawn(argocd::run(
+            client.clone(),
+            knobs.argocd.clone(),
+            stop.clone(),
+        ));
+        runtime.spawn(deployments::run(
+            client.clone(),
+            knobs.readiness.clone(),
+            stop,
+        ));
         Ok(RealCluster {
             supervisor,
             api_url,
             token,
-            runtime,
+            runtime: Some(runtime),
             client,
             knobs,
             proxy,
@@ -241,7 +251,8 @@ impl RealCluster {
         f: impl std::future::Future<Output = T> + Send + 'static,
     ) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.runtime.spawn(async move {
+        let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
+        runtime.spawn(async move {
             let _ = tx.send(f.await);
         });
         rx.recv().expect("the cluster's runtime answers")
@@ -252,6 +263,9 @@ impl Drop for RealCluster {
     fn drop(&mut self) {
         // The controllers and the proxy stop before the server they use.
         let _ = self.shutdown.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -415,14 +429,21 @@ impl Cluster for RealCluster {
         )
     }
 
-    fn delete(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    fn delete(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<bool, ApiError> {
         let resource = client::api_resource(resource).ok_or_else(ApiError::no_route)?;
         let (client, namespace, name) = (
             self.client.clone(),
             namespace.map(str::to_string),
             name.to_string(),
         );
-        self.block(async move { client::delete(&client, &resource, namespace.as_deref(), &name).await })
+        self.block(
+            async move { client::delete(&client, &resource, namespace.as_deref(), &name).await },
+        )
     }
 }
 
@@ -471,7 +492,9 @@ fn service_account_keys(dir: &Path) -> Result<(), String> {
             .current_dir(dir)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run openssl (the service account key is made with it): {e}"))?;
+            .map_err(|e| {
+                format!("cannot run openssl (the service account key is made with it): {e}")
+            })?;
         if out.status.success() {
             Ok(())
         } else {

@@ -389,7 +389,12 @@ impl Cluster for TestServer {
         self.shared.store.apply_manifest(&manifest, manager)
     }
 
-    fn delete(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    fn delete(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<bool, ApiError> {
         let rt = self.resolve(resource).ok_or_else(ApiError::no_route)?;
         match self
             .shared

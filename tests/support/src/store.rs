@@ -234,12 +234,25 @@ fn rv_of(obj: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-/// What a spec change is measured on: everything but metadata and status.
+/// What a spec change is measured on: everything but metadata and status
+/// — and, for Deployments, their annotations too, which kube-apiserver
+/// counts because they are copied to the ReplicaSets.
 fn generation_view(obj: &Value) -> Value {
     let mut v = obj.clone();
+    let deployment = obj.get("kind").and_then(Value::as_str) == Some("Deployment")
+        && obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("apps/"));
+    let annotations = deployment
+        .then(|| obj.pointer("/metadata/annotations").cloned())
+        .flatten();
     if let Value::Object(m) = &mut v {
         for k in ["metadata", "status", "apiVersion", "kind"] {
             m.remove(k);
+        }
+        if let Some(a) = annotations {
+            m.insert("annotations".into(), a);
         }
     }
     v
@@ -1659,6 +1672,20 @@ mod tests {
             .expect("label")
             .object;
         assert_eq!(o["metadata"]["generation"], 1);
+        // A Deployment's annotations are copied to its ReplicaSets: a change
+        // is a new generation, as in kube-apiserver.
+        let o = s
+            .patch(
+                &t,
+                Some("default"),
+                "d",
+                PatchKind::Merge,
+                &json!({"metadata": {"annotations": {"note": "hi"}}}),
+                &opts("t"),
+            )
+            .expect("annotate")
+            .object;
+        assert_eq!(o["metadata"]["generation"], 2);
         let o = s
             .patch(
                 &t,
@@ -1670,7 +1697,7 @@ mod tests {
             )
             .expect("scale")
             .object;
-        assert_eq!(o["metadata"]["generation"], 2);
+        assert_eq!(o["metadata"]["generation"], 3);
         assert!(o.get("status").is_none(), "main writes ignore status");
         let mut status_opts = opts("ctrl");
         status_opts.subresource = Subresource::Status;
@@ -1687,7 +1714,7 @@ mod tests {
             .object;
         assert_eq!(o["status"]["replicas"], 3);
         assert_eq!(o["spec"]["replicas"], 3, "status writes ignore spec");
-        assert_eq!(o["metadata"]["generation"], 2);
+        assert_eq!(o["metadata"]["generation"], 3);
     }
 
     #[test]

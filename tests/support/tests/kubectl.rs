@@ -1,5 +1,7 @@
-//! The real `kubectl` against the test server: the independent client that
-//! checks the server behaves like kube-apiserver.
+//! The real `kubectl` against the test server — the independent client
+//! that checks the server behaves like kube-apiserver — and the same
+//! checks against a real kube-apiserver (`kube_apiserver::<name>`), so the
+//! two are seen to agree.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stack_testkit::{Cluster, Config, TestServer};
+use stack_testkit::{Cluster, Config, RealCluster, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -32,17 +34,40 @@ struct Out {
 /// A server, a kubeconfig pointing at it, and a private HOME for kubectl's
 /// caches.
 struct Kube {
-    server: TestServer,
+    server: Box<dyn Cluster>,
     dir: tempfile::TempDir,
 }
 
+/// The test server, no controller doubles.
+fn test_server() -> Kube {
+    Kube::with(Config::default())
+}
+
+/// A real kube-apiserver of its own, behind the test kit's proxy.
+fn real() -> Kube {
+    let cluster = RealCluster::take();
+    cluster.knobs().argocd().disable();
+    Kube::on(Box::new(cluster))
+}
+
+/// Each check `fn name(k: Kube)` against both servers.
+macro_rules! on_both_servers {
+    ($($name:ident),* $(,)?) => {
+        mod test_server {
+            $( #[test] fn $name() { super::$name(super::test_server()) } )*
+        }
+        mod kube_apiserver {
+            $( #[test] fn $name() { super::$name(super::real()) } )*
+        }
+    };
+}
+
 impl Kube {
-    fn start() -> Kube {
-        Kube::with(Config::default())
+    fn with(config: Config) -> Kube {
+        Kube::on(Box::new(TestServer::start_blocking(config)))
     }
 
-    fn with(config: Config) -> Kube {
-        let server = TestServer::start_blocking(config);
+    fn on(server: Box<dyn Cluster>) -> Kube {
         let dir = tempfile::tempdir().expect("temp dir");
         server
             .write_kubeconfig(&dir.path().join("kubeconfig"))
@@ -176,9 +201,7 @@ metadata: {name: w1, namespace: default}
 spec: {size: 3}
 ";
 
-#[test]
-fn server_side_apply_then_get_shows_objects_with_managed_fields() {
-    let k = Kube::start();
+fn server_side_apply_then_get_shows_objects_with_managed_fields(k: Kube) {
     let out = k.apply(BASE);
     assert!(out.contains("namespace/demo serverside-applied"), "{out}");
     assert!(
@@ -260,15 +283,16 @@ fn server_side_apply_then_get_shows_objects_with_managed_fields() {
     );
 }
 
-#[test]
-fn conflicting_manager_is_reported_and_force_takes_over() {
-    let k = Kube::start();
+fn conflicting_manager_is_reported_and_force_takes_over(k: Kube) {
     k.apply(BASE);
     let err = k.fails(
         &[
             "apply",
             "--server-side",
             "--field-manager=scaler",
+            // A partial manifest, as server-side apply allows; kubectl would
+            // check it whole against a real server's schema.
+            "--validate=false",
             "-f",
             "-",
         ],
@@ -299,6 +323,9 @@ fn conflicting_manager_is_reported_and_force_takes_over() {
             "apply",
             "--server-side",
             "--field-manager=scaler",
+            // A partial manifest, as server-side apply allows; kubectl would
+            // check it whole against a real server's schema.
+            "--validate=false",
             "--force-conflicts",
             "-f",
             "-",
@@ -317,9 +344,7 @@ fn conflicting_manager_is_reported_and_force_takes_over() {
     assert!(err.contains("conflict with \"scaler\""), "{err}");
 }
 
-#[test]
-fn label_selectors_pick_objects() {
-    let k = Kube::start();
+fn label_selectors_pick_objects(k: Kube) {
     k.apply(
         "\
 apiVersion: v1
@@ -358,9 +383,7 @@ metadata: {name: c, labels: {app: 'y'}}
     );
 }
 
-#[test]
-fn delete_removes_objects_and_namespaces_take_their_contents() {
-    let k = Kube::start();
+fn delete_removes_objects_and_namespaces_take_their_contents(k: Kube) {
     k.apply(BASE);
     let out = k.ok(&["delete", "configmap", "settings", "-n", "demo"], None);
     assert!(out.contains("configmap \"settings\" deleted"), "{out}");
@@ -412,9 +435,7 @@ metadata: {name: held, namespace: demo, finalizers: [example.com/hold]}
     assert!(k.server.list("apps/v1/deployments", None).is_empty());
 }
 
-#[test]
-fn crd_then_custom_resource() {
-    let k = Kube::start();
+fn crd_then_custom_resource(k: Kube) {
     let err = k.fails(&["apply", "--server-side", "-f", "-"], Some(WIDGET));
     assert!(err.contains("no matches for kind \"Widget\""), "{err}");
     let err = k.fails(&["get", "widgets"], None);
@@ -466,9 +487,7 @@ fn crd_then_custom_resource() {
     );
 }
 
-#[test]
-fn argo_cd_applications_exist_only_once_their_crd_does() {
-    let k = Kube::start();
+fn argo_cd_applications_exist_only_once_their_crd_does(k: Kube) {
     let err = k.fails(&["get", "applications.argoproj.io"], None);
     assert!(err.contains("doesn't have a resource type"), "{err}");
     k.server.install_argocd_crds().expect("CRDs installed");
@@ -476,9 +495,7 @@ fn argo_cd_applications_exist_only_once_their_crd_does() {
     assert!(out.ok, "{}", out.stderr);
 }
 
-#[test]
-fn server_dry_run_stores_nothing() {
-    let k = Kube::start();
+fn server_dry_run_stores_nothing(k: Kube) {
     let out = k.ok(
         &["apply", "--server-side", "--dry-run=server", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry}\ndata: {a: b}\n"),
@@ -507,6 +524,9 @@ fn server_dry_run_stores_nothing() {
             "--server-side",
             "--dry-run=server",
             "--field-manager=scaler",
+            // A partial manifest, as server-side apply allows; kubectl would
+            // check it whole against a real server's schema.
+            "--validate=false",
             "--force-conflicts",
             "-f",
             "-",
@@ -530,9 +550,7 @@ fn server_dry_run_stores_nothing() {
     assert!(patches[0].is_dry_run(), "{:?}", patches[0]);
 }
 
-#[test]
-fn namespaced_object_before_its_namespace_is_refused() {
-    let k = Kube::start();
+fn namespaced_object_before_its_namespace_is_refused(k: Kube) {
     let err = k.fails(
         &["apply", "--server-side", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: early, namespace: later}\ndata: {a: b}\n"),
@@ -544,9 +562,7 @@ fn namespaced_object_before_its_namespace_is_refused() {
         .is_none());
 }
 
-#[test]
-fn kubectl_get_watch_streams_events() {
-    let k = Kube::start();
+fn kubectl_get_watch_streams_events(k: Kube) {
     let mut child = k
         .command(&[
             "get",
@@ -594,9 +610,7 @@ fn kubectl_get_watch_streams_events() {
     assert_eq!(seen, vec!["ADDED watched", "DELETED watched"]);
 }
 
-#[test]
-fn label_annotate_patch_create_and_replace() {
-    let k = Kube::start();
+fn label_annotate_patch_create_and_replace(k: Kube) {
     k.apply(BASE);
     k.ok(
         &["label", "configmap", "settings", "-n", "demo", "tier=gold"],
@@ -631,8 +645,8 @@ fn label_annotate_patch_create_and_replace() {
         .expect("deployment");
     assert_eq!(d["metadata"]["annotations"]["note"], "hi");
     assert_eq!(
-        d["metadata"]["generation"], 1,
-        "metadata changes keep the generation"
+        d["metadata"]["generation"], 2,
+        "a Deployment's annotations count for its generation (they are copied to its ReplicaSets)"
     );
 
     let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: demo}\nstringData: {password: hunter2}\n";
@@ -663,12 +677,12 @@ fn label_annotate_patch_create_and_replace() {
     assert_eq!(s["data"]["password"], "b3RoZXI=");
 }
 
-#[test]
-fn argo_cd_double_syncs_degrades_and_finalizes() {
-    let mut config = Config::default().with_argocd();
-    config.argocd.sync_delay = Duration::from_millis(20);
-    config.argocd.finalizer_delay = Duration::from_millis(20);
-    let k = Kube::with(config);
+fn argo_cd_double_syncs_degrades_and_finalizes(k: Kube) {
+    k.server.install_argocd_crds().expect("CRDs installed");
+    let argocd = k.server.knobs().argocd();
+    argocd.set_sync_delay(Duration::from_millis(20));
+    argocd.set_finalizer_delay(Duration::from_millis(20));
+    argocd.enable();
     k.server.knobs().argocd().degrade(
         "broken",
         "Deployment \"api\" exceeded its progress deadline",
@@ -770,9 +784,7 @@ fn legacy_discovery_works_too() {
         .any(|r| r.path == "/apis/apps/v1"));
 }
 
-#[test]
-fn client_side_apply_diff_and_scale() {
-    let k = Kube::start();
+fn client_side_apply_diff_and_scale(k: Kube) {
     let out = k.ok(&["apply", "-f", "-"], Some(BASE));
     assert!(out.contains("deployment.apps/web created"), "{out}");
     let newer = BASE.replace("nginx:1.27", "nginx:1.28");
@@ -825,3 +837,18 @@ fn client_side_apply_diff_and_scale() {
     );
     assert!(out.contains("successfully rolled out"), "{out}");
 }
+
+on_both_servers!(
+    argo_cd_double_syncs_degrades_and_finalizes,
+    server_side_apply_then_get_shows_objects_with_managed_fields,
+    conflicting_manager_is_reported_and_force_takes_over,
+    label_selectors_pick_objects,
+    delete_removes_objects_and_namespaces_take_their_contents,
+    crd_then_custom_resource,
+    argo_cd_applications_exist_only_once_their_crd_does,
+    server_dry_run_stores_nothing,
+    namespaced_object_before_its_namespace_is_refused,
+    kubectl_get_watch_streams_events,
+    label_annotate_patch_create_and_replace,
+    client_side_apply_diff_and_scale,
+);

@@ -1,11 +1,12 @@
-//! Runs the Kubernetes API test server standalone, so `stack` and
-//! `kubectl` can be pointed at it by hand.
+//! Runs the Kubernetes API test server (or, with `--real`, a real
+//! kube-apiserver) standalone, so `stack` and `kubectl` can be pointed at
+//! it by hand.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use stack_testkit::{Cluster, Config, TestServer};
+use stack_testkit::{Cluster, Config, RealCluster, TestServer};
 
 /// A Kubernetes API test server on loopback (plain HTTP, no auth).
 #[derive(Debug, Parser)]
@@ -41,10 +42,70 @@ struct Args {
     /// Seed of fault injection and jitter.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run a real kube-apiserver instead (with etcd and
+    /// kube-controller-manager; built by scripts/install-kube-apiserver.sh,
+    /// found through STACK_KUBE_BIN): the kubeconfig reaches it over TLS
+    /// with an admin token, and the Argo CD and readiness doubles act on it.
+    #[arg(long)]
+    real: bool,
+}
+
+/// Runs a real control plane until Ctrl-C.
+fn run_real(args: &Args) {
+    let cluster = match RealCluster::start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let argocd = cluster.knobs().argocd();
+    if !args.argocd {
+        argocd.disable();
+    }
+    argocd.set_sync_delay(Duration::from_millis(args.argocd_sync_delay_ms));
+    argocd.set_finalizer_delay(Duration::from_millis(args.argocd_finalizer_delay_ms));
+    if args.argocd {
+        if let Err(e) = cluster.install_argocd_crds() {
+            eprintln!("error: cannot install Argo CD's CRDs: {}", e.message);
+            std::process::exit(1);
+        }
+    }
+    cluster
+        .knobs()
+        .deployments()
+        .set_delay(Duration::from_millis(args.readiness_delay_ms));
+    println!("kube-apiserver listening on {}", cluster.api_url());
+    let yaml = cluster.direct_kubeconfig_yaml();
+    match &args.kubeconfig {
+        Some(path) => match std::fs::write(path, yaml) {
+            Ok(()) => println!("kubeconfig written to {}", path.display()),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        },
+        None => print!("{yaml}"),
+    }
+    let waited = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(tokio::signal::ctrl_c()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = waited {
+        eprintln!("error: waiting for Ctrl-C: {e}");
+    }
+    println!("stopping");
 }
 
 fn main() {
     let args = Args::parse();
+    if args.real {
+        run_real(&args);
+        return;
+    }
     let mut config = Config::default().with_port(args.port).with_seed(args.seed);
     config.latency = Duration::from_millis(args.latency_ms);
     config.crd_establish_delay = Duration::from_millis(args.crd_establish_delay_ms);
