@@ -3,7 +3,6 @@
 //! diagnostics at the declarations, so the run never starts on a plan
 //! that cannot be applied.
 
-use stack_engine::execute::{ExecuteOptions, Executor, Quiet};
 use stack_engine::plan::Plan;
 use stack_engine::provider::Router;
 use stack_engine::state::{State, StateBackend};
@@ -35,14 +34,7 @@ pub async fn preflight(
     router: &dyn Router,
     backend: &dyn StateBackend,
 ) -> Result<(), Failure> {
-    let executor = Executor {
-        graph,
-        router,
-        observer: &Quiet,
-        backend,
-        options: ExecuteOptions::default(),
-    };
-    let problems: Vec<ResourceFailed> = executor
+    let problems: Vec<ResourceFailed> = crate::refresh::quiet_executor(graph, router, backend)
         .preflight(plan, state)
         .await
         .iter()

@@ -17,15 +17,27 @@ pub async fn refresh(
     router: &dyn Router,
     backend: &dyn StateBackend,
 ) -> Result<Plan, Failure> {
-    let executor = Executor {
+    match quiet_executor(graph, router, backend)
+        .refresh(&plan, state)
+        .await
+    {
+        Ok(drifts) => Ok(plan.with_drift(&drifts)),
+        Err((id, error)) => Err(Failure::runtime(ResourceFailed::new(graph, &id, &error))),
+    }
+}
+
+/// An executor that reports nothing, for the reads made before a plan is
+/// shown (drift, what the clusters serve).
+pub fn quiet_executor<'a>(
+    graph: &'a Graph,
+    router: &'a dyn Router,
+    backend: &'a dyn StateBackend,
+) -> Executor<'a> {
+    Executor {
         graph,
         router,
         observer: &Quiet,
         backend,
         options: ExecuteOptions::default(),
-    };
-    match executor.refresh(&plan, state).await {
-        Ok(drifts) => Ok(plan.with_drift(&drifts)),
-        Err((id, error)) => Err(Failure::runtime(ResourceFailed::new(graph, &id, &error))),
     }
 }

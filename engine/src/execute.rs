@@ -804,6 +804,7 @@ impl Executor<'_> {
                     .map(|r| r.id.clone())
                     .collect(),
                 cluster: resource.cluster.clone(),
+                deleting: false,
             },
         );
     }
@@ -849,6 +850,19 @@ impl Executor<'_> {
                 && report.state_error.is_none()
             {
                 let Some(id) = ready.pop() else { break };
+                let Some(recorded) = state.resources.get_mut(id) else {
+                    continue;
+                };
+                // Saved before the delete is sent: a run killed while it
+                // goes on leaves a state that says so.
+                if !recorded.deleting {
+                    recorded.deleting = true;
+                    state.serial += 1;
+                    if let Err(e) = self.backend.save(state).await {
+                        report.state_error = Some(e);
+                        break;
+                    }
+                }
                 let Some(recorded) = state.resources.get(id).cloned() else {
                     continue;
                 };

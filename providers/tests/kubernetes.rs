@@ -64,6 +64,7 @@ impl Env {
                 objects: a.objects.clone(),
                 depends_on: Vec::new(),
                 cluster: Some(self.target.id.clone()),
+                deleting: false,
             }),
             wave: 0,
             timeout: Duration::from_secs(30),
@@ -85,6 +86,7 @@ impl Env {
                 objects: applied.objects.clone(),
                 depends_on: Vec::new(),
                 cluster: Some(self.target.id.clone()),
+                deleting: false,
             },
             cluster: Some(self.target.clone()),
             timeout,
@@ -883,6 +885,7 @@ fn state_with(stack: &str, ids: &[&str]) -> State {
                 }],
                 depends_on: Vec::new(),
                 cluster: None,
+                deleting: false,
             },
         );
     }

@@ -85,6 +85,7 @@ fn applied_state(ctx: &TestContext, file: &str) -> State {
                 objects: Vec::new(),
                 depends_on: Vec::new(),
                 cluster: None,
+                deleting: false,
             },
         );
     }
@@ -342,6 +343,7 @@ fn plan_against_recorded_state_shows_every_action() {
             objects: Vec::new(),
             depends_on: vec![ResourceId::new("cluster/dev")],
             cluster: Some(ResourceId::new("cluster/dev")),
+            deleting: false,
         },
     );
     write_state(&ctx.path().join("recorded.json"), &state);

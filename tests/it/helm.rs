@@ -107,6 +107,9 @@ fn env_with_argocd() -> Env {
 fn real_env_with_argocd() -> Env {
     let cluster = RealCluster::take();
     cluster.knobs().argocd().enable();
+    cluster
+        .install_argocd_crds()
+        .expect("install Argo CD's CRDs");
     Env::on(Box::new(cluster))
 }
 

@@ -174,6 +174,8 @@ pub fn hash(inputs: &Json) -> String {
 /// Compares the graph with the state.
 pub fn plan(graph: &Graph, state: &State) -> Plan {
     let mut recreated: HashSet<ResourceId> = HashSet::new();
+    // Declared resources whose deletion a killed run began.
+    let mut unfinished: HashSet<ResourceId> = HashSet::new();
     let mut changes = Vec::new();
     for resource in graph.in_order() {
         let resolve = PlanOutputs {
@@ -201,8 +203,32 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
                 .map(|o| o.name.to_string())
                 .collect()
         };
+        // What it needs may have gone with a resource whose deletion a
+        // killed run began (the contents of a Namespace, say).
+        let gone_with: Option<ResourceId> = state.resources.get(&resource.id).and_then(|r| {
+            r.depends_on
+                .iter()
+                .find(|d| unfinished.contains(*d))
+                .cloned()
+        });
         let (action, reason, fields) = match state.resources.get(&resource.id) {
             None => (Action::Create, None, diff(&Json::Null, &inputs)),
+            Some(recorded) if recorded.deleting => (
+                Action::Replace,
+                Some("a run that did not finish began deleting it".to_string()),
+                diff(&recorded.inputs, &inputs),
+            ),
+            Some(recorded) if gone_with.is_some() => (
+                Action::Replace,
+                Some(format!(
+                    "it may have gone with `{}`, whose deletion did not finish",
+                    gone_with
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )),
+                diff(&recorded.inputs, &inputs),
+            ),
             Some(_)
                 if resource
                     .cluster
@@ -245,6 +271,13 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
         };
         if matches!(action, Action::Create | Action::Replace) {
             recreated.insert(resource.id.clone());
+        }
+        if state
+            .resources
+            .get(&resource.id)
+            .is_some_and(|r| r.deleting)
+        {
+            unfinished.insert(resource.id.clone());
         }
         let unknown_outputs = match action {
             Action::Create | Action::Replace => unknown_outputs(true),

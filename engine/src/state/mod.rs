@@ -55,6 +55,11 @@ pub struct ResourceState {
     /// The cluster it lives on, so it can be deleted after it is no longer declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ResourceId>,
+    /// A run began deleting it and did not see the deletion through (it was
+    /// killed): what is live may be going away, so a script that still
+    /// declares it has it made anew.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// The identity of one applied Kubernetes object.

@@ -52,6 +52,54 @@ pub async fn kind_of(cluster: &Cluster, object: &ObjectId) -> Result<KindInfo, P
     }
 }
 
+/// Writes the API's own default `protocol: TCP` into ports that omit it:
+/// Service ports and container ports are lists keyed by port and protocol,
+/// and kube-apiserver before 1.21 refuses a server-side apply whose port
+/// omits a key ("associative list with keys has an element that omits key
+/// field \"protocol\""), as many charts' ports do.
+pub fn default_port_protocols(manifest: &mut Json) {
+    let is_service = manifest.get("kind").and_then(Json::as_str) == Some("Service");
+    if is_service {
+        if let Some(ports) = manifest
+            .pointer_mut("/spec/ports")
+            .and_then(Json::as_array_mut)
+        {
+            default_protocols(ports);
+        }
+    }
+    default_container_ports(manifest);
+}
+
+/// Container ports anywhere below `value` (Pods, workload templates, Jobs
+/// of CronJobs).
+fn default_container_ports(value: &mut Json) {
+    match value {
+        Json::Object(map) => {
+            for key in ["containers", "initContainers"] {
+                if let Some(Json::Array(containers)) = map.get_mut(key) {
+                    for container in containers.iter_mut() {
+                        if let Some(Json::Array(ports)) = container.get_mut("ports") {
+                            default_protocols(ports);
+                        }
+                    }
+                }
+            }
+            for (_, child) in map.iter_mut() {
+                default_container_ports(child);
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(default_container_ports),
+        _ => {}
+    }
+}
+
+fn default_protocols(ports: &mut [Json]) {
+    for port in ports.iter_mut().filter_map(Json::as_object_mut) {
+        port.entry("protocol")
+            .or_insert_with(|| Json::String("TCP".into()));
+    }
+}
+
 /// Applies `desired` with server-side apply.
 pub async fn apply_object(
     cluster: &Cluster,
@@ -71,6 +119,7 @@ pub async fn apply_object(
             }
         }
     }
+    default_port_protocols(&mut manifest);
     let mut params = PatchParams::apply(mode.manager);
     if mode.force {
         params = params.force();
@@ -99,4 +148,29 @@ pub async fn apply_object(
             .detail(e.to_string())
     })?;
     Ok(AppliedObject { id, live, api })
+}
+
+#[cfg(test)]
+mod protocol_tests {
+    use super::*;
+
+    #[test]
+    fn ports_get_the_default_protocol_they_omit() {
+        let mut service = serde_json::json!({ "kind": "Service", "spec": { "ports": [
+            { "port": 80 }, { "port": 53, "protocol": "UDP" } ] } });
+        default_port_protocols(&mut service);
+        assert_eq!(service["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(service["spec"]["ports"][1]["protocol"], "UDP");
+        let mut deployment = serde_json::json!({ "kind": "Deployment", "spec": { "template": { "spec": {
+            "containers": [{ "name": "app", "ports": [{ "containerPort": 8080 }] }],
+            "initContainers": [{ "name": "init" }] } } } });
+        default_port_protocols(&mut deployment);
+        assert_eq!(
+            deployment.pointer("/spec/template/spec/containers/0/ports/0/protocol"),
+            Some(&Json::from("TCP"))
+        );
+        let mut config = serde_json::json!({ "kind": "ConfigMap", "data": { "ports": "80" } });
+        default_port_protocols(&mut config);
+        assert_eq!(config["data"]["ports"], "80");
+    }
 }

@@ -26,5 +26,6 @@ pub fn recorded(kind: Kind, inputs: &Json, applied: &Applied) -> ResourceState {
         objects: Vec::new(),
         depends_on: Vec::new(),
         cluster: None,
+        deleting: false,
     }
 }

@@ -154,8 +154,8 @@ pub(crate) fn to_value(object: &DynamicObject) -> Value {
 /// A kube error as the API's own `Status` error.
 pub(crate) fn api_error(e: kube::Error) -> ApiError {
     match e {
-        kube::Error::Api(s) => ApiError::new(s.code, &s.reason, &s.message),
-        other => ApiError::new(503, "ServiceUnavailable", &other.to_string()),
+        kube::Error::Api(s) => ApiError::new(s.code, &s.reason, s.message),
+        other => ApiError::new(503, "ServiceUnavailable", other.to_string()),
     }
 }
 
@@ -178,7 +178,7 @@ pub(crate) async fn resource_of(
                 kube::Error::Discovery(_) => ApiError::new(
                     404,
                     "NotFound",
-                    &format!("the server does not serve {api_version} {kind}"),
+                    format!("the server does not serve {api_version} {kind}"),
                 ),
                 other => api_error(other),
             })?;

@@ -285,16 +285,7 @@ impl TestServer {
         timeout: Duration,
         pred: impl Fn(Option<&Value>) -> bool,
     ) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if pred(self.object(resource, namespace, name).as_ref()) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.wait_for(resource, namespace, name, timeout, &pred)
     }
 
     /// [`TestServer::wait_until`] for async tests.
