@@ -138,7 +138,7 @@ pub fn settings(dir: Option<&Path>) -> insta::Settings {
     settings
 }
 
-fn regex_escape(s: &str) -> String {
+pub(crate) fn regex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if "\\.+*?()|[]{}^$#&-~".contains(c) {

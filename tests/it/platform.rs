@@ -10,9 +10,9 @@
 //! edit upgrades Kubernetes, and destroy takes it down in order.
 
 use serde_json::{json, Value as Json};
-use stack_testkit::{Cluster, Config, Moto, TestServer};
+use stack_testkit::{Cluster, Config, Moto, RealCluster, TestServer};
 
-use crate::common::{repo_root, serve, settings, Run, Served, TestContext};
+use crate::common::{regex_escape, repo_root, serve, settings, Run, Served, TestContext};
 use crate::eks::{aws_env, moto_aws};
 use crate::helm::{copy_dir, fixture_chart, helm, run_helm};
 use crate::run::ok;
@@ -68,17 +68,36 @@ struct Platform {
     moto: Moto,
     _mirror: Served,
     env: Vec<(&'static str, String)>,
+    /// The Kubernetes version the stack declares, then upgrades to.
+    versions: (&'static str, &'static str),
 }
 
-/// The platform on the test server.
+/// The platform on the test server, at the version `stacks/prod.rhai`
+/// declares.
 fn env() -> Platform {
-    Platform::on(Box::new(TestServer::start_blocking(
-        Config::default().with_argocd(),
-    )))
+    Platform::on(
+        Box::new(TestServer::start_blocking(Config::default().with_argocd())),
+        ("1.30", "1.31"),
+    )
+}
+
+/// The platform on a real kube-apiserver v1.20, with the script's
+/// Kubernetes versions (before and after the upgrade) ones whose API
+/// versions that server serves, so the modules choose `policy/v1beta1`
+/// for PodDisruptionBudgets and `autoscaling/v2beta2` for autoscalers. (An
+/// upgrade to 1.21 is planned as `policy/v1`, which this server, still
+/// 1.20 behind moto's EKS, refuses at plan time, as it should.)
+fn real_env() -> Platform {
+    let cluster = RealCluster::take();
+    cluster.knobs().argocd().enable();
+    cluster
+        .install_argocd_crds()
+        .expect("install Argo CD's CRDs");
+    Platform::on(Box::new(cluster), ("1.19", "1.20"))
 }
 
 impl Platform {
-    fn on(server: Box<dyn Cluster>) -> Platform {
+    fn on(server: Box<dyn Cluster>, versions: (&'static str, &'static str)) -> Platform {
         let argocd = server.knobs().argocd();
         argocd.provide_chart(
             "external-secrets",
@@ -111,7 +130,7 @@ impl Platform {
         let ctx = TestContext::new();
         let script = std::fs::read_to_string(repo_root().join("stacks/prod.rhai"))
             .expect("stacks/prod.rhai");
-        ctx.write("prod.rhai", &script);
+        ctx.write("prod.rhai", &with_version(&script, "1.30", versions.0));
         let mirror = argo_helm_mirror(&ctx);
         let mut env = aws_env(&moto);
         env.push(("STACK_HELM", helm().to_string_lossy().into_owned()));
@@ -126,6 +145,7 @@ impl Platform {
             moto,
             _mirror: mirror,
             env,
+            versions,
         }
     }
 
@@ -183,7 +203,15 @@ impl Platform {
     }
 }
 
-fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(p: Platform) {
+/// `script` with its one declared Kubernetes version `from` set to `to`.
+fn with_version(script: &str, from: &str, to: &str) -> String {
+    let declared = format!(r#"version: "{from}","#);
+    assert_eq!(script.matches(&declared).count(), 1, "{declared}");
+    script.replace(&declared, &format!(r#"version: "{to}","#))
+}
+
+fn the_production_platform_is_built_upgraded_and_destroyed(p: Platform) {
+    let (from, to) = p.versions;
     // The plan, before anything exists: the cluster's endpoint, and all
     // that depends on it, is known only after apply.
     let plan = p.stack(&["plan", "prod.rhai"]);
@@ -205,8 +233,8 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(p: Pl
     assert_eq!(
         p.eks_versions(),
         Some((
-            "1.30".to_string(),
-            vec!["default 1.30".to_string(), "observability 1.30".to_string()]
+            from.to_string(),
+            vec![format!("default {from}"), format!("observability {from}")]
         ))
     );
     let managers = p
@@ -279,20 +307,21 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(p: Pl
 
     // A one-line edit upgrades Kubernetes: the cluster, then its node groups.
     let script = std::fs::read_to_string(p.ctx.path().join("prod.rhai")).expect("the script");
-    assert_eq!(script.matches(r#"version: "1.30","#).count(), 1);
-    p.ctx.write(
-        "prod.rhai",
-        &script.replace(r#"version: "1.30","#, r#"version: "1.31","#),
-    );
+    p.ctx.write("prod.rhai", &with_version(&script, from, to));
     let upgrade = p.stack(&["plan", "prod.rhai"]);
     ok(&upgrade);
-    settings(None).bind(|| insta::assert_snapshot!("platform_upgrade_plan", upgrade.stdout));
+    let mut versions = settings(None);
+    versions.add_filter(
+        &regex_escape(&format!(r#""{from}" → "{to}""#)),
+        r#""<from>" → "<to>""#,
+    );
+    versions.bind(|| insta::assert_snapshot!("platform_upgrade_plan", upgrade.stdout));
     ok(&p.stack(&["run", "prod.rhai", "--yes"]));
     assert_eq!(
         p.eks_versions(),
         Some((
-            "1.31".to_string(),
-            vec!["default 1.31".to_string(), "observability 1.31".to_string()]
+            to.to_string(),
+            vec![format!("default {to}"), format!("observability {to}")]
         ))
     );
 
@@ -316,10 +345,4 @@ fn the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(p: Pl
     );
 }
 
-// On the test server only for now: the stack declares EKS 1.30, so its
-// modules write `policy/v1` PodDisruptionBudgets, which the real v1.20
-// kube-apiserver does not serve (the run says so and fails).
-#[test]
-fn the_production_platform_is_built_upgraded_and_destroyed() {
-    the_production_platform_is_built_upgraded_and_destroyed_in_one_run_each(env());
-}
+on_both_servers!(the_production_platform_is_built_upgraded_and_destroyed);
