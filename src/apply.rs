@@ -152,6 +152,7 @@ impl Apply<'_> {
             plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend).await?;
         }
         crate::preflight::preflight(&self.graph, &plan, &state, router, backend).await?;
+        crate::protection::refuse_protected(&self.graph, &plan, &state)?;
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
             println!("Nothing to do.");

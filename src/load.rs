@@ -36,6 +36,30 @@ pub fn pinned_graph(args: &StackArgs) -> Result<Graph, Failure> {
     Ok(graph)
 }
 
+/// A script that declares nothing would have `plan` and `run` delete
+/// everything the stack holds: most likely a script emptied by mistake.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{} declares no resources; nothing was planned", file.display())]
+#[diagnostic(
+    code(stack::plan::empty),
+    help("declare what the stack holds; to delete everything use `stack destroy`")
+)]
+pub struct NothingDeclared {
+    file: std::path::PathBuf,
+}
+
+/// What `plan` and `run` work from: the pinned graph of a script that
+/// declares something.
+pub fn planned_graph(args: &StackArgs) -> Result<Graph, Failure> {
+    let graph = pinned_graph(args)?;
+    if graph.resources().is_empty() {
+        return Err(Failure::usage(NothingDeclared {
+            file: args.file.clone(),
+        }));
+    }
+    Ok(graph)
+}
+
 fn pin_chart_versions(graph: &mut Graph) -> Result<(), Failure> {
     let resolved = runtime()?
         .block_on(stack_providers::helm::pin::resolve_constraints(graph))
@@ -46,8 +70,7 @@ fn pin_chart_versions(graph: &mut Graph) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn load(args: &StackArgs) -> Result<Loaded, Failure> {
-    let graph = pinned_graph(args)?;
+pub fn load(args: &StackArgs, graph: Graph) -> Result<Loaded, Failure> {
     let clients = std::sync::Arc::new(stack_providers::kubernetes::client::Clients::new());
     let backend = crate::backend::for_stack(args, &graph, clients);
     let state = runtime()?

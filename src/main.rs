@@ -13,6 +13,7 @@ mod failure;
 mod load;
 mod preflight;
 mod progress;
+mod protection;
 mod refresh;
 mod style;
 

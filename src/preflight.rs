@@ -1,5 +1,6 @@
 //! Before a plan is shown: what the reachable clusters say about it — an
-//! object of a kind or API version the cluster does not serve — as
+//! object of a kind or API version the cluster does not serve, an object
+//! that exists already and belongs to another stack or to nobody — as
 //! diagnostics at the declarations, so the run never starts on a plan
 //! that cannot be applied.
 
@@ -11,14 +12,14 @@ use stack_engine::Graph;
 use crate::apply::ResourceFailed;
 use crate::failure::Failure;
 
-/// Resources whose objects the cluster cannot take as declared.
+/// Resources the cluster cannot take as declared.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("{count} resource(s) declare objects the cluster does not serve; nothing was changed")]
+#[error("{count} resource(s) cannot be applied to their cluster as declared; nothing was changed")]
 #[diagnostic(
-    code(stack::plan::not_served),
-    help("each resource below says what its cluster serves instead")
+    code(stack::plan::preflight),
+    help("each resource below says what its cluster holds or serves instead")
 )]
-pub struct NotServed {
+pub struct Refused {
     count: usize,
     #[related]
     problems: Vec<ResourceFailed>,
@@ -43,7 +44,7 @@ pub async fn preflight(
     if problems.is_empty() {
         return Ok(());
     }
-    Err(Failure::usage(NotServed {
+    Err(Failure::usage(Refused {
         count: problems.len(),
         problems,
     }))

@@ -18,6 +18,7 @@ use serde_json::Value as Json;
 
 use crate::graph::Graph;
 use crate::objects::{self, ObjectsError};
+use crate::ownership::Owner;
 use crate::plan::{hash, Action, Plan};
 use crate::provider::{
     Applied, ApplyRequest, ClusterTarget, DeleteRequest, ProgressSink, ProviderError, Router,
@@ -697,8 +698,18 @@ impl Executor<'_> {
                 .unwrap_or(0)
                 .saturating_sub(base),
             timeout,
+            owner: self.owner(state, &resource.id),
             progress: ProgressSink::default(),
         })
+    }
+
+    /// The owner of what `id` makes in this stack.
+    fn owner(&self, state: &State, id: &ResourceId) -> Owner {
+        Owner {
+            stack: self.graph.declarations.stack.clone(),
+            identity: state.identity.clone(),
+            resource: id.clone(),
+        }
     }
 
     /// Applies one resource (deleting it first for a replace).
@@ -721,6 +732,7 @@ impl Executor<'_> {
                         recorded,
                         cluster: request.cluster.clone(),
                         timeout: request.timeout,
+                        owner: request.owner.clone(),
                         progress: request.progress.clone(),
                     };
                     // What is replaced goes the way it came: a new `provider`
@@ -892,6 +904,7 @@ impl Executor<'_> {
                         .unwrap_or(self.options.default_timeout),
                     recorded,
                     cluster,
+                    owner: self.owner(state, id),
                     progress: progress.sink(id),
                 };
                 let started = Instant::now();

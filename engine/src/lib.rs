@@ -11,6 +11,7 @@
 //! - `declarations.rs` — what one evaluation declared
 //! - `graph.rs` — the dependency graph and its validation
 //! - `objects.rs` — the Kubernetes objects a resource stands for
+//! - `ownership.rs` — which stack and resource hold a live object
 //! - `state/` — the recorded state of a stack
 //! - `plan/` — desired versus recorded: actions and field diffs
 //! - `provider.rs` — the `Provider` trait providers implement, and routing
@@ -24,6 +25,7 @@ pub mod execute;
 pub mod graph;
 pub mod graph_format;
 pub mod objects;
+pub mod ownership;
 pub mod plan;
 pub mod provider;
 pub mod render;

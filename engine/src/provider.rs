@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use crate::ownership::Owner;
 use crate::resource::{Kind, ResourceId};
 use crate::state::backend::BoxFuture;
 use crate::state::{ObjectRef, ResourceState};
@@ -89,6 +90,8 @@ pub struct ApplyRequest {
     pub wait: bool,
     /// Whether the inputs hold secrets: such objects are never written to git.
     pub sensitive: bool,
+    /// Who the objects and cloud resources it makes belong to.
+    pub owner: Owner,
     pub progress: ProgressSink,
 }
 
@@ -139,6 +142,8 @@ pub struct DeleteRequest {
     pub recorded: ResourceState,
     pub cluster: Option<ClusterTarget>,
     pub timeout: Duration,
+    /// Only what this owner still holds is deleted.
+    pub owner: Owner,
     pub progress: ProgressSink,
 }
 

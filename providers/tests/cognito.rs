@@ -40,6 +40,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         timeout: Duration::from_secs(30),
         wait: true,
         sensitive: true,
+        owner: test_owner(),
         progress: Default::default(),
     }
 }
@@ -161,6 +162,7 @@ async fn a_cognito_client_is_created_converged_updated_and_deleted() {
             recorded: recorded(Kind::Oidc, &second, &updated),
             cluster: None,
             timeout: Duration::from_secs(30),
+            owner: test_owner(),
             progress: Default::default(),
         })
         .await
@@ -184,4 +186,13 @@ async fn a_cognito_client_is_created_converged_updated_and_deleted() {
         .expect_err("no such pool");
     assert!(missing.message.contains("eu-west-1_nope"), "{missing:?}");
     assert!(missing.help.is_some(), "{missing:?}");
+}
+
+/// The owner every request of these tests applies and deletes as.
+fn test_owner() -> stack_engine::ownership::Owner {
+    stack_engine::ownership::Owner {
+        stack: "dev".into(),
+        identity: "test-identity".into(),
+        resource: "dev/resources".into(),
+    }
 }

@@ -77,6 +77,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         timeout: Duration::from_secs(60),
         wait: true,
         sensitive: false,
+        owner: test_owner(),
         progress: Default::default(),
     }
 }
@@ -309,6 +310,7 @@ async fn creates_converges_scales_retags_and_deletes() {
         recorded: recorded(Kind::Cluster, &fewer, &applied),
         cluster: None,
         timeout: Duration::from_secs(60),
+        owner: test_owner(),
         progress: Default::default(),
     };
     provider.delete(&delete).await.expect("deleted");
@@ -437,4 +439,13 @@ async fn kubernetes_clients_of_eks_clusters_send_an_eks_token() {
         authorization.starts_with("Bearer k8s-aws-v1."),
         "{authorization}"
     );
+}
+
+/// The owner every request of these tests applies and deletes as.
+fn test_owner() -> stack_engine::ownership::Owner {
+    stack_engine::ownership::Owner {
+        stack: "dev".into(),
+        identity: "test-identity".into(),
+        resource: "dev/resources".into(),
+    }
 }

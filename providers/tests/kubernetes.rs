@@ -70,6 +70,7 @@ impl Env {
             timeout: Duration::from_secs(30),
             wait: true,
             sensitive: false,
+            owner: test_owner(),
             progress: Default::default(),
         }
     }
@@ -90,6 +91,7 @@ impl Env {
             },
             cluster: Some(self.target.clone()),
             timeout,
+            owner: test_owner(),
             progress: Default::default(),
         }
     }
@@ -553,8 +555,14 @@ async fn a_field_owned_by_another_manager_is_a_conflict_naming_it() {
     env.server
         .apply(config_map("c", "shared", "theirs"), "kubectl")
         .expect("theirs");
-    let strict = KubernetesProvider::new().force_conflicts(false);
-    let error = strict
+    let uid = |env: &Env| {
+        env.server
+            .object("v1/configmaps", Some("c"), "shared")
+            .and_then(|o| o.pointer("/metadata/uid").cloned())
+    };
+    let before = uid(&env);
+    // Nobody owns it: not taken over without `adopt: true`.
+    let refused = KubernetesProvider::new()
         .apply(&env.request(
             Kind::Manifest,
             "shared",
@@ -562,7 +570,28 @@ async fn a_field_owned_by_another_manager_is_a_conflict_naming_it() {
             None,
         ))
         .await
-        .expect_err("a conflict");
+        .expect_err("refused");
+    assert!(
+        refused
+            .message
+            .contains("refused to take over ConfigMap c/shared"),
+        "{}",
+        text(&refused)
+    );
+    let live = env.server.object("v1/configmaps", Some("c"), "shared");
+    assert_eq!(
+        live.as_ref().and_then(|o| o.pointer("/data/key")),
+        Some(&json!("theirs"))
+    );
+    let mut adopting = env.request(
+        Kind::Manifest,
+        "shared",
+        vec![config_map("c", "shared", "ours")],
+        None,
+    );
+    adopting.inputs = json!({ "adopt": true });
+    let strict = KubernetesProvider::new().force_conflicts(false);
+    let error = strict.apply(&adopting).await.expect_err("a conflict");
     assert!(
         error.message.contains("ConfigMap c/shared"),
         "{}",
@@ -577,14 +606,9 @@ async fn a_field_owned_by_another_manager_is_a_conflict_naming_it() {
         "{}",
         text(&error)
     );
-    // By default `stack` takes the field over.
+    // By default `stack` takes the field over, of the object it adopts.
     KubernetesProvider::new()
-        .apply(&env.request(
-            Kind::Manifest,
-            "shared",
-            vec![config_map("c", "shared", "ours")],
-            None,
-        ))
+        .apply(&adopting)
         .await
         .expect("forced");
     let live = env
@@ -592,6 +616,11 @@ async fn a_field_owned_by_another_manager_is_a_conflict_naming_it() {
         .object("v1/configmaps", Some("c"), "shared")
         .expect("exists");
     assert_eq!(live.pointer("/data/key"), Some(&json!("ours")));
+    assert_eq!(uid(&env), before, "the same object, adopted");
+    assert_eq!(
+        live.pointer("/metadata/annotations/stack.dev~1resource"),
+        Some(&json!("dev/resources"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -673,9 +702,11 @@ async fn giving_up_after_bounded_retries_names_the_object() {
         .apply(&env.request(Kind::Namespace, "n", vec![namespace("n")], None))
         .await
         .expect("namespace");
-    env.server
-        .knobs()
-        .inject(FaultRule::rate(Fault::InternalError, 1.0).on_path("/configmaps"));
+    env.server.knobs().inject(
+        FaultRule::rate(Fault::InternalError, 1.0)
+            .on_path("/configmaps")
+            .on_methods(&["PATCH"]),
+    );
     let error = provider
         .apply(&env.request(Kind::Manifest, "c", vec![config_map("n", "c", "1")], None))
         .await
@@ -762,6 +793,7 @@ async fn an_existing_cluster_reports_endpoint_and_version() {
         timeout: Duration::from_secs(30),
         wait: true,
         sensitive: false,
+        owner: test_owner(),
         progress: Default::default(),
     };
     let applied = provider.apply(&request).await.expect("reachable");
@@ -834,6 +866,7 @@ async fn a_gitops_cluster_without_a_kubeconfig_applies_with_empty_outputs() {
         timeout: Duration::from_secs(5),
         wait: true,
         sensitive: false,
+        owner: test_owner(),
         progress: Default::default(),
     };
     let applied = ExistingClusterProvider::new()
@@ -1049,4 +1082,13 @@ async fn an_expired_lease_may_be_taken_over() {
         }
     }
     next.unlock(&me).await.expect("unlocked");
+}
+
+/// The owner every request of these tests applies and deletes as.
+fn test_owner() -> stack_engine::ownership::Owner {
+    stack_engine::ownership::Owner {
+        stack: "dev".into(),
+        identity: "test-identity".into(),
+        resource: "dev/resources".into(),
+    }
 }

@@ -17,7 +17,7 @@ pub fn run(
     detailed_exitcode: bool,
     refresh: bool,
 ) -> Result<ExitCode, Failure> {
-    let loaded = load::load(args)?;
+    let loaded = load::load(args, load::planned_graph(args)?)?;
     let mut plan = plan::plan(&loaded.graph, &loaded.state);
     let stack = loaded.graph.declarations.stack.clone();
     let router = stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
@@ -39,6 +39,7 @@ pub fn run(
         &router,
         backend.as_ref(),
     ))?;
+    crate::protection::refuse_protected(&loaded.graph, &plan, &loaded.state)?;
     match output {
         OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style())),
         OutputFormat::Json => {

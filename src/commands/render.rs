@@ -10,7 +10,7 @@ use crate::failure::Failure;
 use crate::load;
 
 pub fn run(args: &StackArgs, out: &Path, repo_url: Option<&str>) -> Result<String, Failure> {
-    let loaded = load::load(args)?;
+    let loaded = load::load(args, load::pinned_graph(args)?)?;
     let rendered =
         render::render(&loaded.graph, Some(&loaded.state), repo_url).map_err(|e| match e {
             render::RenderError::Write { .. } => Failure::runtime(e),

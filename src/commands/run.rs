@@ -10,7 +10,7 @@ use crate::failure::Failure;
 use crate::load;
 
 pub fn run(args: &StackArgs, apply: &ApplyArgs, target: Option<&str>) -> Result<ExitCode, Failure> {
-    let graph = load::pinned_graph(args)?;
+    let graph = load::planned_graph(args)?;
     let stack_dir = load::stack_dir(&args.file);
     Apply {
         operation: "run",

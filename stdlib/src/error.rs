@@ -334,6 +334,11 @@ fn parse_error(kind: &ParseErrorType) -> Parts {
         ParseErrorType::BadInput(LexError::UnterminatedString) => {
             Some("close the string with the quote it starts with; a string in `\"` ends on its line, one in backticks may span lines".into())
         }
+        ParseErrorType::BadInput(LexError::ImproperSymbol(symbol, _))
+            if symbol == crate::comments::OPENER =>
+        {
+            Some("close it with `*/`: everything after it is read as part of the comment".into())
+        }
         ParseErrorType::ExprTooDeep => Some(
             "the expression nests too deeply: build the inner maps or lists in `let` variables first".into(),
         ),

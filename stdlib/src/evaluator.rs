@@ -116,6 +116,9 @@ impl Evaluator {
                 &this.known_functions,
             )))
         };
+        if let Err(e) = crate::comments::check_closed(&self.engine, text) {
+            return Err(fail(&EvalAltResult::from(e), self));
+        }
         let mut ast = match self.engine.compile_with_scope(&self.scope, text) {
             Ok(ast) => ast,
             Err(e) => return Err(fail(&EvalAltResult::from(e), self)),

@@ -265,6 +265,24 @@ pub const fn defaulted(
     }
 }
 
+/// What a resource needs besides what its values refer to.
+pub const DEPENDS_ON: Opt = opt("depends_on", Ty::Dependencies, "explicit dependencies");
+
+/// Guards a resource against deletion, as every resource may be guarded.
+pub const PROTECT: Opt = opt(
+    "protect",
+    Ty::Bool,
+    "refuse any plan that deletes or replaces it, and `destroy`, until the option is removed",
+);
+
+/// Lets a resource take over Kubernetes objects that exist already and no
+/// stack owns (made with kubectl or helm).
+pub const ADOPT: Opt = opt(
+    "adopt",
+    Ty::Bool,
+    "take over its objects when they exist already and no stack owns them",
+);
+
 /// Per-variant options: each value of the discriminating key with its options.
 pub type Variants = &'static [(&'static str, &'static [Opt])];
 

@@ -186,7 +186,7 @@ let c = cluster("e2e", #{{ provider: "existing" }});
 let argocd = bootstrap(c, #{{
     repo: "{url}", chart: "argo-like", version: "^1.0", namespace: "ops",
     values: [#{{ server: #{{ replicas: 1 }} }}, #{{ server: #{{ replicas: 2 }} }}],
-    timeout: "30s",
+    timeout: "30s", adopt: true,
 }});
 let after = namespace(c, "after-argocd", #{{ labels: #{{ server: argocd.server }} }});
 manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: param("copy", "admin-copy"), namespace: after.name }},
@@ -194,7 +194,8 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: param("cop
 "#
         ),
     );
-    // What Argo CD's server writes when it first starts.
+    // What Argo CD's server writes when it first starts, in a namespace made
+    // by hand beforehand: the bootstrap adopts it (`adopt: true`).
     e.server
         .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "ops" } }))
         .expect("create the ops namespace");

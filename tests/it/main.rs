@@ -24,6 +24,7 @@ mod errors;
 mod examples;
 mod helm;
 mod oidc;
+mod ownership;
 mod platform;
 mod repl;
 mod run;

@@ -104,6 +104,25 @@ impl Plan {
         s
     }
 
+    /// The deletes and replaces of resources declared with `protect: true`,
+    /// or recorded so at their last apply: no run may carry them out.
+    pub fn protected<'a>(&'a self, state: &State) -> Vec<&'a Change> {
+        let protects = |inputs: Option<&Json>| {
+            inputs
+                .and_then(|i| i.get("protect"))
+                .and_then(Json::as_bool)
+                == Some(true)
+        };
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+            .filter(|c| {
+                protects(c.inputs.as_ref())
+                    || protects(state.resources.get(&c.id).map(|r| &r.inputs))
+            })
+            .collect()
+    }
+
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }

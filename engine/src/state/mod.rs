@@ -31,6 +31,12 @@ pub struct State {
     pub serial: u64,
     /// Salt for the hashes of secret values, fixed for the life of the state.
     pub salt: String,
+    /// Tells this stack from another of the same name (a copy of the script
+    /// in another directory or repository): the objects and cloud
+    /// resources it makes carry it. Made with the state and kept with it;
+    /// a state written before it existed gets one on its next save.
+    #[serde(default = "fresh_salt")]
+    pub identity: String,
     #[serde(default)]
     pub resources: BTreeMap<ResourceId, ResourceState>,
 }
@@ -81,6 +87,7 @@ impl State {
             stack: stack.into(),
             serial: 0,
             salt: fresh_salt(),
+            identity: fresh_salt(),
             resources: BTreeMap::new(),
         }
     }

@@ -3,25 +3,37 @@
 //! resource's objects reversed, what was applied last goes first.
 
 use kube::api::DeleteParams;
-use stack_engine::provider::ProviderError;
+use stack_engine::ownership::Owner;
+use stack_engine::provider::{ProgressSink, ProviderError};
 use stack_engine::state::ObjectRef;
 
 use super::client::Cluster;
 use super::error::object_error;
 use super::object::ObjectId;
 use super::retry::Conflicts;
-use super::wait::{until_gone, Deadline};
+use super::takeover;
+use super::wait::{self, until_gone, Deadline};
 
-/// Deletes `objects` in order; with `wait`, each is waited for until gone.
-/// An object (or a kind) that no longer exists is fine.
+/// How objects are deleted: on behalf of whom, waiting or not.
+pub struct Deletion<'a> {
+    /// Only what this owner still holds is deleted.
+    pub owner: &'a Owner,
+    /// Each object is waited for until gone.
+    pub wait: bool,
+    pub deadline: Deadline,
+    /// Where an object left to its new holder is told.
+    pub progress: &'a ProgressSink,
+}
+
+/// Deletes `objects` in order. An object (or a kind) that no longer exists
+/// is fine; one that another resource or stack holds now is left to it.
 pub async fn delete_objects(
     cluster: &Cluster,
     objects: impl IntoIterator<Item = &ObjectRef>,
-    wait: bool,
-    deadline: Deadline,
+    how: &Deletion<'_>,
 ) -> Result<(), ProviderError> {
     for object in objects {
-        delete_object(cluster, &ObjectId::from_ref(object), wait, deadline).await?;
+        delete_object(cluster, &ObjectId::from_ref(object), how).await?;
     }
     Ok(())
 }
@@ -29,9 +41,9 @@ pub async fn delete_objects(
 async fn delete_object(
     cluster: &Cluster,
     object: &ObjectId,
-    wait: bool,
-    deadline: Deadline,
+    how: &Deletion<'_>,
 ) -> Result<(), ProviderError> {
+    let (wait, deadline) = (how.wait, how.deadline);
     let kind = match cluster.kind(object).await {
         Ok(Some(kind)) => kind,
         // The kind is gone (its CRD was deleted), and its objects with it.
@@ -39,6 +51,17 @@ async fn delete_object(
         Err(e) => return Err(object_error(cluster, "look up the kind of", object, &e)),
     };
     let (api, id) = cluster.api(object, &kind);
+    let Some(live) = wait::read(cluster, &api, &id.name)
+        .await
+        .map_err(|e| object_error(cluster, "read, before deleting,", &id, &e))?
+    else {
+        return Ok(());
+    };
+    let holder = how.owner.holder_of(&live);
+    if !takeover::may_delete(&holder) {
+        how.progress.report(takeover::left_to(&id, &holder));
+        return Ok(());
+    }
     let answer = cluster
         .retry
         .run(Conflicts::Retry, || {

@@ -15,6 +15,7 @@
 //! - `delete.rs` — deleting objects and waiting for their finalizers
 //! - `drift.rs` — live differences for `plan --refresh`
 //! - `served.rs` — kinds and API versions the cluster serves, checked before a plan
+//! - `takeover.rs` — who holds a live object: no takeover, no deleting what others hold
 
 pub mod apply;
 pub mod bearer;
@@ -27,6 +28,7 @@ pub mod object;
 pub mod readiness;
 pub mod retry;
 pub mod served;
+pub mod takeover;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -38,10 +40,12 @@ use stack_engine::provider::{
 };
 use stack_engine::resource::{Kind, ResourceId};
 use stack_engine::state::backend::BoxFuture;
+use stack_engine::state::ObjectRef;
 
 use apply::{apply_object, AppliedObject, ApplyMode};
 pub use client::{Clients, Cluster, TokenSource};
-use object::{apply_order, Desired};
+use delete::Deletion;
+use object::{apply_order, Desired, ObjectId};
 use readiness::{is_application, waits_for};
 pub use retry::RetryPolicy;
 use wait::Deadline;
@@ -152,8 +156,10 @@ impl KubernetesProvider {
         self.clients.cluster(target).await
     }
 
-    /// Checks that the cluster serves the kinds of Kubernetes' own API
-    /// groups that `request` applies, when the cluster answers.
+    /// Before a plan is shown, when the cluster answers: that it serves
+    /// the kinds of Kubernetes' own API groups `request` applies, and that
+    /// no object `request` would create belongs to someone else (or to
+    /// nobody, without `adopt: true`).
     async fn preflight_resource(&self, request: &ApplyRequest) -> Result<(), ProviderError> {
         let Some(target) = request.cluster.as_ref() else {
             return Ok(());
@@ -161,35 +167,48 @@ impl KubernetesProvider {
         let Ok(desired) = parse_all(&request.objects) else {
             return Ok(());
         };
-        let built_in =
-            |d: &&Desired| served::is_built_in(object::split_api_version(&d.id.api_version).0);
-        if !desired.iter().any(|d| built_in(&d)) {
+        if desired.is_empty() {
             return Ok(());
         }
+        let Some(cluster) = self.answering(target).await else {
+            return Ok(());
+        };
+        for d in desired
+            .iter()
+            .filter(|d| served::is_built_in(object::split_api_version(&d.id.api_version).0))
+        {
+            served::check(&cluster, &d.id).await?;
+        }
+        let (previous, adopt) = (recorded_objects(request), adopts(request));
+        for d in desired.iter().filter(|d| !recorded(previous, &d.id)) {
+            // A read that fails decides nothing: the run reads again.
+            if let Ok(holder) = takeover::live_holder(&cluster, &d.id, &request.owner).await {
+                takeover::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The cluster of `target` if it answers the one quick probe made per
+    /// cluster before a plan.
+    async fn answering(&self, target: &ClusterTarget) -> Option<Arc<Cluster>> {
         let mut answers = self.answers.lock().await;
-        let cluster = match answers.get(&target.id) {
-            Some(false) => return Ok(()),
-            _ => match self.clients.cluster(target).await {
-                Ok(c) => c,
-                Err(_) => {
-                    answers.insert(target.id.clone(), false);
-                    return Ok(());
-                }
-            },
+        if answers.get(&target.id) == Some(&false) {
+            return None;
+        }
+        let Ok(cluster) = self.clients.cluster(target).await else {
+            answers.insert(target.id.clone(), false);
+            return None;
         };
         if !answers.contains_key(&target.id) {
             let probe = tokio::time::timeout(PREFLIGHT_PROBE, cluster.client.apiserver_version());
             let answered = matches!(probe.await, Ok(Ok(_)));
             answers.insert(target.id.clone(), answered);
             if !answered {
-                return Ok(());
+                return None;
             }
         }
-        drop(answers);
-        for d in desired.iter().filter(built_in) {
-            served::check(&cluster, &d.id).await?;
-        }
-        Ok(())
+        Some(cluster)
     }
 
     fn mode(&self) -> ApplyMode {
@@ -201,12 +220,8 @@ impl KubernetesProvider {
     }
 
     async fn apply_resource(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
-        let desired = parse_all(&request.objects)?;
-        let previous = request
-            .previous
-            .as_ref()
-            .map(|p| p.objects.as_slice())
-            .unwrap_or_default();
+        let desired = owned_objects(request)?;
+        let previous = recorded_objects(request);
         if desired.is_empty() && previous.is_empty() {
             return Ok(Applied::default());
         }
@@ -214,7 +229,12 @@ impl KubernetesProvider {
         let deadline = Deadline::after(request.timeout);
         let mut applied: Vec<AppliedObject> = Vec::new();
         let mut stale_status: Vec<Option<Json>> = Vec::new();
+        let adopt = adopts(request);
         for d in apply_order(desired.clone()) {
+            if !recorded(previous, &d.id) {
+                let holder = takeover::live_holder(&cluster, &d.id, &request.owner).await?;
+                takeover::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
+            }
             let mut a = apply_object(&cluster, &d, self.mode()).await?;
             if a.id.is("apiextensions.k8s.io", "CustomResourceDefinition") {
                 // What comes next may be of the kind it defines.
@@ -254,7 +274,13 @@ impl KubernetesProvider {
                 !applied.iter().any(|a| a.id.same_object(&p))
             })
             .collect();
-        delete::delete_objects(&cluster, removed.into_iter().rev(), request.wait, deadline).await?;
+        let how = Deletion {
+            owner: &request.owner,
+            wait: request.wait,
+            deadline,
+            progress: &request.progress,
+        };
+        delete::delete_objects(&cluster, removed.into_iter().rev(), &how).await?;
         Ok(Applied {
             outputs: outputs(request.kind, &desired, &applied),
             objects: applied.iter().map(|a| a.id.to_ref()).collect(),
@@ -267,17 +293,17 @@ impl KubernetesProvider {
             return Ok(());
         }
         let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
-        delete::delete_objects(
-            &cluster,
-            objects.iter().rev(),
-            true,
-            Deadline::after(request.timeout),
-        )
-        .await
+        let how = Deletion {
+            owner: &request.owner,
+            wait: true,
+            deadline: Deadline::after(request.timeout),
+            progress: &request.progress,
+        };
+        delete::delete_objects(&cluster, objects.iter().rev(), &how).await
     }
 
     async fn refresh_resource(&self, request: &ApplyRequest) -> Result<Vec<Drift>, ProviderError> {
-        let desired = parse_all(&request.objects)?;
+        let desired = owned_objects(request)?;
         if desired.is_empty() {
             return Ok(Vec::new());
         }
@@ -348,6 +374,36 @@ async fn failed_application(
 
 /// The annotation that makes Argo CD re-evaluate an Application now.
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+
+/// The objects the state records as applied for the resource.
+fn recorded_objects(request: &ApplyRequest) -> &[ObjectRef] {
+    request
+        .previous
+        .as_ref()
+        .map(|p| p.objects.as_slice())
+        .unwrap_or_default()
+}
+
+/// Whether the declaration takes over objects nobody owns (`adopt: true`).
+fn adopts(request: &ApplyRequest) -> bool {
+    request.inputs.get("adopt").and_then(Json::as_bool) == Some(true)
+}
+
+/// Whether the state records `object` as applied for the resource.
+fn recorded(previous: &[ObjectRef], object: &ObjectId) -> bool {
+    previous
+        .iter()
+        .any(|p| object.resolves_to(&ObjectId::from_ref(p)))
+}
+
+/// The objects of `request` as they are applied: marked with who owns them.
+fn owned_objects(request: &ApplyRequest) -> Result<Vec<Desired>, ProviderError> {
+    let mut desired = parse_all(&request.objects)?;
+    for d in &mut desired {
+        request.owner.stamp(&mut d.manifest);
+    }
+    Ok(desired)
+}
 
 fn parse_all(objects: &[Json]) -> Result<Vec<Desired>, ProviderError> {
     objects.iter().map(Desired::parse).collect()

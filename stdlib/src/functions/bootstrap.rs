@@ -10,7 +10,7 @@ use super::FnDoc;
 use crate::declare::{declare, Declaration};
 use crate::fault::RhaiResult;
 use crate::handle::Handle;
-use crate::schema::{defaulted, opt, Opt, Schema, Ty};
+use crate::schema::{defaulted, opt, Opt, Schema, Ty, ADOPT, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 
 /// The Argo CD chart version bootstrapped when none is given.
@@ -46,7 +46,9 @@ const OPTIONS: &[Opt] = &[
         "\"10m\"",
         "how long to wait for the Argo CD server and repo server",
     ),
-    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+    DEPENDS_ON,
+    PROTECT,
+    ADOPT,
 ];
 
 pub static SCHEMA: Schema = Schema {

@@ -10,7 +10,7 @@ use super::{validate_nested, FnDoc};
 use crate::declare::{check_name, declare, Declaration};
 use crate::fault::RhaiResult;
 use crate::handle::Handle;
-use crate::schema::{defaulted, opt, required, Opt, Schema, Ty};
+use crate::schema::{defaulted, opt, required, Opt, Schema, Ty, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 
 pub const PROVIDERS: &[&str] = &["existing", "kind", "eks", "aks", "sks"];
@@ -51,7 +51,8 @@ const COMMON: &[Opt] = &[
         Ty::Duration,
         "how long creating, changing or deleting the cluster may take (default \"10m\", \"30m\" for EKS)",
     ),
-    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+    DEPENDS_ON,
+    PROTECT,
 ];
 
 const EXISTING: &[Opt] = &[

@@ -10,7 +10,7 @@ use super::FnDoc;
 use crate::declare::{check_name, declare, key_span, Declaration};
 use crate::fault::{Fault, RhaiResult};
 use crate::handle::Handle;
-use crate::schema::{defaulted, opt, Opt, Schema, Ty};
+use crate::schema::{defaulted, opt, Opt, Schema, Ty, ADOPT, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 use crate::token;
 
@@ -70,7 +70,9 @@ const OPTIONS: &[Opt] = &[
         "\"argocd\"",
         "deliver as an Argo CD Application, or render with helm and apply directly",
     ),
-    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+    DEPENDS_ON,
+    PROTECT,
+    ADOPT,
 ];
 
 pub static SCHEMA: Schema = Schema {

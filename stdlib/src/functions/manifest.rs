@@ -11,7 +11,7 @@ use crate::convert;
 use crate::declare::{declare, Declaration};
 use crate::fault::{Fault, RhaiResult};
 use crate::handle::Handle;
-use crate::schema::{opt, Opt, Schema, Ty};
+use crate::schema::{opt, Opt, Schema, Ty, ADOPT, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 
 const OPTIONS: &[Opt] = &[
@@ -20,7 +20,9 @@ const OPTIONS: &[Opt] = &[
         Ty::Map,
         "the Kubernetes object (set by `manifest` itself)",
     ),
-    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+    DEPENDS_ON,
+    PROTECT,
+    ADOPT,
 ];
 
 pub static SCHEMA: Schema = Schema {

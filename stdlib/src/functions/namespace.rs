@@ -9,13 +9,15 @@ use super::FnDoc;
 use crate::declare::{check_name, declare, Declaration};
 use crate::fault::RhaiResult;
 use crate::handle::Handle;
-use crate::schema::{opt, Opt, Schema, Ty};
+use crate::schema::{opt, Opt, Schema, Ty, ADOPT, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 
 const OPTIONS: &[Opt] = &[
     opt("labels", Ty::StrMap, "labels of the Namespace"),
     opt("annotations", Ty::StrMap, "annotations of the Namespace"),
-    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+    DEPENDS_ON,
+    PROTECT,
+    ADOPT,
 ];
 
 pub static SCHEMA: Schema = Schema {

@@ -12,7 +12,7 @@ use crate::convert::string_value;
 use crate::declare::{declare, key_span, Declaration};
 use crate::fault::{Fault, RhaiResult};
 use crate::handle::Handle;
-use crate::schema::{opt, required, Opt, Schema, Ty};
+use crate::schema::{opt, required, Opt, Schema, Ty, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 use crate::token;
 
@@ -27,7 +27,8 @@ const COMMON: &[Opt] = &[
         Ty::StrList,
         "redirect URIs allowed for the client",
     ),
-    opt("depends_on", Ty::Dependencies, "explicit dependencies"),
+    DEPENDS_ON,
+    PROTECT,
 ];
 
 const EXTERNAL: &[Opt] = &[
