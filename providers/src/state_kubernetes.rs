@@ -423,14 +423,20 @@ impl KubernetesStateBackend {
                 .map_err(|e| self.fail(cluster, "read the lock of", &e))?;
             if let Some(lease) = &current {
                 let held_by = lease_holder(lease);
+                let now = now_micros();
                 let free = match &held_by {
                     None => true,
-                    Some(h) => {
-                        h.id == holder.id
-                            || force
-                            || h.is_stale()
-                            || lease_expired(lease, now_micros())
+                    Some(h) if h.id == holder.id || h.is_stale() || lease_expired(lease, now) => {
+                        true
                     }
+                    // `--force-unlock` breaks only the lock of a run that is gone.
+                    Some(h) if force && (h.is_running_here() || being_renewed(lease, now)) => {
+                        return Err(StateError::StillRunning {
+                            stack: self.stack.clone(),
+                            holder: Box::new(h.clone()),
+                        });
+                    }
+                    Some(_) => force,
                 };
                 if !free {
                     last_holder = held_by;
@@ -601,23 +607,33 @@ fn unknown_holder(id: String, started: String) -> LockInfo {
         user: "unknown".into(),
         started,
         operation: "(unknown)".into(),
+        process_start: None,
     }
 }
 
-/// Whether the Lease was last renewed longer ago than it lasts.
-fn lease_expired(lease: &Json, now_micros: i64) -> bool {
-    let Some(duration) = lease
+/// How long ago the Lease was last renewed, and how long it lasts, in
+/// microseconds; `None` when it does not say.
+fn lease_age(lease: &Json, now_micros: i64) -> Option<(i64, i64)> {
+    let duration = lease
         .pointer("/spec/leaseDurationSeconds")
-        .and_then(Json::as_i64)
-    else {
-        return false;
-    };
+        .and_then(Json::as_i64)?;
     let renewed = lease
         .pointer("/spec/renewTime")
         .or_else(|| lease.pointer("/spec/acquireTime"))
         .and_then(Json::as_str)
-        .and_then(parse_time);
-    renewed.is_some_and(|t| t + duration * 1_000_000 < now_micros)
+        .and_then(parse_time)?;
+    Some((now_micros - renewed, duration * 1_000_000))
+}
+
+/// Whether the Lease was last renewed longer ago than it lasts.
+fn lease_expired(lease: &Json, now_micros: i64) -> bool {
+    lease_age(lease, now_micros).is_some_and(|(age, lasts)| age > lasts)
+}
+
+/// Whether the holder is still renewing the Lease: renewed within two of
+/// its renewal periods (a third of its duration each).
+fn being_renewed(lease: &Json, now_micros: i64) -> bool {
+    lease_age(lease, now_micros).is_some_and(|(age, lasts)| age <= lasts * 2 / 3)
 }
 
 fn now_micros() -> i64 {

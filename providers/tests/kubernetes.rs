@@ -969,7 +969,9 @@ async fn the_state_lives_in_a_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lease_lock_names_its_holder_and_can_be_broken() {
     let env = env(Config::default()).await;
-    let first = KubernetesStateBackend::new(env.target.clone(), "stack-system", "dev");
+    // A short Lease, so that one no longer renewed is soon told from a live one.
+    let first = KubernetesStateBackend::new(env.target.clone(), "stack-system", "dev")
+        .with_lease_duration(Duration::from_secs(3));
     let second = KubernetesStateBackend::new(env.target.clone(), "stack-system", "dev");
     let holder = LockInfo {
         host: "build-7".into(),
@@ -1013,10 +1015,23 @@ async fn the_lease_lock_names_its_holder_and_can_be_broken() {
     }
     assert!(error.to_string().contains("build-7"), "{error}");
 
-    second
-        .lock(&other, true)
-        .await
-        .expect("force breaks the lock");
+    // Not while the first still renews its Lease, even with force.
+    match second.lock(&other, true).await {
+        Err(StateError::StillRunning { holder: named, .. }) => assert_eq!(*named, holder),
+        e => panic!("expected a refusal to break a live lock, got {e:?}"),
+    }
+    // Once it stops renewing (its run was killed), force breaks the lock.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match second.lock(&other, true).await {
+            Ok(()) => break,
+            Err(StateError::StillRunning { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("force did not break the abandoned lock: {e}"),
+        }
+    }
     let lease = env
         .server
         .object(
@@ -1030,7 +1045,10 @@ async fn the_lease_lock_names_its_holder_and_can_be_broken() {
         Some(&json!(other.id))
     );
     // The first holder's unlock leaves the new holder's lock alone.
-    first.unlock(&holder).await.expect("unlocked");
+    KubernetesStateBackend::new(env.target.clone(), "stack-system", "dev")
+        .unlock(&holder)
+        .await
+        .expect("unlocked");
     assert!(env
         .server
         .object(

@@ -257,7 +257,18 @@ fn a_second_concurrent_run_fails_at_once_naming_the_holder(e: Env) {
         started.elapsed() < Duration::from_secs(2),
         "the second run waited"
     );
+    // Nor does `--force-unlock` break the lock of a run that is alive.
+    let forced = e.stack(&["run", "e2e.rhai", "--yes", "--force-unlock"]);
+    assert_eq!(forced.code, 1, "{}", forced.transcript());
+    forced.assert_stderr("is still running");
+    assert!(
+        forced.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        forced.transcript()
+    );
+    assert!(lock.exists(), "the live run keeps its lock");
     assert!(first.wait().expect("the first run ends").success());
+    assert!(!lock.exists(), "released by its holder");
 }
 
 fn injected_server_errors_are_retried(e: Env) {

@@ -131,6 +131,13 @@ impl LocalBackend {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let current = self.holder();
+                    if let Some(running) = current.as_ref().filter(|h| force && h.is_running_here())
+                    {
+                        return Err(StateError::StillRunning {
+                            stack: self.stack.clone(),
+                            holder: Box::new(running.clone()),
+                        });
+                    }
                     let breakable = force || current.as_ref().is_none_or(LockInfo::is_stale);
                     if !breakable {
                         return Err(StateError::Locked {
@@ -244,6 +251,18 @@ mod tests {
             Err(StateError::Locked { holder, .. }) => assert_eq!(*holder, me),
             other => panic!("expected a lock error, got {other:?}"),
         }
+        // This very process holds it: not even `force` breaks it.
+        match backend.take_lock(&other, true) {
+            Err(StateError::StillRunning { holder, .. }) => assert_eq!(*holder, me),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(backend.holder(), Some(me.clone()));
+        backend.release(&me).unwrap();
+        let elsewhere = LockInfo {
+            host: "another-machine".into(),
+            ..me.clone()
+        };
+        backend.take_lock(&elsewhere, false).unwrap();
         backend.take_lock(&other, true).unwrap();
         assert_eq!(backend.holder(), Some(other.clone()));
         backend.release(&other).unwrap();

@@ -16,6 +16,10 @@ pub struct LockInfo {
     pub started: String,
     /// What the run does: `run`, `destroy`.
     pub operation: String,
+    /// When the holding process started (clock ticks since boot, from
+    /// `/proc`): a pid reused by another process is not the holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
 }
 
 impl LockInfo {
@@ -34,16 +38,39 @@ impl LockInfo {
                 .unwrap_or_else(|_| "unknown".into()),
             started: rfc3339(now.as_secs()),
             operation: operation.to_string(),
+            process_start: process_start(pid),
         }
     }
 
     /// Whether this lock was taken on this machine by a process that is gone:
     /// a run that was killed. Such a lock may be taken over.
     pub fn is_stale(&self) -> bool {
-        self.host == hostname()
-            && std::path::Path::new("/proc/self").exists()
-            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+        self.host == hostname() && std::path::Path::new("/proc/self").exists() && !self.is_running()
     }
+
+    /// Whether the run holding this lock is known to be running: taken on
+    /// this machine by a process that still runs (the same pid, started at
+    /// the same time). `--force-unlock` never breaks such a lock.
+    pub fn is_running_here(&self) -> bool {
+        self.host == hostname() && self.is_running()
+    }
+
+    fn is_running(&self) -> bool {
+        match (process_start(self.pid), self.process_start) {
+            (None, _) => false,
+            (Some(now), Some(then)) => now == then,
+            (Some(_), None) => true,
+        }
+    }
+}
+
+/// When process `pid` started, in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`); `None` when there is no such process (or no `/proc`).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl fmt::Display for LockInfo {
@@ -104,8 +131,17 @@ mod tests {
         assert!(!me.is_stale());
         let gone = LockInfo {
             pid: u32::MAX - 1,
-            ..me
+            ..me.clone()
         };
         assert!(gone.is_stale());
+        assert!(me.is_running_here());
+        let reused = LockInfo {
+            process_start: me.process_start.map(|t| t + 1),
+            ..me.clone()
+        };
+        assert!(
+            reused.is_stale(),
+            "the same pid, started later: another process"
+        );
     }
 }

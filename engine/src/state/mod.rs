@@ -148,6 +148,15 @@ pub enum StateError {
         stack: String,
         holder: Box<LockInfo>,
     },
+    #[error("refused to break the lock of `{stack}`: {holder} is still running")]
+    #[diagnostic(
+        code(stack::state::still_running),
+        help("`--force-unlock` breaks only the lock of a run that is gone: let that run finish, or stop it first")
+    )]
+    StillRunning {
+        stack: String,
+        holder: Box<LockInfo>,
+    },
     #[error("cannot take the state lock {}", path.display())]
     #[diagnostic(code(stack::state::lock))]
     Lock {
