@@ -4,6 +4,8 @@
 //! before deleting one, a provider reads who holds it now and acts only on
 //! what this stack and resource hold.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value as Json};
 
 use crate::objects::STACK_LABEL;
@@ -59,6 +61,18 @@ impl Owner {
         );
     }
 
+    /// The ownership as cloud tags (the same keys as on objects).
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        [
+            (STACK_LABEL, self.stack.clone()),
+            (RESOURCE_ANNOTATION, self.resource.to_string()),
+            (IDENTITY_ANNOTATION, self.identity.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     /// Who holds `live`, read from its label and annotations.
     pub fn holder_of(&self, live: &Json) -> Holder {
         let metadata = live.get("metadata");
@@ -68,9 +82,29 @@ impl Owner {
                 .and_then(|s| s.get(key))
                 .and_then(Json::as_str)
         };
-        let stack = text("labels", STACK_LABEL);
-        let resource = text("annotations", RESOURCE_ANNOTATION);
-        match (text("annotations", IDENTITY_ANNOTATION), stack) {
+        self.holder(
+            text("labels", STACK_LABEL),
+            text("annotations", IDENTITY_ANNOTATION),
+            text("annotations", RESOURCE_ANNOTATION),
+        )
+    }
+
+    /// Who holds a cloud resource with these tags.
+    pub fn holder_of_tagged<'a>(&self, tag: impl Fn(&str) -> Option<&'a str>) -> Holder {
+        self.holder(
+            tag(STACK_LABEL),
+            tag(IDENTITY_ANNOTATION),
+            tag(RESOURCE_ANNOTATION),
+        )
+    }
+
+    fn holder(
+        &self,
+        stack: Option<&str>,
+        identity: Option<&str>,
+        resource: Option<&str>,
+    ) -> Holder {
+        match (identity, stack) {
             (Some(identity), _) if identity == self.identity => match resource {
                 Some(r) if r != self.resource.as_str() => Holder::OtherResource(ResourceId::new(r)),
                 _ => Holder::This,
@@ -134,6 +168,18 @@ mod tests {
                 resource: Some("namespace/t/a".into())
             }
         );
+    }
+
+    #[test]
+    fn tags_say_the_same_as_labels_and_annotations() {
+        let tags = owner("cluster/prod").tags();
+        let holder = |me: &Owner| me.holder_of_tagged(|k| tags.get(k).map(String::as_str));
+        assert_eq!(holder(&owner("cluster/prod")), Holder::This);
+        let copy = Owner {
+            identity: "id-2".into(),
+            ..owner("cluster/prod")
+        };
+        assert!(matches!(holder(&copy), Holder::OtherStack { .. }));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `Provider` trait; `router.rs` picks one per resource.
 //!
 //! - `router.rs` — which provider serves which resource
+//! - `ownership.rs` — taking over and deleting only what the stack holds
 //! - `gitops.rs` — delivery into a git repository, one commit per run
 //! - `kubernetes/` — server-side apply, readiness waits, prune, delete, drift
 //! - `existing.rs` — clusters that exist already, reached through a kubeconfig
@@ -24,6 +25,7 @@ pub mod keycloak;
 pub mod kind;
 pub mod kubernetes;
 pub mod oidc;
+pub mod ownership;
 pub mod router;
 pub mod state_kubernetes;
 

@@ -327,6 +327,105 @@ async fn creates_converges_scales_retags_and_deletes() {
 }
 
 #[tokio::test]
+async fn a_cluster_of_the_same_name_in_another_stack_is_neither_taken_over_nor_deleted() {
+    let moto = moto().await;
+    let provider = provider(&moto);
+    let client = eks(&moto).await;
+    let declared = inputs("1.30", 2, json!({ "team": "a" }), &["default"]);
+    let applied = provider
+        .apply(&request(declared.clone(), None))
+        .await
+        .expect("created by the first stack");
+    let owned = tags(&client).await;
+    assert_eq!(
+        owned.get("stack.dev/identity").map(String::as_str),
+        Some("test-identity")
+    );
+    assert_eq!(
+        owned.get("stack.dev/resource").map(String::as_str),
+        Some("dev/resources")
+    );
+    provider.journal().take();
+
+    // A copy of the stack, with its own state, declares the same cluster.
+    let copy = stack_engine::ownership::Owner {
+        identity: "another-identity".into(),
+        ..test_owner()
+    };
+    let second = ApplyRequest {
+        owner: copy.clone(),
+        ..request(
+            inputs("1.31", 3, json!({ "team": "b" }), &["default"]),
+            None,
+        )
+    };
+    provider
+        .preflight(&second)
+        .await
+        .expect_err("refused at plan time");
+    let error = provider.apply(&second).await.expect_err("refused");
+    assert!(
+        error
+            .message
+            .contains("refused to take over EKS cluster `prod`"),
+        "{error:?}"
+    );
+    assert_eq!(
+        provider.journal().take(),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+    assert_eq!(tags(&client).await, owned, "its tags untouched");
+
+    // Its destroy leaves the other stack's cluster alone.
+    let delete = DeleteRequest {
+        id: ResourceId::of(Kind::Cluster, None, "prod"),
+        kind: Kind::Cluster,
+        recorded: recorded(Kind::Cluster, &declared, &applied),
+        cluster: None,
+        timeout: Duration::from_secs(60),
+        owner: copy,
+        progress: Default::default(),
+    };
+    provider.delete(&delete).await.expect("nothing to delete");
+    assert_eq!(provider.journal().take(), Vec::<String>::new());
+    assert!(client.describe_cluster().name("prod").send().await.is_ok());
+
+    // Made outside any stack (its ownership tags gone): adopted only when
+    // the declaration says so.
+    let arn = client
+        .describe_cluster()
+        .name("prod")
+        .send()
+        .await
+        .ok()
+        .and_then(|d| d.cluster?.arn)
+        .expect("the cluster's ARN");
+    for key in ["stack.dev/stack", "stack.dev/resource", "stack.dev/identity"] {
+        client
+            .untag_resource()
+            .resource_arn(&arn)
+            .tag_keys(key)
+            .send()
+            .await
+            .expect("untagged");
+    }
+    let untagged = tags(&client).await;
+    assert!(!untagged.contains_key("stack.dev/identity"), "{untagged:?}");
+    let error = provider.apply(&second).await.expect_err("refused");
+    assert!(error.message.contains("no stack owns it"), "{error:?}");
+    let mut adopting = second.clone();
+    adopting.inputs["adopt"] = json!(true);
+    provider.apply(&adopting).await.expect("adopted");
+    let now = tags(&client).await;
+    assert_eq!(
+        now.get("stack.dev/identity").map(String::as_str),
+        Some("another-identity")
+    );
+    assert_eq!(now.get("team").map(String::as_str), Some("b"));
+}
+
+#[tokio::test]
 async fn aws_errors_name_the_cluster_and_carry_the_aws_message() {
     let moto = moto().await;
     let provider = provider(&moto);

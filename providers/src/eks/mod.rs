@@ -27,6 +27,7 @@ use std::time::Duration;
 use aws_sdk_eks::Client;
 use futures_util::future::try_join_all;
 use serde_json::Value as Json;
+use stack_engine::ownership::{Holder, Owner};
 use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
 use stack_engine::state::backend::BoxFuture;
 use tokio::time::Instant;
@@ -89,7 +90,8 @@ impl EksProvider {
     }
 
     async fn apply_cluster(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
-        let spec = ClusterSpec::from_inputs(&request.name, &request.inputs)?;
+        let mut spec = ClusterSpec::from_inputs(&request.name, &request.inputs)?;
+        spec.tags.extend(request.owner.tags());
         let previous = request
             .previous
             .as_ref()
@@ -113,6 +115,9 @@ impl EksProvider {
             }
             found => found,
         };
+        if let (Some(found), None) = (&live, &request.previous) {
+            check_takeover(request, &spec, found)?;
+        }
         if live.is_none() {
             cluster::create(&client, &spec, &self.journal).await?;
         }
@@ -377,6 +382,14 @@ impl EksProvider {
         };
         match cluster::describe(&client, &name).await? {
             None => return Ok(()),
+            Some(c) if !crate::ownership::may_delete(&holder(&request.owner, &c)) => {
+                let what = format!("EKS cluster `{name}`");
+                request.progress.report(crate::ownership::left_to(
+                    &what,
+                    &holder(&request.owner, &c),
+                ));
+                return Ok(());
+            }
             Some(c)
                 if matches!(
                     c.status(),
@@ -404,9 +417,57 @@ impl EksProvider {
     }
 }
 
+impl EksProvider {
+    /// Before a plan: a cluster this resource would create that exists
+    /// already and belongs to another stack, or to nobody without
+    /// `adopt: true`. AWS not answering decides nothing: the run asks again.
+    async fn preflight_cluster(&self, request: &ApplyRequest) -> Result<(), ProviderError> {
+        if request.previous.is_some() {
+            return Ok(());
+        }
+        let Ok(spec) = ClusterSpec::from_inputs(&request.name, &request.inputs) else {
+            return Ok(());
+        };
+        let asked = async {
+            let client = self.aws.eks(&spec.region).await;
+            cluster::describe(&client, &spec.name).await
+        };
+        match tokio::time::timeout(PREFLIGHT_PROBE, asked).await {
+            Ok(Ok(Some(found))) => check_takeover(request, &spec, &found),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How long AWS may take to answer before a plan: one that does not is
+/// left to the run, which asks again.
+const PREFLIGHT_PROBE: Duration = Duration::from_secs(3);
+
+/// Fails when the existing cluster `found` is not this resource's to take.
+fn check_takeover(
+    request: &ApplyRequest,
+    spec: &ClusterSpec,
+    found: &aws_sdk_eks::types::Cluster,
+) -> Result<(), ProviderError> {
+    let adopt = request.inputs.get("adopt").and_then(Json::as_bool) == Some(true);
+    crate::ownership::check_create(
+        &spec.what(),
+        Some(&holder(&request.owner, found)),
+        &request.owner,
+        adopt,
+    )
+}
+
 impl Provider for EksProvider {
     fn name(&self) -> &'static str {
         "eks"
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        request: &'a ApplyRequest,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(self.preflight_cluster(request))
     }
 
     fn apply<'a>(
@@ -422,4 +483,10 @@ impl Provider for EksProvider {
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(self.delete_cluster(request))
     }
+}
+
+/// Who holds an EKS cluster, read from its tags.
+fn holder(owner: &Owner, cluster: &aws_sdk_eks::types::Cluster) -> Holder {
+    let tags = cluster.tags();
+    owner.holder_of_tagged(|key| tags.and_then(|t| t.get(key)).map(String::as_str))
 }

@@ -11,7 +11,6 @@ use super::client::Cluster;
 use super::error::object_error;
 use super::object::ObjectId;
 use super::retry::Conflicts;
-use super::takeover;
 use super::wait::{self, until_gone, Deadline};
 
 /// How objects are deleted: on behalf of whom, waiting or not.
@@ -58,8 +57,8 @@ async fn delete_object(
         return Ok(());
     };
     let holder = how.owner.holder_of(&live);
-    if !takeover::may_delete(&holder) {
-        how.progress.report(takeover::left_to(&id, &holder));
+    if !crate::ownership::may_delete(&holder) {
+        how.progress.report(crate::ownership::left_to(&id, &holder));
         return Ok(());
     }
     let answer = cluster

@@ -15,7 +15,7 @@
 //! - `delete.rs` — deleting objects and waiting for their finalizers
 //! - `drift.rs` — live differences for `plan --refresh`
 //! - `served.rs` — kinds and API versions the cluster serves, checked before a plan
-//! - `takeover.rs` — who holds a live object: no takeover, no deleting what others hold
+//! - `holder.rs` — who holds a live object (its ownership annotations)
 
 pub mod apply;
 pub mod bearer;
@@ -24,11 +24,11 @@ pub mod delete;
 pub mod discovery;
 pub mod drift;
 pub mod error;
+pub mod holder;
 pub mod object;
 pub mod readiness;
 pub mod retry;
 pub mod served;
-pub mod takeover;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -182,8 +182,8 @@ impl KubernetesProvider {
         let (previous, adopt) = (recorded_objects(request), adopts(request));
         for d in desired.iter().filter(|d| !recorded(previous, &d.id)) {
             // A read that fails decides nothing: the run reads again.
-            if let Ok(holder) = takeover::live_holder(&cluster, &d.id, &request.owner).await {
-                takeover::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
+            if let Ok(holder) = holder::live_holder(&cluster, &d.id, &request.owner).await {
+                crate::ownership::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
             }
         }
         Ok(())
@@ -232,8 +232,8 @@ impl KubernetesProvider {
         let adopt = adopts(request);
         for d in apply_order(desired.clone()) {
             if !recorded(previous, &d.id) {
-                let holder = takeover::live_holder(&cluster, &d.id, &request.owner).await?;
-                takeover::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
+                let holder = holder::live_holder(&cluster, &d.id, &request.owner).await?;
+                crate::ownership::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
             }
             let mut a = apply_object(&cluster, &d, self.mode()).await?;
             if a.id.is("apiextensions.k8s.io", "CustomResourceDefinition") {

@@ -108,6 +108,11 @@ const EKS: &[Opt] = &[
         Ty::StrList,
         "control plane log types to enable (api, audit, authenticator, ...)",
     ),
+    opt(
+        "adopt",
+        Ty::Bool,
+        "take over an EKS cluster of this name that exists already and no stack owns",
+    ),
 ];
 
 const AKS: &[Opt] = &[
