@@ -401,7 +401,11 @@ async fn a_cluster_of_the_same_name_in_another_stack_is_neither_taken_over_nor_d
         .ok()
         .and_then(|d| d.cluster?.arn)
         .expect("the cluster's ARN");
-    for key in ["stack.dev/stack", "stack.dev/resource", "stack.dev/identity"] {
+    for key in [
+        "stack.dev/stack",
+        "stack.dev/resource",
+        "stack.dev/identity",
+    ] {
         client
             .untag_resource()
             .resource_arn(&arn)

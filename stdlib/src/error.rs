@@ -339,6 +339,11 @@ fn parse_error(kind: &ParseErrorType) -> Parts {
         {
             Some("close it with `*/`: everything after it is read as part of the comment".into())
         }
+        ParseErrorType::BadInput(LexError::ImproperSymbol(symbol, _))
+            if symbol == crate::comments::INTERPOLATION =>
+        {
+            Some("close it with `}`, then the string with its backtick".into())
+        }
         ParseErrorType::ExprTooDeep => Some(
             "the expression nests too deeply: build the inner maps or lists in `let` variables first".into(),
         ),

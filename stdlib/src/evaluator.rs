@@ -116,7 +116,7 @@ impl Evaluator {
                 &this.known_functions,
             )))
         };
-        if let Err(e) = crate::comments::check_closed(&self.engine, text) {
+        if let Err(e) = crate::comments::check_closed(text) {
             return Err(fail(&EvalAltResult::from(e), self));
         }
         let mut ast = match self.engine.compile_with_scope(&self.scope, text) {

@@ -14,7 +14,7 @@
 //! - `token.rs` — outputs and secrets carried inside strings
 //! - `convert.rs` — Rhai values to engine values
 //! - `resolver.rs`, `modules.rs` — `import` of std and relative modules
-//! - `comments.rs` — block comments that never close
+//! - `comments.rs` — block comments and interpolations that never close
 //! - `locate.rs` — finds an option key inside a call, for precise labels
 //! - `fault.rs`, `error.rs` — errors raised by bindings, and diagnostics
 //! - `reference.rs` — the generated stdlib reference

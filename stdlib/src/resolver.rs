@@ -154,7 +154,7 @@ impl ModuleResolver for StackResolver {
         let in_module = |err: Box<EvalAltResult>| -> Box<EvalAltResult> {
             EvalAltResult::ErrorInModule(display.clone(), err, pos).into()
         };
-        crate::comments::check_closed(engine, &text).map_err(|e| in_module(e.into()))?;
+        crate::comments::check_closed(&text).map_err(|e| in_module(e.into()))?;
         let mut ast = engine.compile(&text).map_err(|e| in_module(e.into()))?;
         ast.set_source(display.as_str());
         self.loading.borrow_mut().push(display.clone());
