@@ -229,6 +229,19 @@ impl Executor<'_> {
     pub async fn run(&self, plan: &Plan, mut state: State) -> (Report, State) {
         let began = Instant::now();
         let mut report = Report::default();
+        // A moved resource is the same one under its new id: its record
+        // goes with it, and its apply re-marks what it owns.
+        for change in plan
+            .changes
+            .iter()
+            .filter(|_| self.options.target.is_none())
+        {
+            if let Some(from) = &change.moved_from {
+                if let Some(recorded) = state.resources.remove(from) {
+                    state.resources.insert(change.id.clone(), recorded);
+                }
+            }
+        }
         let mut outputs: HashMap<ResourceId, BTreeMap<String, Json>> = state
             .resources
             .iter()

@@ -184,12 +184,18 @@ let c = cluster("t", #{ provider: "existing" });
 manifest(c, #{ apiVersion: "v1", kind: "Namespace", metadata: #{ name: "team-a" } });
 "#,
     );
+    let plan = e.stack("a", &["plan", "platform.rhai"]);
+    ok(&plan);
+    plan.assert_stdout("moved from `t/namespace/team-a`");
+    assert!(!plan.stdout.contains("(delete)"), "{}", plan.stdout);
+    e.server.clear_requests();
     ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
     assert_eq!(
         e.uid("team-a"),
         Some(uid.clone()),
         "not deleted and made anew"
     );
+    assert_eq!(e.server.deletes(), Vec::<String>::new());
 
     // The cluster handle renamed on the same context.
     e.script(
@@ -199,7 +205,13 @@ let c = cluster("t2", #{ provider: "existing" });
 manifest(c, #{ apiVersion: "v1", kind: "Namespace", metadata: #{ name: "team-a" } });
 "#,
     );
+    let plan = e.stack("a", &["plan", "platform.rhai"]);
+    ok(&plan);
+    plan.assert_stdout("moved from `cluster/t`");
+    plan.assert_stdout("moved from `t/manifest/Namespace/team-a`");
+    e.server.clear_requests();
     ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
+    assert_eq!(e.server.deletes(), Vec::<String>::new());
     let live = e.namespace("team-a").expect("still there");
     assert_eq!(e.uid("team-a"), Some(uid));
     assert_eq!(

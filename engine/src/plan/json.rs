@@ -28,6 +28,7 @@ pub fn plan_json(plan: &Plan) -> Json {
                 "kind": c.kind,
                 "action": c.action.as_str(),
                 "reason": c.reason,
+                "moved_from": c.moved_from,
                 "fields": c.fields.iter().map(|f| json!({
                     "path": f.path,
                     "before": leaf(&f.before),

@@ -5,6 +5,7 @@
 
 mod diff;
 mod json;
+mod moves;
 mod text;
 
 use std::collections::{BTreeMap, HashSet};
@@ -69,6 +70,8 @@ pub struct Change {
     /// Canonical desired inputs and their hash (none for a delete).
     pub inputs: Option<Json>,
     pub inputs_hash: Option<String>,
+    /// The id the state records it under, for a resource that moved.
+    pub moved_from: Option<ResourceId>,
 }
 
 /// A whole plan, in execution order: creates and updates in dependency
@@ -311,9 +314,11 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
             unknown_outputs,
             inputs: Some(inputs),
             inputs_hash: Some(inputs_hash),
+            moved_from: None,
         });
     }
     changes.extend(deletes(graph, state));
+    moves::detect(graph, state, &mut changes);
     Plan {
         stack: graph.declarations.stack.clone(),
         changes,
@@ -372,6 +377,7 @@ fn deletes(graph: &Graph, state: &State) -> Vec<Change> {
                 unknown_outputs: Vec::new(),
                 inputs: None,
                 inputs_hash: None,
+                moved_from: None,
             }
         })
         .collect()
