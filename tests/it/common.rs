@@ -101,6 +101,16 @@ impl TestContext {
         run_in(self.dir.path(), args, &[])
     }
 
+    /// A test directory holding `server`'s kubeconfig, and its path.
+    pub fn with_kubeconfig(server: &dyn stack_testkit::Cluster) -> (TestContext, PathBuf) {
+        let ctx = TestContext::new();
+        let kubeconfig = ctx.path().join("kubeconfig");
+        server
+            .write_kubeconfig(&kubeconfig)
+            .expect("write the kubeconfig");
+        (ctx, kubeconfig)
+    }
+
     /// Runs `stack` with extra environment variables.
     pub fn stack_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         run_in(self.dir.path(), args, env)

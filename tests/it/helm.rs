@@ -105,21 +105,12 @@ fn env_with_argocd() -> Env {
 
 /// A real kube-apiserver with the Argo CD double on.
 fn real_env_with_argocd() -> Env {
-    let cluster = RealCluster::take();
-    cluster.knobs().argocd().enable();
-    cluster
-        .install_argocd_crds()
-        .expect("install Argo CD's CRDs");
-    Env::on(Box::new(cluster))
+    Env::on(Box::new(RealCluster::take_with_argocd()))
 }
 
 impl Env {
     fn on(server: Box<dyn Cluster>) -> Env {
-        let ctx = TestContext::new();
-        let kubeconfig = ctx.path().join("kubeconfig");
-        server
-            .write_kubeconfig(&kubeconfig)
-            .expect("write the kubeconfig");
+        let (ctx, kubeconfig) = TestContext::with_kubeconfig(server.as_ref());
         Env {
             ctx,
             server,

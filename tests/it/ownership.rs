@@ -31,11 +31,7 @@ fn real_env() -> Env {
 
 impl Env {
     fn on(server: Box<dyn Cluster>) -> Env {
-        let ctx = TestContext::new();
-        let kubeconfig = ctx.path().join("kubeconfig");
-        server
-            .write_kubeconfig(&kubeconfig)
-            .expect("write the kubeconfig");
+        let (ctx, kubeconfig) = TestContext::with_kubeconfig(server.as_ref());
         Env {
             ctx,
             server,

@@ -88,12 +88,7 @@ fn env() -> Platform {
 /// upgrade to 1.21 is planned as `policy/v1`, which this server, still
 /// 1.20 behind moto's EKS, refuses at plan time, as it should.)
 fn real_env() -> Platform {
-    let cluster = RealCluster::take();
-    cluster.knobs().argocd().enable();
-    cluster
-        .install_argocd_crds()
-        .expect("install Argo CD's CRDs");
-    Platform::on(Box::new(cluster), ("1.19", "1.20"))
+    Platform::on(Box::new(RealCluster::take_with_argocd()), ("1.19", "1.20"))
 }
 
 impl Platform {

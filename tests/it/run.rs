@@ -48,24 +48,16 @@ pub(crate) fn env() -> Env {
 
 /// A real kube-apiserver of its own, behind the fault-injecting proxy.
 pub(crate) fn real_env() -> Env {
-    let cluster = RealCluster::take();
-    cluster
-        .install_argocd_crds()
-        .expect("install Argo CD's CRDs");
-    env_on(Box::new(cluster))
+    env_on(Box::new(RealCluster::take_with_argocd()))
 }
 
 fn env_on(server: Box<dyn Cluster>) -> Env {
-    let ctx = TestContext::new();
+    let (ctx, kubeconfig) = TestContext::with_kubeconfig(server.as_ref());
     ctx.write("e2e.rhai", STACK);
     // Argo CD runs there already (`argocd_installed: true`).
     server
         .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "argocd" } }))
         .expect("create the argocd namespace");
-    let kubeconfig = ctx.path().join("kubeconfig");
-    server
-        .write_kubeconfig(&kubeconfig)
-        .expect("write the kubeconfig");
     Env {
         ctx,
         server,
@@ -632,10 +624,7 @@ namespace(c, "apps");
 /// authority and a bearer token, as a user's kubeconfig reaches a cluster.
 #[test]
 fn a_run_over_tls_with_a_token_reaches_the_api_server() {
-    let cluster = RealCluster::take();
-    cluster
-        .install_argocd_crds()
-        .expect("install Argo CD's CRDs");
+    let cluster = RealCluster::take_with_argocd();
     let yaml = cluster.direct_kubeconfig_yaml();
     let e = env_on(Box::new(cluster));
     let direct = e.ctx.path().join("direct-kubeconfig");

@@ -116,6 +116,17 @@ impl RealCluster {
         }
     }
 
+    /// [`RealCluster::take`], with the Argo CD double on and Argo CD's
+    /// CRDs installed, as a cluster running Argo CD has them.
+    pub fn take_with_argocd() -> RealCluster {
+        let cluster = RealCluster::take();
+        cluster.knobs().argocd().enable();
+        cluster
+            .install_argocd_crds()
+            .unwrap_or_else(|e| panic!("cannot install Argo CD's CRDs: {e}"));
+        cluster
+    }
+
     /// Where a control-plane binary is: `STACK_KUBE_BIN`, else `PATH`.
     pub fn binary(name: &str) -> Result<PathBuf, String> {
         let from_env = std::env::var_os("STACK_KUBE_BIN")
