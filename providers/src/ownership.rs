@@ -19,6 +19,12 @@ pub fn check_create(
     match holder {
         None | Some(Holder::This) | Some(Holder::OtherResource(_)) => Ok(()),
         Some(Holder::Nobody) if adopt => Ok(()),
+        // Marked with this stack's name only: made by an earlier release of
+        // this stack (or a copy of it), which did not mark its identity.
+        Some(Holder::OtherStack {
+            stack,
+            resource: None,
+        }) if adopt && *stack == owner.stack => Ok(()),
         Some(Holder::Nobody) => Err(ProviderError::new(format!(
             "refused to take over {what}: it exists already and no stack owns it"
         ))
@@ -33,6 +39,12 @@ pub fn check_create(
                 None => format!("stack `{stack}` (or an earlier release of this one) holds it"),
             };
             let mut error = ProviderError::new(format!("refused to take over {what}: {held}"));
+            if *stack == owner.stack && resource.is_none() {
+                return Err(error.help(format!(
+                    "if this stack made it before it marked what it owns, declare `{}` with `adopt: true`; otherwise remove it from this script",
+                    owner.resource
+                )));
+            }
             if *stack == owner.stack {
                 error = error.detail(format!(
                     "that is another stack named `{stack}`: a copy of this script in another directory or repository, or with another state"
@@ -62,5 +74,48 @@ pub fn left_to(what: &dyn Display, holder: &Holder) -> String {
             format!("{what} now belongs to stack `{stack}`: not deleted")
         }
         Holder::This | Holder::Nobody => format!("{what} deleted"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            stack: "prod".into(),
+            identity: "id-1".into(),
+            resource: "t/namespace/a".into(),
+        }
+    }
+
+    #[test]
+    fn only_what_nobody_holds_or_an_earlier_release_marked_is_adopted() {
+        let me = owner();
+        let what = "Namespace a";
+        assert!(check_create(&what, None, &me, false).is_ok());
+        assert!(check_create(&what, Some(&Holder::This), &me, false).is_ok());
+        assert!(check_create(&what, Some(&Holder::Nobody), &me, false).is_err());
+        assert!(check_create(&what, Some(&Holder::Nobody), &me, true).is_ok());
+        let earlier = Holder::OtherStack {
+            stack: "prod".into(),
+            resource: None,
+        };
+        assert!(check_create(&what, Some(&earlier), &me, false).is_err());
+        assert!(check_create(&what, Some(&earlier), &me, true).is_ok());
+        let other = Holder::OtherStack {
+            stack: "prod".into(),
+            resource: Some("t/namespace/a".into()),
+        };
+        let refused = check_create(&what, Some(&other), &me, true).expect_err("another copy");
+        assert!(refused
+            .details
+            .iter()
+            .any(|d| d.contains("another stack named `prod`")));
+        let elsewhere = Holder::OtherStack {
+            stack: "web".into(),
+            resource: None,
+        };
+        assert!(check_create(&what, Some(&elsewhere), &me, true).is_err());
     }
 }
