@@ -18,11 +18,14 @@ use crate::failure::Failure;
 use crate::progress::{self, Progress};
 use crate::style;
 
-/// A resource the run could not apply, pointing at its declaration.
+/// A resource the run could not apply (or a plan refuses to), pointing at
+/// its declaration.
 #[derive(Debug, thiserror::Error)]
-#[error("`{id}` failed: {message}")]
+#[error("`{id}` {outcome}: {message}")]
 pub struct ResourceFailed {
     id: ResourceId,
+    /// `failed`, or `refused` before anything was tried.
+    outcome: &'static str,
     message: String,
     help: Option<String>,
     src: Option<NamedSource<std::sync::Arc<str>>>,
@@ -31,7 +34,11 @@ pub struct ResourceFailed {
 
 impl Diagnostic for ResourceFailed {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new("stack::run::failed"))
+        Some(Box::new(if self.outcome == "refused" {
+            "stack::plan::refused"
+        } else {
+            "stack::run::failed"
+        }))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         self.help
@@ -53,6 +60,14 @@ impl ResourceFailed {
     pub fn new(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
         failure(graph, id, error)
     }
+
+    /// What a plan refuses before anything is tried.
+    pub fn refused(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
+        ResourceFailed {
+            outcome: "refused",
+            ..failure(graph, id, error)
+        }
+    }
 }
 
 fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
@@ -61,6 +76,7 @@ fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFai
     help.extend(error.help.clone());
     ResourceFailed {
         id: id.clone(),
+        outcome: "failed",
         message: error.message.clone(),
         help: (!help.is_empty()).then(|| help.join("\n")),
         src: declared.map(|r| graph.sources().named(r.span.source)),

@@ -39,7 +39,7 @@ pub async fn preflight(
         .preflight(plan, state)
         .await
         .iter()
-        .map(|(id, error)| ResourceFailed::new(graph, id, error))
+        .map(|(id, error)| ResourceFailed::refused(graph, id, error))
         .collect();
     if problems.is_empty() {
         return Ok(());

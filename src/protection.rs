@@ -43,7 +43,7 @@ pub fn refuse_protected(graph: &Graph, plan: &Plan, state: &State) -> Result<(),
             };
             let error = ProviderError::new(format!("it is protected and the plan would {verb} it"))
                 .help(help);
-            ResourceFailed::new(graph, &change.id, &error)
+            ResourceFailed::refused(graph, &change.id, &error)
         })
         .collect();
     if resources.is_empty() {
