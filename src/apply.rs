@@ -21,11 +21,11 @@ use crate::style;
 /// A resource the run could not apply (or a plan refuses to), pointing at
 /// its declaration.
 #[derive(Debug, thiserror::Error)]
-#[error("`{id}` {outcome}: {message}")]
+#[error("`{id}` {}: {message}", if *refused { "refused" } else { "failed" })]
 pub struct ResourceFailed {
     id: ResourceId,
-    /// `failed`, or `refused` before anything was tried.
-    outcome: &'static str,
+    /// Refused by the plan before anything was tried, rather than failed.
+    refused: bool,
     message: String,
     help: Option<String>,
     src: Option<NamedSource<std::sync::Arc<str>>>,
@@ -34,7 +34,7 @@ pub struct ResourceFailed {
 
 impl Diagnostic for ResourceFailed {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(if self.outcome == "refused" {
+        Some(Box::new(if self.refused {
             "stack::plan::refused"
         } else {
             "stack::run::failed"
@@ -64,7 +64,7 @@ impl ResourceFailed {
     /// What a plan refuses before anything is tried.
     pub fn refused(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
         ResourceFailed {
-            outcome: "refused",
+            refused: true,
             ..failure(graph, id, error)
         }
     }
@@ -76,7 +76,7 @@ fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFai
     help.extend(error.help.clone());
     ResourceFailed {
         id: id.clone(),
-        outcome: "failed",
+        refused: false,
         message: error.message.clone(),
         help: (!help.is_empty()).then(|| help.join("\n")),
         src: declared.map(|r| graph.sources().named(r.span.source)),
