@@ -229,8 +229,19 @@ impl Executor<'_> {
     pub async fn run(&self, plan: &Plan, mut state: State) -> (Report, State) {
         let began = Instant::now();
         let mut report = Report::default();
+        // The identity every applied object carries is saved before the
+        // first one does, so that a run killed before its first save finds
+        // its own objects again instead of taking them for another stack's.
+        if state.ensure_identity() || state.serial == 0 {
+            state.serial += 1;
+            if let Err(e) = self.backend.save(&state).await {
+                report.state_error = Some(e);
+                return (report, state);
+            }
+        }
         // A moved resource is the same one under its new id: its record
-        // goes with it, and its apply re-marks what it owns.
+        // goes with it (and what named it, names it anew), and its apply
+        // re-marks what it owns.
         for change in plan
             .changes
             .iter()
@@ -239,6 +250,14 @@ impl Executor<'_> {
             if let Some(from) = &change.moved_from {
                 if let Some(recorded) = state.resources.remove(from) {
                     state.resources.insert(change.id.clone(), recorded);
+                }
+                for other in state.resources.values_mut() {
+                    if other.cluster.as_ref() == Some(from) {
+                        other.cluster = Some(change.id.clone());
+                    }
+                    for needed in other.depends_on.iter_mut().filter(|d| *d == from) {
+                        *needed = change.id.clone();
+                    }
                 }
             }
         }

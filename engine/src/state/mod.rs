@@ -34,8 +34,8 @@ pub struct State {
     /// Tells this stack from another of the same name (a copy of the script
     /// in another directory or repository): the objects and cloud
     /// resources it makes carry it. Made with the state and kept with it;
-    /// a state written before it existed gets one on its next save.
-    #[serde(default = "fresh_salt")]
+    /// a state written before it existed gets one when a run begins.
+    #[serde(default)]
     pub identity: String,
     #[serde(default)]
     pub resources: BTreeMap<ResourceId, ResourceState>,
@@ -171,6 +171,18 @@ pub enum StateError {
         #[help]
         help: Option<String>,
     },
+}
+
+impl State {
+    /// Gives a state read from before identities existed its identity;
+    /// true when it had none (it must be saved before anything carries it).
+    pub fn ensure_identity(&mut self) -> bool {
+        if self.identity.is_empty() {
+            self.identity = fresh_salt();
+            return true;
+        }
+        false
+    }
 }
 
 /// A salt that differs between states: time, process and address entropy
