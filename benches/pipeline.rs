@@ -38,6 +38,7 @@ fn matching_state(graph: &Graph) -> State {
                     depends_on: Vec::new(),
                     cluster: None,
                     deleting: false,
+                    intent: None,
                 },
             );
         }

@@ -147,7 +147,10 @@ impl Apply<'_> {
         router: &StackRouter,
     ) -> Result<ExitCode, Failure> {
         let out = style::stdout_style();
-        let state = backend.load().await.map_err(Failure::runtime)?;
+        let mut state = backend.load().await.map_err(Failure::runtime)?;
+        if self.operation == "destroy" || self.args.refresh {
+            crate::refresh::fold_unrecorded(&self.graph, &mut state, router).await;
+        }
         if let Some(target) = &self.target {
             if self.graph.get(target).is_none() {
                 let known: Vec<&str> = self
@@ -167,7 +170,7 @@ impl Apply<'_> {
         if self.args.refresh {
             plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend).await?;
         }
-        crate::preflight::preflight(&self.graph, &plan, &state, router, backend).await?;
+        let plan = crate::preflight::preflight(&self.graph, plan, &state, router, backend).await?;
         crate::protection::refuse_protected(&self.graph, &plan, &state)?;
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {

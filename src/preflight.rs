@@ -26,23 +26,25 @@ pub struct Refused {
 }
 
 /// Fails with every problem the providers find in `plan` (exit 2: the
-/// script does not fit its cluster); `Ok` when there is none, or when no
-/// cluster could be asked.
+/// script does not fit its cluster); else the plan with what its creates
+/// adopt marked so. When no cluster could be asked, the plan as it is.
 pub async fn preflight(
     graph: &Graph,
-    plan: &Plan,
+    plan: Plan,
     state: &State,
     router: &dyn Router,
     backend: &dyn StateBackend,
-) -> Result<(), Failure> {
-    let problems: Vec<ResourceFailed> = crate::refresh::quiet_executor(graph, router, backend)
-        .preflight(plan, state)
-        .await
+) -> Result<Plan, Failure> {
+    let found = crate::refresh::quiet_executor(graph, router, backend)
+        .preflight(&plan, state)
+        .await;
+    let problems: Vec<ResourceFailed> = found
+        .problems
         .iter()
         .map(|(id, error)| ResourceFailed::refused(graph, id, error))
         .collect();
     if problems.is_empty() {
-        return Ok(());
+        return Ok(plan.with_adoptions(&found.adoptions));
     }
     Err(Failure::usage(Refused {
         count: problems.len(),

@@ -41,6 +41,7 @@ impl Progress {
 fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "creating",
+        Action::Adopt => "adopting",
         Action::Update => "updating",
         Action::Replace => "replacing",
         Action::Delete => "deleting",
@@ -96,6 +97,12 @@ impl Observer for Progress {
             Outcome::Created => format!(
                 "  {} {} ({took}){}",
                 s.green("created"),
+                report.id,
+                resolved(report, s)
+            ),
+            Outcome::Adopted => format!(
+                "  {} {} ({took}){}",
+                s.green("adopted"),
                 report.id,
                 resolved(report, s)
             ),
@@ -161,8 +168,14 @@ pub fn summary(report: &Report, style: Style) -> String {
     let failed = n(|o| matches!(o, Outcome::Failed(_)));
     let skipped = n(|o| matches!(o, Outcome::Skipped { .. }));
     let cancelled = n(|o| matches!(o, Outcome::Cancelled));
+    let adopted = n(|o| matches!(o, Outcome::Adopted));
+    let adopted = if adopted > 0 {
+        format!(", {adopted} adopted")
+    } else {
+        String::new()
+    };
     let mut text = format!(
-        "{}: {created} created, {updated} updated, {replaced} replaced, {deleted} deleted, {unchanged} unchanged, {failed} failed, {skipped} skipped",
+        "{}: {created} created{adopted}, {updated} updated, {replaced} replaced, {deleted} deleted, {unchanged} unchanged, {failed} failed, {skipped} skipped",
         if report.cancelled {
             style.yellow("Interrupted")
         } else if report.failed() {

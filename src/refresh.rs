@@ -1,10 +1,13 @@
 //! `--refresh`: asks the providers for live differences of what the plan
-//! leaves alone, and turns drifted resources into updates.
+//! leaves alone, and turns drifted resources into updates; and looks on
+//! the clusters for what carries the stack's mark without a record (as
+//! `destroy` always does).
 
 use stack_engine::execute::{ExecuteOptions, Executor, Quiet};
 use stack_engine::plan::Plan;
 use stack_engine::provider::Router;
 use stack_engine::state::{State, StateBackend};
+use stack_engine::unrecorded::Unsearched;
 use stack_engine::Graph;
 
 use crate::apply::ResourceFailed;
@@ -39,5 +42,41 @@ pub fn quiet_executor<'a>(
         observer: &Quiet,
         backend,
         options: ExecuteOptions::default(),
+    }
+}
+
+/// Folds into `state` what carries the stack's mark on its clusters and no
+/// record holds, saying what was found; a cluster that cannot be searched
+/// is a warning (what the state records is still acted on, and nothing is
+/// deleted on the strength of a read that failed).
+pub async fn fold_unrecorded(graph: &Graph, state: &mut State, router: &dyn Router) {
+    let (found, unsearched) =
+        stack_engine::unrecorded::fold_into(state, &graph.declarations.stack, router).await;
+    let style = crate::style::stderr_style();
+    for object in &found {
+        let namespace = object
+            .namespace
+            .as_ref()
+            .map(|n| format!("{n}/"))
+            .unwrap_or_default();
+        eprintln!(
+            "{} {}/{namespace}{} carries this stack's mark and no record: a run that did not finish applied it",
+            style.yellow("found"),
+            object.kind,
+            object.name
+        );
+    }
+    for Unsearched { cluster, error } in unsearched {
+        eprintln!(
+            "{} {}: {}{}",
+            style.yellow("warning"),
+            cluster,
+            error.message,
+            error
+                .details
+                .iter()
+                .map(|d| format!("\n  {d}"))
+                .collect::<String>()
+        );
     }
 }

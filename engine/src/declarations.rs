@@ -18,6 +18,15 @@ pub enum StateConfig {
     },
 }
 
+/// A resource renamed in the script (`moved(#{ from, to })`): the state's
+/// record of `from` is the record of `to`, and nothing is deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moved {
+    pub from: ResourceId,
+    pub to: ResourceId,
+    pub span: Span,
+}
+
 /// The output of evaluating a stack: its resources, in declaration order, and
 /// every source they were declared in.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +39,8 @@ pub struct Declarations {
     pub resources: Vec<Resource>,
     /// The state backend, when the script chose one.
     pub state: Option<StateConfig>,
+    /// Renames declared with `moved(...)`, in declaration order.
+    pub moves: Vec<Moved>,
 }
 
 impl Declarations {

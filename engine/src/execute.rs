@@ -25,7 +25,7 @@ use crate::provider::{
     RunChanges,
 };
 use crate::resource::{Kind, Resource, ResourceId};
-use crate::state::{ResourceState, State, StateBackend, StateError};
+use crate::state::{Intent, ObjectRef, ResourceState, State, StateBackend, StateError};
 use crate::value::{OutputRef, Resolve, Secret, Value};
 
 /// A state save in flight beside the running work.
@@ -72,6 +72,8 @@ impl Default for ExecuteOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Created,
+    /// Created by taking over what existed and nobody owned.
+    Adopted,
     Updated,
     Replaced,
     Deleted,
@@ -207,6 +209,15 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     number.is_empty().then(|| Duration::from_secs(total))
 }
 
+/// What the live world says of a plan before it is shown.
+#[derive(Debug, Default)]
+pub struct Preflight {
+    /// What cannot be applied as declared, in graph order.
+    pub problems: Vec<(ResourceId, ProviderError)>,
+    /// What the creates would take over (`adopt: true`).
+    pub adoptions: HashMap<ResourceId, Vec<crate::provider::Adoption>>,
+}
+
 pub struct Executor<'a> {
     pub graph: &'a Graph,
     pub router: &'a dyn Router,
@@ -334,11 +345,12 @@ impl Executor<'_> {
     }
 
     /// Asks the providers to check what the plan would create or change
-    /// against the live world (kinds the cluster does not serve), before
-    /// anything runs. Every problem found is returned, in graph order; a
+    /// against the live world (kinds the cluster does not serve, things
+    /// that exist already), before anything runs. Every problem found is
+    /// returned, in graph order, with what the creates would adopt; a
     /// resource whose inputs wait on outputs not known yet is left to the
     /// run.
-    pub async fn preflight(&self, plan: &Plan, state: &State) -> Vec<(ResourceId, ProviderError)> {
+    pub async fn preflight(&self, plan: &Plan, state: &State) -> Preflight {
         let outputs: HashMap<ResourceId, BTreeMap<String, Json>> = state
             .resources
             .iter()
@@ -348,10 +360,15 @@ impl Executor<'_> {
         let changing: HashSet<&ResourceId> = plan
             .changes
             .iter()
-            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+            .filter(|c| {
+                matches!(
+                    c.action,
+                    Action::Create | Action::Adopt | Action::Update | Action::Replace
+                )
+            })
             .map(|c| &c.id)
             .collect();
-        let mut problems = Vec::new();
+        let mut found = Preflight::default();
         for resource in self.graph.in_order().filter(|r| changing.contains(&r.id)) {
             let Ok(request) = self.plain_request(resource, state, &outputs, &depths) else {
                 continue;
@@ -359,11 +376,15 @@ impl Executor<'_> {
             let Ok(provider) = self.router.route(request.route_key()) else {
                 continue;
             };
-            if let Err(e) = provider.preflight(&request).await {
-                problems.push((resource.id.clone(), e));
+            match provider.preflight(&request).await {
+                Ok(adoptions) if adoptions.is_empty() => {}
+                Ok(adoptions) => {
+                    found.adoptions.insert(resource.id.clone(), adoptions);
+                }
+                Err(e) => found.problems.push((resource.id.clone(), e)),
             }
         }
-        problems
+        found
     }
 
     /// Resources to apply, as indices into the graph's resources.
@@ -396,6 +417,8 @@ impl Executor<'_> {
         let resources = self.graph.resources();
         let actions: HashMap<&ResourceId, Action> =
             plan.changes.iter().map(|c| (&c.id, c.action)).collect();
+        let planned: HashMap<&ResourceId, &crate::plan::Change> =
+            plan.changes.iter().map(|c| (&c.id, c)).collect();
         let selected = self.selected();
         let in_run: HashSet<usize> = selected.iter().copied().collect();
         let position: HashMap<&ResourceId, usize> = resources
@@ -428,11 +451,20 @@ impl Executor<'_> {
         let mut running = FuturesUnordered::new();
         let depths = self.graph.depths();
         type Saved = (usize, Action, Outcome, Duration);
+        type Start = (
+            usize,
+            Action,
+            Result<ApplyRequest, ProviderError>,
+            Option<ResourceState>,
+        );
         let mut unsaved: Vec<Saved> = Vec::new();
         let mut in_save: Vec<Saved> = Vec::new();
+        // Applies whose intent must be saved before they begin.
+        let mut held: Vec<Start> = Vec::new();
+        let mut starting: Vec<Start> = Vec::new();
         let mut saving: Option<PendingSave<'_>> = None;
         loop {
-            while running.len() < self.options.parallelism.max(1)
+            while running.len() + held.len() + starting.len() < self.options.parallelism.max(1)
                 && !self.options.cancel.is_cancelled()
                 && report.state_error.is_none()
             {
@@ -454,22 +486,31 @@ impl Executor<'_> {
                         r.progress = progress.sink(&resource.id);
                         r
                     });
-                running.push(self.carry_out(
-                    i,
-                    action,
-                    request,
-                    state.resources.get(&resource.id).cloned(),
-                ));
+                let previous = state
+                    .resources
+                    .get(&resource.id)
+                    .and_then(ResourceState::confirmed);
+                let start = (i, action, request, previous);
+                match start.2.as_ref().ok().zip(planned.get(&resource.id)) {
+                    Some((request, change))
+                        if self.write_intent(state, resource, change, request) =>
+                    {
+                        held.push(start);
+                    }
+                    _ => running.push(self.carry_out(start)),
+                }
             }
             // Completed resources wait here until a save holds them; only
             // then do their dependents start. Saves run beside the work, and
-            // whatever completes during one goes into the next.
-            if saving.is_none() && !unsaved.is_empty() {
+            // whatever completes during one goes into the next, with the
+            // intents of the applies that wait to begin.
+            if saving.is_none() && (!unsaved.is_empty() || !held.is_empty()) {
                 state.serial += 1;
                 let snapshot = state.clone();
                 let backend = self.backend;
                 saving = Some(Box::pin(async move { backend.save(&snapshot).await }));
                 in_save = std::mem::take(&mut unsaved);
+                starting = std::mem::take(&mut held);
             }
             if running.is_empty() && saving.is_none() {
                 break;
@@ -495,6 +536,7 @@ impl Executor<'_> {
                                     .push((done.action.as_str().to_string(), resource.id.clone()));
                                 let outcome = match done.action {
                                     Action::Create => Outcome::Created,
+                                    Action::Adopt => Outcome::Adopted,
                                     Action::Replace => Outcome::Replaced,
                                     _ => Outcome::Updated,
                                 };
@@ -520,6 +562,14 @@ impl Executor<'_> {
                                 self.finish_with(report, &resources[i], action, outcome, elapsed, recorded);
                                 release(i, &dependents, &mut waiting, &mut ready);
                             }
+                            for start in std::mem::take(&mut starting) {
+                                if self.options.cancel.is_cancelled() {
+                                    settled.insert(start.0);
+                                    self.finish(report, &resources[start.0], start.1, Outcome::Cancelled, Duration::ZERO);
+                                } else {
+                                    running.push(self.carry_out(start));
+                                }
+                            }
                         }
                         Err(e) => {
                             // Applied, but not recorded: the next run applies
@@ -527,6 +577,11 @@ impl Executor<'_> {
                             for (i, action, _, elapsed) in std::mem::take(&mut in_save) {
                                 let error = ProviderError::new("applied, but the state could not be saved: the next run applies it again");
                                 self.finish(report, &resources[i], action, Outcome::Failed(error), elapsed);
+                            }
+                            // Not begun: what is applied is recorded first.
+                            for (i, action, _, _) in std::mem::take(&mut starting) {
+                                settled.insert(i);
+                                self.finish(report, &resources[i], action, Outcome::Cancelled, Duration::ZERO);
                             }
                             report.state_error = Some(e);
                         }
@@ -723,7 +778,15 @@ impl Executor<'_> {
             inputs,
             objects,
             cluster,
-            previous: state.resources.get(&resource.id).cloned(),
+            previous: state
+                .resources
+                .get(&resource.id)
+                .and_then(ResourceState::confirmed),
+            unconfirmed: state
+                .resources
+                .get(&resource.id)
+                .map(|r| r.unconfirmed_objects().to_vec())
+                .unwrap_or_default(),
             wave: depths
                 .get(&resource.id)
                 .copied()
@@ -747,10 +810,12 @@ impl Executor<'_> {
     /// Applies one resource (deleting it first for a replace).
     fn carry_out(
         &self,
-        index: usize,
-        action: Action,
-        request: Result<ApplyRequest, ProviderError>,
-        previous: Option<ResourceState>,
+        (index, action, request, previous): (
+            usize,
+            Action,
+            Result<ApplyRequest, ProviderError>,
+            Option<ResourceState>,
+        ),
     ) -> impl std::future::Future<Output = Done> + '_ {
         let started = Instant::now();
         async move {
@@ -786,6 +851,60 @@ impl Executor<'_> {
                 started,
             }
         }
+    }
+
+    /// Records in `state` what `request` is about to make that the state
+    /// does not hold yet (the resource itself, or objects it gains); true
+    /// when there is such a thing, and the state must be saved before the
+    /// apply begins.
+    fn write_intent(
+        &self,
+        state: &mut State,
+        resource: &Resource,
+        change: &crate::plan::Change,
+        request: &ApplyRequest,
+    ) -> bool {
+        let recorded = state.resources.get(&resource.id);
+        let first = recorded.is_none_or(|r| r.confirmed().is_none());
+        let mut objects: Vec<ObjectRef> = recorded
+            .map(|r| r.unconfirmed_objects().to_vec())
+            .unwrap_or_default();
+        for object in request.objects.iter().filter_map(objects::object_ref) {
+            let held = recorded.is_some_and(|r| r.objects.contains(&object));
+            if !held && !objects.contains(&object) {
+                objects.push(object);
+            }
+        }
+        if !first && objects.is_empty() {
+            return false;
+        }
+        let intent = Some(Intent { first, objects });
+        match state.resources.get_mut(&resource.id) {
+            Some(recorded) if !first => recorded.intent = intent,
+            _ => {
+                let inputs = change.inputs.clone().unwrap_or(Json::Null);
+                state.resources.insert(
+                    resource.id.clone(),
+                    ResourceState {
+                        kind: resource.kind,
+                        inputs_hash: change.inputs_hash.clone().unwrap_or_else(|| hash(&inputs)),
+                        inputs,
+                        outputs: BTreeMap::new(),
+                        objects: Vec::new(),
+                        depends_on: self.needed_ids(&resource.id),
+                        cluster: resource.cluster.clone(),
+                        deleting: false,
+                        intent,
+                    },
+                );
+            }
+        }
+        true
+    }
+
+    /// What the state records `id` as needing: deletes go the other way.
+    fn needed_ids(&self, id: &ResourceId) -> Vec<ResourceId> {
+        self.graph.needs(id).iter().map(|r| r.id.clone()).collect()
     }
 
     /// Writes a completed resource into the state and the run's outputs.
@@ -841,14 +960,10 @@ impl Executor<'_> {
                 inputs,
                 outputs: recorded_outputs,
                 objects: applied.objects.clone(),
-                depends_on: self
-                    .graph
-                    .needs(&resource.id)
-                    .iter()
-                    .map(|r| r.id.clone())
-                    .collect(),
+                depends_on: self.needed_ids(&resource.id),
                 cluster: resource.cluster.clone(),
                 deleting: false,
+                intent: None,
             },
         );
     }
@@ -911,20 +1026,10 @@ impl Executor<'_> {
                     continue;
                 };
                 self.observer.started(id, Action::Delete);
-                let cluster = recorded.cluster.as_ref().and_then(|c| {
-                    let r = state.resources.get(c)?;
-                    Some(ClusterTarget {
-                        id: c.clone(),
-                        name: c
-                            .as_str()
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or_default()
-                            .to_string(),
-                        inputs: r.inputs.clone(),
-                        outputs: r.outputs.clone(),
-                    })
-                });
+                let cluster = recorded
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| ClusterTarget::recorded(state, c));
                 let request = DeleteRequest {
                     id: id.clone(),
                     kind: recorded.kind,

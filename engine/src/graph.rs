@@ -34,6 +34,18 @@ pub enum GraphError {
         #[related]
         notes: Vec<SpanNote>,
     },
+    /// A `moved(...)` that cannot hold.
+    #[error("{message}")]
+    #[diagnostic(code(stack::graph::moved))]
+    Moved {
+        message: String,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+        #[label("declared here")]
+        span: miette::SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
     /// A `depends_on` names an id nothing declares.
     #[error("`{id}` is not declared")]
     #[diagnostic(code(stack::graph::dangling))]
@@ -185,6 +197,7 @@ impl Graph {
         }
         check_argocd(&declarations)?;
         check_keycloak(&declarations)?;
+        check_moves(&declarations, &index)?;
         if let Some(cycle) = find_cycle(&graph) {
             return Err(cycle_error(&declarations, &graph, &cycle));
         }
@@ -470,6 +483,62 @@ fn check_argocd(declarations: &Declarations) -> Result<(), GraphError> {
                 labels,
                 notes,
             });
+        }
+    }
+    Ok(())
+}
+
+/// Each `moved` goes to a declared resource, from one the script no longer
+/// declares, and each old id moves once.
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
+fn check_moves(
+    declarations: &Declarations,
+    index: &HashMap<ResourceId, NodeIndex>,
+) -> Result<(), GraphError> {
+    let fail = |moved: &crate::declarations::Moved, message: String, help: Option<String>| {
+        GraphError::Moved {
+            message,
+            src: declarations.sources.named(moved.span.source),
+            span: moved.span.source_span(),
+            help,
+        }
+    };
+    for (i, moved) in declarations.moves.iter().enumerate() {
+        if !index.contains_key(&moved.to) {
+            let mut known: Vec<&str> = index.keys().map(ResourceId::as_str).collect();
+            known.sort_unstable();
+            return Err(fail(
+                moved,
+                format!("`{}` is moved to `{}`, which this script does not declare", moved.from, moved.to),
+                suggest::did_you_mean(moved.to.as_str(), known)
+                    .or_else(|| Some("`to` is the new declaration: its handle, or its id as `stack check` lists it".into())),
+            ));
+        }
+        if index.contains_key(&moved.from) {
+            return Err(fail(
+                moved,
+                format!(
+                    "`{}` is moved to `{}`, but the script still declares it",
+                    moved.from, moved.to
+                ),
+                Some("a move renames: remove the old declaration, or this `moved`".into()),
+            ));
+        }
+        if let Some(first) = declarations.moves[..i]
+            .iter()
+            .find(|m| m.from == moved.from)
+        {
+            return Err(fail(
+                moved,
+                format!(
+                    "`{}` is moved twice: to `{}` and to `{}`",
+                    moved.from, first.to, moved.to
+                ),
+                Some("one record can become one resource: keep one of the two".into()),
+            ));
         }
     }
     Ok(())

@@ -16,6 +16,7 @@
 //! - `plan/` — desired versus recorded: actions and field diffs
 //! - `provider.rs` — the `Provider` trait providers implement, and routing
 //! - `execute.rs` — the executor: bounded, dependency-ordered, saving as it goes
+//! - `unrecorded.rs` — what carries a stack's mark on its clusters without a record
 //! - `render.rs` — the GitOps layout written by `stack render`
 //! - `graph_format.rs` — the graph as text, DOT and Mermaid
 //! - `suggest.rs` — "did you mean" for every name a user can mistype
@@ -33,6 +34,7 @@ pub mod resource;
 pub mod source;
 pub mod state;
 pub mod suggest;
+pub mod unrecorded;
 pub mod value;
 
 pub use declarations::Declarations;

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use crate::ownership::Owner;
 use crate::resource::{Kind, ResourceId};
 use crate::state::backend::BoxFuture;
-use crate::state::{ObjectRef, ResourceState};
+use crate::state::{ObjectRef, ResourceState, State};
 
 /// The cluster a resource lives on, as far as it is known when the
 /// resource runs: its declared inputs and the outputs it reported.
@@ -33,6 +33,23 @@ impl ClusterTarget {
     /// `"direct"` (the default) or `"gitops"`.
     pub fn delivery(&self) -> &str {
         self.input_str("delivery").unwrap_or("direct")
+    }
+
+    /// The cluster `id` as the state recorded it, for what is no longer
+    /// declared (or found on it without a record).
+    pub fn recorded(state: &State, id: &ResourceId) -> Option<ClusterTarget> {
+        let recorded = state.resources.get(id)?;
+        Some(ClusterTarget {
+            id: id.clone(),
+            name: id
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            inputs: recorded.inputs.clone(),
+            outputs: recorded.outputs.clone(),
+        })
     }
 }
 
@@ -83,6 +100,10 @@ pub struct ApplyRequest {
     /// What the state recorded from the last apply, to prune objects the
     /// resource no longer has.
     pub previous: Option<ResourceState>,
+    /// Objects a run that did not finish may have applied for it, beside
+    /// `previous`: pruned when the resource no longer has them, if they
+    /// carry this stack's mark.
+    pub unconfirmed: Vec<ObjectRef>,
     /// Argo CD sync wave, for delivery that writes manifests.
     pub wave: usize,
     /// How long to wait for readiness.
@@ -147,6 +168,16 @@ pub struct DeleteRequest {
     pub progress: ProgressSink,
 }
 
+/// A live thing a create takes over (`adopt: true`), found before a plan
+/// is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adoption {
+    /// What is taken over (`Namespace/team-a`, `EKS cluster `prod``).
+    pub what: String,
+    /// What the apply changes in it.
+    pub changes: Vec<Drift>,
+}
+
 /// A difference between what was applied and what is live (`plan --refresh`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drift {
@@ -208,14 +239,15 @@ pub trait Provider: Send + Sync {
         -> BoxFuture<'a, Result<(), ProviderError>>;
 
     /// What only the live world can tell before a plan is shown: that a
-    /// reachable cluster serves the kinds `request` would apply. `Ok` when
-    /// it cannot tell (the cluster does not exist yet, or cannot be
-    /// reached); the apply then says what went wrong.
+    /// reachable cluster serves the kinds `request` would apply, that
+    /// nothing it would create belongs to someone else, and what it would
+    /// adopt. `Ok` with nothing when it cannot tell (the cluster does not
+    /// exist yet, or cannot be reached); the apply then checks again.
     fn preflight<'a>(
         &'a self,
         _request: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, Result<Vec<Adoption>, ProviderError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     /// Live differences from what `request` would apply.
@@ -223,6 +255,18 @@ pub trait Provider: Send + Sync {
         &'a self,
         _request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<Vec<Drift>, ProviderError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// What carries `owner`'s stack mark (its identity) on the cluster of
+    /// `target`, by the resource each names: what a run applied and did not
+    /// live to record is found so. Providers that make no live objects find
+    /// nothing.
+    fn marked<'a>(
+        &'a self,
+        _target: &'a ClusterTarget,
+        _owner: &'a Owner,
+    ) -> BoxFuture<'a, Result<Vec<(ResourceId, ObjectRef)>, ProviderError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 

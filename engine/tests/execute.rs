@@ -219,9 +219,13 @@ async fn a_failure_skips_dependents_and_independents_still_run() {
     assert!(state
         .resources
         .contains_key(&ResourceId::new("c/namespace/a")));
+    // What failed is known only as what a run meant to make.
+    assert!(state.resources[&ResourceId::new("c/namespace/b")]
+        .confirmed()
+        .is_none());
     assert!(!state
         .resources
-        .contains_key(&ResourceId::new("c/namespace/b")));
+        .contains_key(&ResourceId::new("c/namespace/c")));
     assert_eq!(report.resources.len(), 6);
 }
 
@@ -444,5 +448,98 @@ async fn providers_report_progress_to_the_observer() {
     assert!(
         heard.contains(&"c/namespace/a: DELETING".to_string()),
         "{heard:?}"
+    );
+}
+
+/// Reads the saved state when asked to apply: what a run killed now
+/// would leave behind.
+struct Peeker {
+    state_file: std::path::PathBuf,
+    seen: Mutex<Vec<(String, serde_json::Value)>>,
+    fail: bool,
+}
+
+impl Provider for Peeker {
+    fn name(&self) -> &'static str {
+        "peeker"
+    }
+
+    fn apply<'a>(&'a self, r: &'a ApplyRequest) -> BoxFuture<'a, Result<Applied, ProviderError>> {
+        Box::pin(async move {
+            let saved: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&self.state_file).unwrap()).unwrap();
+            let record = saved["resources"][r.id.as_str()].clone();
+            self.seen.lock().unwrap().push((r.id.to_string(), record));
+            if self.fail && r.kind == Kind::Namespace {
+                return Err(ProviderError::new("the API went away"));
+            }
+            Ok(Applied::default())
+        })
+    }
+
+    fn delete<'a>(&'a self, _: &'a DeleteRequest) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct Only(Arc<Peeker>);
+
+impl Router for Only {
+    fn route(&self, _: RouteKey<'_>) -> Result<Arc<dyn Provider>, ProviderError> {
+        Ok(self.0.clone())
+    }
+    fn all(&self) -> Vec<Arc<dyn Provider>> {
+        vec![self.0.clone()]
+    }
+}
+
+#[tokio::test]
+async fn what_is_created_is_recorded_as_an_intent_before_the_provider_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("test.state.json");
+    let backend = LocalBackend::new(state_file.clone(), "test");
+    let peeker = Arc::new(Peeker {
+        state_file,
+        seen: Mutex::new(Vec::new()),
+        fail: true,
+    });
+    let g = graph(&[("a", &[])]);
+    let state = backend.load().await.unwrap();
+    let p = plan(&g, &state);
+    let router = Only(peeker.clone());
+    let executor = Executor {
+        graph: &g,
+        router: &router,
+        observer: &Quiet,
+        backend: &backend,
+        options: ExecuteOptions::default(),
+    };
+    let (report, state) = executor.run(&p, state).await;
+    assert!(report.failed());
+    for (id, record) in peeker.seen.lock().unwrap().iter() {
+        assert_eq!(
+            record["intent"]["first"],
+            json!(true),
+            "{id} had no intent: {record}"
+        );
+    }
+    // The namespace failed: its record stays an intent, which the next
+    // plan creates and a script without it deletes.
+    let saved = backend.load().await.unwrap();
+    assert_eq!(saved, state);
+    let ns = ResourceId::new("c/namespace/a");
+    assert!(saved.resources[&ns].confirmed().is_none());
+    assert!(saved.resources[&ResourceId::new("cluster/c")]
+        .intent
+        .is_none());
+    let again = plan(&g, &saved);
+    assert_eq!(
+        again.changes.iter().find(|c| c.id == ns).unwrap().action,
+        Action::Create
+    );
+    let without = plan(&graph(&[]), &saved);
+    assert_eq!(
+        without.changes.iter().find(|c| c.id == ns).unwrap().action,
+        Action::Delete
     );
 }

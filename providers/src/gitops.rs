@@ -186,13 +186,13 @@ impl GitOpsProvider {
             }
             applied.objects.push(identity);
         }
-        // Files of objects this resource no longer has.
-        if let Some(previous) = &request.previous {
-            for old in &previous.objects {
-                let file = base.join(object_file(request.kind, old));
-                if !written.contains(&file) {
-                    remove_file(&file).await?;
-                }
+        // Files of objects this resource no longer has (or a run that did
+        // not finish meant it to have).
+        let recorded = request.previous.iter().flat_map(|p| &p.objects);
+        for old in recorded.chain(&request.unconfirmed) {
+            let file = base.join(object_file(request.kind, old));
+            if !written.contains(&file) {
+                remove_file(&file).await?;
             }
         }
         if request.kind == Kind::HelmApp {
@@ -210,7 +210,12 @@ impl GitOpsProvider {
         let cluster = self.target(request.cluster.as_ref(), request.id.as_str())?;
         let checkout = self.checkout(cluster).await?;
         let base = checkout.dir.join(&checkout.cluster_dir);
-        for object in &request.recorded.objects {
+        let recorded = &request.recorded;
+        for object in recorded
+            .objects
+            .iter()
+            .chain(recorded.unconfirmed_objects())
+        {
             remove_file(&base.join(object_file(request.kind, object))).await?;
         }
         Ok(())

@@ -58,12 +58,27 @@ pub fn check_create(
     }
 }
 
+/// Whether a create that `check_create` lets through takes over what
+/// `holder` holds: something no stack marked as its own now.
+pub fn is_adopted(holder: &Holder) -> bool {
+    matches!(
+        holder,
+        Holder::Nobody | Holder::OtherStack { resource: None, .. }
+    )
+}
+
 /// Whether `owner` may delete what `holder` holds: what another stack or
 /// another resource holds now is left alone. A thing without ownership
-/// that the state records is this stack's, made by a release that did not
-/// mark ownership yet.
-pub fn may_delete(holder: &Holder) -> bool {
-    matches!(holder, Holder::This | Holder::Nobody)
+/// that the state records as applied (`confirmed`) is this stack's, made
+/// by a release that did not mark ownership yet; one a run only meant to
+/// make is this stack's only if it carries its mark (else the run never
+/// made it: it was refused, or killed first).
+pub fn may_delete(holder: &Holder, confirmed: bool) -> bool {
+    match holder {
+        Holder::This => true,
+        Holder::Nobody => confirmed,
+        Holder::OtherResource(_) | Holder::OtherStack { .. } => false,
+    }
 }
 
 /// What a delete says about a thing it leaves to its new holder.
@@ -73,7 +88,8 @@ pub fn left_to(what: &dyn Display, holder: &Holder) -> String {
         Holder::OtherStack { stack, .. } => {
             format!("{what} now belongs to stack `{stack}`: not deleted")
         }
-        Holder::This | Holder::Nobody => format!("{what} deleted"),
+        Holder::Nobody => format!("{what} was not made by this stack: not deleted"),
+        Holder::This => format!("{what} deleted"),
     }
 }
 
@@ -117,5 +133,14 @@ mod tests {
             resource: None,
         };
         assert!(check_create(&what, Some(&elsewhere), &me, true).is_err());
+    }
+
+    #[test]
+    fn what_a_run_only_meant_to_make_is_deleted_only_with_this_stacks_mark() {
+        assert!(may_delete(&Holder::This, false));
+        assert!(may_delete(&Holder::Nobody, true));
+        assert!(!may_delete(&Holder::Nobody, false));
+        let other = Holder::OtherResource("t/namespace/b".into());
+        assert!(!may_delete(&other, true));
     }
 }

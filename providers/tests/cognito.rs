@@ -36,6 +36,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         objects: Vec::new(),
         cluster: None,
         previous: previous.map(|(inputs, applied)| recorded(Kind::Oidc, inputs, applied)),
+        unconfirmed: Vec::new(),
         wave: 0,
         timeout: Duration::from_secs(30),
         wait: true,

@@ -73,6 +73,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         objects: Vec::new(),
         cluster: None,
         previous: previous.map(|(inputs, applied)| recorded(Kind::Cluster, inputs, applied)),
+        unconfirmed: Vec::new(),
         wave: 0,
         timeout: Duration::from_secs(60),
         wait: true,
@@ -420,6 +421,8 @@ async fn a_cluster_of_the_same_name_in_another_stack_is_neither_taken_over_nor_d
     assert!(error.message.contains("no stack owns it"), "{error:?}");
     let mut adopting = second.clone();
     adopting.inputs["adopt"] = json!(true);
+    let shown = provider.preflight(&adopting).await.expect("adoptable");
+    assert_eq!(shown.len(), 1, "the plan shows it adopted: {shown:?}");
     provider.apply(&adopting).await.expect("adopted");
     let now = tags(&client).await;
     assert_eq!(

@@ -17,12 +17,19 @@ pub fn run(
     detailed_exitcode: bool,
     refresh: bool,
 ) -> Result<ExitCode, Failure> {
-    let loaded = load::load(args, load::planned_graph(args)?)?;
-    let mut plan = plan::plan(&loaded.graph, &loaded.state);
+    let mut loaded = load::load(args, load::planned_graph(args)?)?;
     let stack = loaded.graph.declarations.stack.clone();
     let router = stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
     let backend = crate::backend::for_stack(args, &loaded.graph, router.clients.clone());
     let runtime = load::runtime()?;
+    if refresh {
+        runtime.block_on(crate::refresh::fold_unrecorded(
+            &loaded.graph,
+            &mut loaded.state,
+            &router,
+        ));
+    }
+    let mut plan = plan::plan(&loaded.graph, &loaded.state);
     if refresh {
         plan = runtime.block_on(crate::refresh::refresh(
             &loaded.graph,
@@ -32,9 +39,9 @@ pub fn run(
             backend.as_ref(),
         ))?;
     }
-    runtime.block_on(crate::preflight::preflight(
+    let plan = runtime.block_on(crate::preflight::preflight(
         &loaded.graph,
-        &plan,
+        plan,
         &loaded.state,
         &router,
         backend.as_ref(),

@@ -123,21 +123,34 @@ impl<'a> Declaration<'a> {
     }
 }
 
+/// Fails at the first option of the current call that `schema` refuses,
+/// pointing at its key.
+pub fn check_options(
+    ctx: &NativeCallContext,
+    session: &Session,
+    schema: &Schema,
+    opts: &Map,
+) -> RhaiResult<()> {
+    let Some(problem) = schema.validate(opts).into_iter().next() else {
+        return Ok(());
+    };
+    let call = session.call_span(ctx);
+    Err(Fault::new("stack::script::option", problem.message)
+        .label(if problem.key.is_empty() {
+            "in this call"
+        } else {
+            "here"
+        })
+        .help_opt(problem.help)
+        .at(key_span(session, call, &problem.key))
+        .raise(ctx.call_position()))
+}
+
 /// Records a declaration and returns its handle.
 pub fn declare(ctx: &NativeCallContext, session: &Session, d: Declaration) -> RhaiResult<Handle> {
     let pos = ctx.call_position();
     let call = session.call_span(ctx);
-    if let Some(problem) = d.schema.validate(&d.opts).into_iter().next() {
-        return Err(Fault::new("stack::script::option", problem.message)
-            .label(if problem.key.is_empty() {
-                "in this call"
-            } else {
-                "here"
-            })
-            .help_opt(problem.help)
-            .at(key_span(session, call, &problem.key))
-            .raise(pos));
-    }
+    check_options(ctx, session, d.schema, &d.opts)?;
     let mut inputs = BTreeMap::new();
     let mut depends_on = Vec::new();
     for (key, value) in &d.opts {

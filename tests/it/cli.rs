@@ -86,6 +86,7 @@ fn applied_state(ctx: &TestContext, file: &str) -> State {
                 depends_on: Vec::new(),
                 cluster: None,
                 deleting: false,
+                intent: None,
             },
         );
     }
@@ -257,7 +258,7 @@ fn plan_as_json_for_pipelines() {
     assert_eq!(plan["stack"], json!("dev"));
     assert_eq!(
         plan["summary"],
-        json!({ "create": 6, "update": 0, "replace": 0, "delete": 0, "unchanged": 0 })
+        json!({ "create": 6, "adopt": 0, "update": 0, "replace": 0, "delete": 0, "unchanged": 0 })
     );
     let changes = plan["changes"].as_array().expect("changes is a list");
     let ids: Vec<&str> = changes.iter().filter_map(|c| c["id"].as_str()).collect();
@@ -344,6 +345,7 @@ fn plan_against_recorded_state_shows_every_action() {
             depends_on: vec![ResourceId::new("cluster/dev")],
             cluster: Some(ResourceId::new("cluster/dev")),
             deleting: false,
+            intent: None,
         },
     );
     write_state(&ctx.path().join("recorded.json"), &state);
@@ -363,7 +365,7 @@ fn plan_against_recorded_state_shows_every_action() {
     let plan = parse_json(&run);
     assert_eq!(
         plan["summary"],
-        json!({ "create": 0, "update": 1, "replace": 1, "delete": 1, "unchanged": 4 })
+        json!({ "create": 0, "adopt": 0, "update": 1, "replace": 1, "delete": 1, "unchanged": 4 })
     );
     let action = |id: &str| {
         plan["changes"]

@@ -136,6 +136,27 @@ namespace(c, "legacy", #{ labels: #{ team: "a" } ADOPT });
     );
 
     e.script("a", &script.replace(" ADOPT", ", adopt: true"));
+    // The plan shows the take-over, with the live object as the "before".
+    let plan = e.stack("a", &["plan", "platform.rhai", "--output", "json"]);
+    ok(&plan);
+    let plan: Json = serde_json::from_str(&plan.stdout).expect("a JSON plan");
+    let change = &plan["changes"][1];
+    assert_eq!(change["action"], json!("adopt"), "{plan:#}");
+    assert_eq!(plan["summary"]["adopt"], json!(1));
+    let team = change["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("metadata.labels.team"))
+        })
+        .unwrap_or_else(|| panic!("the label it adds: {plan:#}"));
+    assert_eq!(
+        (&team["before"], &team["after"]),
+        (&Json::Null, &json!("a"))
+    );
     ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
     let live = e.namespace("legacy").expect("adopted");
     assert_eq!(e.uid("legacy"), Some(uid), "the same object");
@@ -223,6 +244,98 @@ manifest(c, #{ apiVersion: "v1", kind: "Namespace", metadata: #{ name: "team-a" 
     assert_eq!(ids, ["cluster/t2", "t2/manifest/Namespace/team-a"]);
 }
 
+/// A rename the plan cannot tell by itself (the cluster handle renamed and
+/// its inputs changed), declared with `moved`.
+fn a_declared_move_keeps_what_lived_under_the_old_id(e: Env) {
+    e.script(
+        "a",
+        r#"
+let c = cluster("t", #{ provider: "existing" });
+namespace(c, "team-m");
+"#,
+    );
+    ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
+    let uid = e.uid("team-m").expect("made");
+    let renamed = r#"
+let c = cluster("t3", #{ provider: "existing", argocd_installed: false });
+namespace(c, "team-m");
+MOVED
+"#;
+    e.script(
+        "a",
+        &renamed.replace(
+            "MOVED",
+            r#"moved(#{ from: "cluster/t", to: "cluster/nope" });"#,
+        ),
+    );
+    let wrong = e.stack("a", &["plan", "platform.rhai"]);
+    assert_eq!(wrong.code, 2, "{}", wrong.transcript());
+    wrong.assert_stderr("which this script does not declare");
+
+    e.script(
+        "a",
+        &renamed.replace("MOVED", r#"moved(#{ from: "cluster/t", to: c });"#),
+    );
+    let plan = e.stack("a", &["plan", "platform.rhai"]);
+    ok(&plan);
+    plan.assert_stdout("moved from `cluster/t`");
+    plan.assert_stdout("moved from `t/namespace/team-m`");
+    e.server.clear_requests();
+    ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
+    assert_eq!(e.server.deletes(), Vec::<String>::new());
+    assert_eq!(e.uid("team-m"), Some(uid), "not deleted and made anew");
+    // Left in the script, the move has nothing more to do.
+    let again = e.stack("a", &["plan", "platform.rhai", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+}
+
+/// A run killed after it applied an object and before it recorded it:
+/// `destroy` finds the object by the stack's mark and deletes it, and
+/// leaves what another stack marked.
+fn destroy_finds_what_a_killed_run_applied_and_did_not_record(e: Env) {
+    e.script(
+        "a",
+        r#"
+let c = cluster("t", #{ provider: "existing" });
+namespace(c, "kept");
+"#,
+    );
+    ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
+    let identity = e.state("a")["identity"]
+        .as_str()
+        .expect("identity")
+        .to_string();
+    // What the killed run left: marked as this stack's, recorded nowhere.
+    let marked = |name: &str, identity: &str| {
+        json!({ "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": { "name": name, "namespace": "default",
+                              "labels": { "stack.dev/stack": "platform" },
+                              "annotations": { "stack.dev/identity": identity,
+                                               "stack.dev/resource": format!("t/manifest/ConfigMap/default/{name}") } } })
+    };
+    e.server
+        .create(marked("stray", &identity))
+        .expect("a stray");
+    e.server
+        .create(marked("others", "another-copy"))
+        .expect("another copy's");
+    let plan = e.stack("a", &["plan", "platform.rhai", "--refresh"]);
+    ok(&plan);
+    plan.assert_stderr("ConfigMap/default/stray carries this stack's mark and no record");
+    plan.assert_stdout("t/manifest/ConfigMap/default/stray");
+    ok(&e.stack("a", &["destroy", "platform.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("default"), "stray")
+        .is_none());
+    assert!(
+        e.server
+            .object("v1/configmaps", Some("default"), "others")
+            .is_some(),
+        "another copy's object is not this stack's"
+    );
+}
+
 fn an_emptied_script_and_an_unclosed_comment_delete_nothing(e: Env) {
     let script = r#"
 let c = cluster("t", #{ provider: "existing" });
@@ -284,6 +397,8 @@ on_both_servers!(
     a_second_stack_of_the_same_name_cannot_take_an_object_over,
     an_object_made_outside_any_stack_is_refused_then_adopted_then_destroyed,
     a_declaration_renamed_within_the_stack_keeps_its_object,
+    a_declared_move_keeps_what_lived_under_the_old_id,
+    destroy_finds_what_a_killed_run_applied_and_did_not_record,
     an_emptied_script_and_an_unclosed_comment_delete_nothing,
     a_protected_resource_is_neither_deleted_nor_destroyed,
 );

@@ -394,6 +394,67 @@ fn killed_runs_lose_nothing_and_the_next_run_converges(e: Env) {
     );
 }
 
+/// Objects of a stack in a namespace it does not own (so nothing goes with
+/// a namespace it deletes), a chart's among them.
+const SHARED_NAMESPACE_STACK: &str = r#"
+let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });
+for i in 0..4 {
+    manifest(c, #{ apiVersion: "v1", kind: "ConfigMap",
+                   metadata: #{ name: `settings-${i}`, namespace: "shared" }, data: #{ i: `${i}` } });
+}
+helm_app(c, "podinfo", #{
+    repo: "https://stefanprodan.github.io/podinfo", chart: "podinfo", version: "6.5.0",
+    namespace: "shared", timeout: "20s",
+});
+namespace(c, "own");
+"#;
+
+/// Runs killed at random moments, each followed by `destroy`: whatever
+/// the moment, nothing that carries the stack's mark stays in the cluster.
+fn killed_runs_then_destroy_leave_nothing_behind(e: Env) {
+    e.ctx.write("shared.rhai", SHARED_NAMESPACE_STACK);
+    e.server
+        .create(serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "shared" } }))
+        .expect("create the shared namespace");
+    e.server.knobs().set_latency(Duration::from_millis(15));
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    for trial in 0..10 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = e.spawn(&["run", "shared.rhai", "--yes"]);
+        let wait = Duration::from_millis(50 + seed % 1500);
+        poll_until(wait, || child.try_wait().ok().flatten().is_some());
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let destroy = e.stack(&["destroy", "shared.rhai", "--yes"]);
+        assert_eq!(destroy.code, 0, "trial {trial}: {}", destroy.transcript());
+        for resource in [
+            "v1/namespaces",
+            "v1/configmaps",
+            "v1/services",
+            "apps/v1/deployments",
+            "argoproj.io/v1alpha1/applications",
+        ] {
+            let left: Vec<String> = e
+                .server
+                .list(resource, None)
+                .iter()
+                .filter(|o| {
+                    o.pointer("/metadata/labels/stack.dev~1stack") == Some(&Json::from("shared"))
+                })
+                .filter_map(|o| o.pointer("/metadata/name").and_then(Json::as_str))
+                .map(str::to_string)
+                .collect();
+            assert!(
+                left.is_empty(),
+                "trial {trial} (killed after {wait:?}): destroy left {resource} {left:?}"
+            );
+        }
+    }
+    assert!(e.server.object("v1/namespaces", None, "shared").is_some());
+}
+
 /// `kubectl` sees what `stack` applied.
 fn kubectl_sees_what_stack_applied(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
@@ -657,6 +718,7 @@ on_both_servers!(
     the_secret_never_leaves_the_cluster_secret,
     refresh_shows_drift_made_by_someone_else,
     killed_runs_lose_nothing_and_the_next_run_converges,
+    killed_runs_then_destroy_leave_nothing_behind,
     kubectl_sees_what_stack_applied,
     the_state_can_live_in_the_cluster,
     an_interrupted_run_saves_what_finished_and_exits_130,

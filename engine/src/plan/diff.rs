@@ -11,6 +11,19 @@ pub struct FieldChange {
     pub after: Option<Json>,
 }
 
+impl FieldChange {
+    /// A live field and what the stack would make of it, as one change.
+    pub fn from_drift(drift: &crate::provider::Drift) -> FieldChange {
+        FieldChange {
+            path: format!("live {} {}", drift.object, drift.path)
+                .trim_end()
+                .to_string(),
+            before: drift.live.clone(),
+            after: drift.desired.clone(),
+        }
+    }
+}
+
 /// Leaves that differ between `before` and `after`, in path order.
 pub fn diff(before: &Json, after: &Json) -> Vec<FieldChange> {
     let mut out = Vec::new();

@@ -44,6 +44,7 @@ pub fn plan_json(plan: &Plan) -> Json {
         "changes": changes,
         "summary": {
             "create": s.create,
+            "adopt": s.adopt,
             "update": s.update,
             "replace": s.replace,
             "delete": s.delete,

@@ -26,6 +26,9 @@ pub use text::{render_text, Style};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {
     Create,
+    /// Create by taking over what exists already and nobody owns
+    /// (`adopt: true`): the live object is the "before".
+    Adopt,
     Update,
     /// Delete, then create: an input changed that cannot change in place.
     Replace,
@@ -37,6 +40,7 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Create => "create",
+            Action::Adopt => "adopt",
             Action::Update => "update",
             Action::Replace => "replace",
             Action::Delete => "delete",
@@ -47,6 +51,7 @@ impl Action {
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Create => "+",
+            Action::Adopt => "<=",
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
@@ -86,6 +91,7 @@ pub struct Plan {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub create: usize,
+    pub adopt: usize,
     pub update: usize,
     pub replace: usize,
     pub delete: usize,
@@ -98,6 +104,7 @@ impl Plan {
         for change in &self.changes {
             match change.action {
                 Action::Create => s.create += 1,
+                Action::Adopt => s.adopt += 1,
                 Action::Update => s.update += 1,
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.delete += 1,
@@ -157,6 +164,34 @@ impl Resolve for PlanOutputs<'_> {
 }
 
 impl Plan {
+    /// Turns creates that take over what exists into adoptions, showing
+    /// what the apply changes in each live thing.
+    pub fn with_adoptions(
+        mut self,
+        adoptions: &std::collections::HashMap<ResourceId, Vec<crate::provider::Adoption>>,
+    ) -> Plan {
+        for change in &mut self.changes {
+            let Some(taken) = adoptions.get(&change.id).filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            if change.action != Action::Create {
+                continue;
+            }
+            change.action = Action::Adopt;
+            let what: Vec<&str> = taken.iter().map(|a| a.what.as_str()).collect();
+            change.reason = Some(format!(
+                "{} exists already and no stack owns it: `adopt: true` takes it over",
+                what.join(", ")
+            ));
+            change.fields = taken
+                .iter()
+                .flat_map(|a| &a.changes)
+                .map(FieldChange::from_drift)
+                .collect();
+        }
+        self
+    }
+
     /// Turns unchanged resources whose live objects drifted into updates
     /// that put them back (`--refresh`).
     pub fn with_drift(
@@ -172,14 +207,7 @@ impl Plan {
             }
             change.action = Action::Update;
             change.reason = Some("changed outside the stack".into());
-            change.fields = found
-                .iter()
-                .map(|d| FieldChange {
-                    path: format!("live {} {}", d.object, d.path),
-                    before: d.live.clone(),
-                    after: d.desired.clone(),
-                })
-                .collect();
+            change.fields = found.iter().map(FieldChange::from_drift).collect();
         }
         self
     }
@@ -235,6 +263,11 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
         });
         let (action, reason, fields) = match state.resources.get(&resource.id) {
             None => (Action::Create, None, diff(&Json::Null, &inputs)),
+            Some(recorded) if recorded.confirmed().is_none() => (
+                Action::Create,
+                Some("a run that did not finish began creating it".to_string()),
+                diff(&Json::Null, &inputs),
+            ),
             Some(recorded) if recorded.deleting => (
                 Action::Replace,
                 Some("a run that did not finish began deleting it".to_string()),
@@ -372,7 +405,10 @@ fn deletes(graph: &Graph, state: &State) -> Vec<Change> {
                 id: id.clone(),
                 kind: recorded.kind,
                 action: Action::Delete,
-                reason: None,
+                reason: recorded
+                    .confirmed()
+                    .is_none()
+                    .then(|| "a run that did not finish began creating it".to_string()),
                 fields: diff(&recorded.inputs, &Json::Null),
                 unknown_outputs: Vec::new(),
                 inputs: None,

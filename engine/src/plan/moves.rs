@@ -4,6 +4,8 @@
 //! on the same context) — are one resource under a new id. The plan shows
 //! the new one as an update "moved from" the old, the run rekeys the state
 //! and re-marks the objects' ownership, and nothing is deleted and made anew.
+//! Renames no live object tells (a module that changed how it names its
+//! resources) are declared with `moved(#{ from, to })` and taken as they are.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,10 +39,22 @@ pub(super) fn detect(graph: &Graph, state: &State, changes: &mut Vec<Change>) {
         return;
     }
     let mut moves: HashMap<ResourceId, ResourceId> = HashMap::new();
+    // Declared moves of what the state records under the old id only.
+    for moved in &graph.declarations.moves {
+        let creates = changes
+            .iter()
+            .any(|c| c.id == moved.to && c.action == Action::Create);
+        if creates && deleted.contains(&moved.from) {
+            moves.insert(moved.to.clone(), moved.from.clone());
+        }
+    }
     // Clusters first: what lives on them matches through them.
     for kind_pass in [true, false] {
         for change in changes.iter() {
-            if change.action != Action::Create || (change.kind == Kind::Cluster) != kind_pass {
+            if change.action != Action::Create
+                || (change.kind == Kind::Cluster) != kind_pass
+                || moves.contains_key(&change.id)
+            {
                 continue;
             }
             let found = deleted

@@ -44,7 +44,7 @@ impl Style {
 
     fn action(self, action: Action, t: &str) -> String {
         match action {
-            Action::Create => self.green(t),
+            Action::Create | Action::Adopt => self.green(t),
             Action::Update => self.yellow(t),
             Action::Replace => self.magenta(t),
             Action::Delete => self.red(t),
@@ -123,9 +123,14 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
     }
     let s = plan.summary();
     let _ = writeln!(out);
+    let adopt = if s.adopt > 0 {
+        format!(", {} to adopt", style.green(&s.adopt.to_string()))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "Plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        "Plan: {} to create{adopt}, {} to update, {} to replace, {} to delete, {} unchanged.",
         style.green(&s.create.to_string()),
         style.yellow(&s.update.to_string()),
         style.magenta(&s.replace.to_string()),

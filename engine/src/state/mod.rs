@@ -66,6 +66,42 @@ pub struct ResourceState {
     /// declares it has it made anew.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleting: bool,
+    /// What a run began applying and did not confirm (it was killed, or
+    /// the apply failed halfway): the next run converges it, `destroy`
+    /// deletes whatever of it carries this stack's mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+}
+
+/// Written to the state before a provider is asked to apply, so that what
+/// a run makes is known even when the run dies before it records the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The resource had never been applied: nothing else in its record is
+    /// confirmed, and what exists under its name may be someone else's.
+    pub first: bool,
+    /// The Kubernetes objects being applied that the record does not hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectRef>,
+}
+
+impl ResourceState {
+    /// The record as last confirmed by a provider; none for a resource a
+    /// run only began to create.
+    pub fn confirmed(&self) -> Option<ResourceState> {
+        match &self.intent {
+            Some(intent) if intent.first => None,
+            _ => Some(ResourceState {
+                intent: None,
+                ..self.clone()
+            }),
+        }
+    }
+
+    /// Objects that may be live without being confirmed.
+    pub fn unconfirmed_objects(&self) -> &[ObjectRef] {
+        self.intent.as_ref().map_or(&[], |i| i.objects.as_slice())
+    }
 }
 
 /// The identity of one applied Kubernetes object.

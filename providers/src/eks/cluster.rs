@@ -166,7 +166,7 @@ impl ClusterSpec {
     }
 }
 
-fn tags(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+pub(crate) fn tags(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 

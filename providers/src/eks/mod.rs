@@ -28,7 +28,9 @@ use aws_sdk_eks::Client;
 use futures_util::future::try_join_all;
 use serde_json::Value as Json;
 use stack_engine::ownership::{Holder, Owner};
-use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
+use stack_engine::provider::{
+    Adoption, Applied, ApplyRequest, DeleteRequest, Provider, ProviderError,
+};
 use stack_engine::state::backend::BoxFuture;
 use tokio::time::Instant;
 
@@ -382,7 +384,12 @@ impl EksProvider {
         };
         match cluster::describe(&client, &name).await? {
             None => return Ok(()),
-            Some(c) if !crate::ownership::may_delete(&holder(&request.owner, &c)) => {
+            Some(c)
+                if !crate::ownership::may_delete(
+                    &holder(&request.owner, &c),
+                    request.recorded.confirmed().is_some(),
+                ) =>
+            {
                 let what = format!("EKS cluster `{name}`");
                 request.progress.report(crate::ownership::left_to(
                     &what,
@@ -421,20 +428,33 @@ impl EksProvider {
     /// Before a plan: a cluster this resource would create that exists
     /// already and belongs to another stack, or to nobody without
     /// `adopt: true`. AWS not answering decides nothing: the run asks again.
-    async fn preflight_cluster(&self, request: &ApplyRequest) -> Result<(), ProviderError> {
+    async fn preflight_cluster(
+        &self,
+        request: &ApplyRequest,
+    ) -> Result<Vec<Adoption>, ProviderError> {
         if request.previous.is_some() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let Ok(spec) = ClusterSpec::from_inputs(&request.name, &request.inputs) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let asked = async {
             let client = self.aws.eks(&spec.region).await;
             cluster::describe(&client, &spec.name).await
         };
         match tokio::time::timeout(PREFLIGHT_PROBE, asked).await {
-            Ok(Ok(Some(found))) => check_takeover(request, &spec, &found),
-            _ => Ok(()),
+            Ok(Ok(Some(found))) => {
+                check_takeover(request, &spec, &found)?;
+                let taken = crate::ownership::is_adopted(&holder(&request.owner, &found));
+                Ok(taken
+                    .then(|| Adoption {
+                        what: spec.what(),
+                        changes: Vec::new(),
+                    })
+                    .into_iter()
+                    .collect())
+            }
+            _ => Ok(Vec::new()),
         }
     }
 }
@@ -466,7 +486,7 @@ impl Provider for EksProvider {
     fn preflight<'a>(
         &'a self,
         request: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+    ) -> BoxFuture<'a, Result<Vec<Adoption>, ProviderError>> {
         Box::pin(self.preflight_cluster(request))
     }
 

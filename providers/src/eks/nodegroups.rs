@@ -168,12 +168,6 @@ pub async fn create(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     });
-    let tags: Option<HashMap<String, String>> = (!spec.tags.is_empty()).then(|| {
-        spec.tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    });
     client
         .create_nodegroup()
         .cluster_name(&spec.name)
@@ -184,7 +178,7 @@ pub async fn create(
         .scaling_config(group.scaling())
         .version(&spec.version)
         .set_labels(labels)
-        .set_tags(tags)
+        .set_tags(super::cluster::tags(&spec.tags))
         .send()
         .await
         .map_err(|e| aws_error(&what(&spec.name, &group.name), "create", e))?;

@@ -22,6 +22,9 @@ pub struct Deletion<'a> {
     pub deadline: Deadline,
     /// Where an object left to its new holder is told.
     pub progress: &'a ProgressSink,
+    /// The objects are recorded as applied; else a run only meant to apply
+    /// them, and one without this stack's mark is not its own.
+    pub confirmed: bool,
 }
 
 /// Deletes `objects` in order. An object (or a kind) that no longer exists
@@ -57,7 +60,7 @@ async fn delete_object(
         return Ok(());
     };
     let holder = how.owner.holder_of(&live);
-    if !crate::ownership::may_delete(&holder) {
+    if !crate::ownership::may_delete(&holder, how.confirmed) {
         how.progress.report(crate::ownership::left_to(&id, &holder));
         return Ok(());
     }

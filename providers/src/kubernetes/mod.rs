@@ -16,6 +16,7 @@
 //! - `drift.rs` — live differences for `plan --refresh`
 //! - `served.rs` — kinds and API versions the cluster serves, checked before a plan
 //! - `holder.rs` — who holds a live object (its ownership annotations)
+//! - `marked.rs` — every object on a cluster that carries a stack's mark
 
 pub mod apply;
 pub mod bearer;
@@ -25,6 +26,7 @@ pub mod discovery;
 pub mod drift;
 pub mod error;
 pub mod holder;
+pub mod marked;
 pub mod object;
 pub mod readiness;
 pub mod retry;
@@ -35,8 +37,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
+use stack_engine::ownership::Owner;
 use stack_engine::provider::{
-    Applied, ApplyRequest, ClusterTarget, DeleteRequest, Drift, Provider, ProviderError,
+    Adoption, Applied, ApplyRequest, ClusterTarget, DeleteRequest, Drift, Provider, ProviderError,
 };
 use stack_engine::resource::{Kind, ResourceId};
 use stack_engine::state::backend::BoxFuture;
@@ -157,21 +160,24 @@ impl KubernetesProvider {
     }
 
     /// Before a plan is shown, when the cluster answers: that it serves
-    /// the kinds of Kubernetes' own API groups `request` applies, and that
-    /// no object `request` would create belongs to someone else (or to
-    /// nobody, without `adopt: true`).
-    async fn preflight_resource(&self, request: &ApplyRequest) -> Result<(), ProviderError> {
+    /// the kinds of Kubernetes' own API groups `request` applies, that no
+    /// object `request` would create belongs to someone else (or to
+    /// nobody, without `adopt: true`), and what it would adopt.
+    async fn preflight_resource(
+        &self,
+        request: &ApplyRequest,
+    ) -> Result<Vec<Adoption>, ProviderError> {
         let Some(target) = request.cluster.as_ref() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let Ok(desired) = parse_all(&request.objects) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         if desired.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let Some(cluster) = self.answering(target).await else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         for d in desired
             .iter()
@@ -180,13 +186,24 @@ impl KubernetesProvider {
             served::check(&cluster, &d.id).await?;
         }
         let (previous, adopt) = (recorded_objects(request), adopts(request));
+        let mut adoptions = Vec::new();
         for d in desired.iter().filter(|d| !recorded(previous, &d.id)) {
             // A read that fails decides nothing: the run reads again.
-            if let Ok(holder) = holder::live_holder(&cluster, &d.id, &request.owner).await {
-                crate::ownership::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
+            let Ok(holder) = holder::live_holder(&cluster, &d.id, &request.owner).await else {
+                continue;
+            };
+            crate::ownership::check_create(&d.id, holder.as_ref(), &request.owner, adopt)?;
+            if holder.as_ref().is_some_and(crate::ownership::is_adopted) {
+                let changes = drift::drift(&cluster, std::slice::from_ref(d))
+                    .await
+                    .unwrap_or_default();
+                adoptions.push(Adoption {
+                    what: d.id.to_string(),
+                    changes,
+                });
             }
         }
-        Ok(())
+        Ok(adoptions)
     }
 
     /// The cluster of `target` if it answers the one quick probe made per
@@ -222,7 +239,7 @@ impl KubernetesProvider {
     async fn apply_resource(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
         let desired = owned_objects(request)?;
         let previous = recorded_objects(request);
-        if desired.is_empty() && previous.is_empty() {
+        if desired.is_empty() && previous.is_empty() && request.unconfirmed.is_empty() {
             return Ok(Applied::default());
         }
         let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
@@ -266,21 +283,29 @@ impl KubernetesProvider {
                 }
             }
         }
-        // Objects the resource had and no longer has, last applied first.
-        let removed: Vec<_> = previous
-            .iter()
-            .filter(|p| {
-                let p = object::ObjectId::from_ref(p);
-                !applied.iter().any(|a| a.id.same_object(&p))
-            })
-            .collect();
-        let how = Deletion {
+        // Objects the resource had and no longer has, last applied first;
+        // those a run that did not finish meant to apply before the rest.
+        let no_longer = |objects: &'_ [ObjectRef]| -> Vec<ObjectRef> {
+            objects
+                .iter()
+                .filter(|p| {
+                    let p = object::ObjectId::from_ref(p);
+                    !applied.iter().any(|a| a.id.same_object(&p))
+                })
+                .rev()
+                .cloned()
+                .collect()
+        };
+        let mut how = Deletion {
             owner: &request.owner,
             wait: request.wait,
             deadline,
             progress: &request.progress,
+            confirmed: false,
         };
-        delete::delete_objects(&cluster, removed.into_iter().rev(), &how).await?;
+        delete::delete_objects(&cluster, &no_longer(&request.unconfirmed), &how).await?;
+        how.confirmed = true;
+        delete::delete_objects(&cluster, &no_longer(previous), &how).await?;
         Ok(Applied {
             outputs: outputs(request.kind, &desired, &applied),
             objects: applied.iter().map(|a| a.id.to_ref()).collect(),
@@ -288,18 +313,24 @@ impl KubernetesProvider {
     }
 
     async fn delete_resource(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
-        let objects = &request.recorded.objects;
-        if objects.is_empty() {
+        let (confirmed, unconfirmed) = (
+            &request.recorded.objects,
+            request.recorded.unconfirmed_objects(),
+        );
+        if confirmed.is_empty() && unconfirmed.is_empty() {
             return Ok(());
         }
         let cluster = self.cluster(request.cluster.as_ref(), &request.id).await?;
-        let how = Deletion {
+        let mut how = Deletion {
             owner: &request.owner,
             wait: true,
             deadline: Deadline::after(request.timeout),
             progress: &request.progress,
+            confirmed: false,
         };
-        delete::delete_objects(&cluster, objects.iter().rev(), &how).await
+        delete::delete_objects(&cluster, unconfirmed.iter().rev(), &how).await?;
+        how.confirmed = true;
+        delete::delete_objects(&cluster, confirmed.iter().rev(), &how).await
     }
 
     async fn refresh_resource(&self, request: &ApplyRequest) -> Result<Vec<Drift>, ProviderError> {
@@ -470,7 +501,7 @@ impl Provider for KubernetesProvider {
     fn preflight<'a>(
         &'a self,
         request: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+    ) -> BoxFuture<'a, Result<Vec<Adoption>, ProviderError>> {
         Box::pin(self.preflight_resource(request))
     }
 
@@ -486,5 +517,16 @@ impl Provider for KubernetesProvider {
         request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<BTreeMap<String, Json>, ProviderError>> {
         Box::pin(self.outputs_of(request))
+    }
+
+    fn marked<'a>(
+        &'a self,
+        target: &'a ClusterTarget,
+        owner: &'a Owner,
+    ) -> BoxFuture<'a, Result<Vec<(ResourceId, ObjectRef)>, ProviderError>> {
+        Box::pin(async move {
+            let cluster = self.clients.cluster(target).await?;
+            marked::marked(&cluster, owner).await
+        })
     }
 }

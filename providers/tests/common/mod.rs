@@ -27,5 +27,6 @@ pub fn recorded(kind: Kind, inputs: &Json, applied: &Applied) -> ResourceState {
         depends_on: Vec::new(),
         cluster: None,
         deleting: false,
+        intent: None,
     }
 }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod guards;
 pub mod helm_app;
 pub mod manifest;
+pub mod moved;
 pub mod namespace;
 pub mod oidc;
 pub mod oidc_keycloak;
@@ -47,6 +48,7 @@ pub const DOCS: &[&FnDoc] = &[
     &params::PARAM_DOC,
     &params::PARAMS_DOC,
     &state::DOC,
+    &moved::DOC,
     &data::SECRET_DOC,
     &data::FILE_DOC,
     &data::YAML_DOC,
@@ -70,6 +72,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     api_version::register(engine, session);
     params::register(engine, session);
     state::register(engine, session);
+    moved::register(engine, session);
     data::register(engine, session);
     guards::register(engine, session);
     options::register(engine);

@@ -58,13 +58,7 @@ state(#{ backend: "kubernetes", cluster: mgmt, namespace: "stack-system" });"#,
 fn state(ctx: NativeCallContext, session: &Session, opts: Map) -> RhaiResult<()> {
     let pos = ctx.call_position();
     let call = session.call_span(&ctx);
-    if let Some(problem) = SCHEMA.validate(&opts).into_iter().next() {
-        return Err(Fault::new("stack::script::option", problem.message)
-            .label("here")
-            .help_opt(problem.help)
-            .at(key_span(session, call, &problem.key))
-            .raise(pos));
-    }
+    crate::declare::check_options(&ctx, session, &SCHEMA, &opts)?;
     if session.borrow().declarations.state.is_some() {
         return Err(
             Fault::new("stack::script::state", "the state backend is chosen twice")
