@@ -3,8 +3,12 @@
 //! keeps reading lines), and which top-level statements are
 //! `import "path" as alias;` (so the shell can keep those modules for every
 //! later input instead of letting them vanish with the input's own scope).
+//! The reading itself is the standard library's scanner, the one the
+//! checks before evaluation use.
 
 use std::ops::Range;
+
+use stack_stdlib::scan::{scan, Token};
 
 /// A top-level `import "path" as alias;` statement of an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,171 +19,6 @@ pub struct Import {
     pub range: Range<usize>,
 }
 
-/// A token seen outside any bracket, string or comment.
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Ident(Range<usize>),
-    /// A `"..."` string: its range and its unescaped text.
-    Str(Range<usize>, String),
-    Punct(char, usize),
-}
-
-/// What scanning an input found.
-#[derive(Debug, Default)]
-struct Scan {
-    /// Something is still open at the end: a bracket, a back-tick string or
-    /// a block comment.
-    open: bool,
-    /// Brackets closed in the wrong order or too often: the input is as
-    /// complete as it will get and the parser will say what is wrong.
-    mismatched: bool,
-    /// The cursor (end of text) is inside a string or comment.
-    in_literal: bool,
-    top_level: Vec<Token>,
-}
-
-/// An open delimiter.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Open {
-    Bracket(char),
-    /// A `` ` `` string.
-    Backtick,
-    /// A `${` inside a back-tick string.
-    Interpolation,
-}
-
-fn scan(text: &str) -> Scan {
-    let mut out = Scan::default();
-    let mut stack: Vec<Open> = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if stack.last() == Some(&Open::Backtick) {
-            match c {
-                '\\' => {
-                    chars.next();
-                }
-                '`' => {
-                    stack.pop();
-                }
-                '$' if chars.peek().map(|&(_, n)| n) == Some('{') => {
-                    chars.next();
-                    stack.push(Open::Interpolation);
-                }
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '/' if chars.peek().map(|&(_, n)| n) == Some('/') => {
-                let mut ended = false;
-                for (_, n) in chars.by_ref() {
-                    if n == '\n' {
-                        ended = true;
-                        break;
-                    }
-                }
-                if !ended {
-                    out.in_literal = true;
-                }
-            }
-            '/' if chars.peek().map(|&(_, n)| n) == Some('*') => {
-                chars.next();
-                // Rhai block comments nest.
-                let mut depth = 1;
-                while depth > 0 {
-                    match chars.next() {
-                        Some((_, '*')) if chars.peek().map(|&(_, n)| n) == Some('/') => {
-                            chars.next();
-                            depth -= 1;
-                        }
-                        Some((_, '/')) if chars.peek().map(|&(_, n)| n) == Some('*') => {
-                            chars.next();
-                            depth += 1;
-                        }
-                        Some(_) => {}
-                        None => break,
-                    }
-                }
-                if depth > 0 {
-                    out.open = true;
-                    out.in_literal = true;
-                }
-            }
-            '"' | '\'' => {
-                let mut value = String::new();
-                let mut end = None;
-                while let Some((j, n)) = chars.next() {
-                    match n {
-                        '\\' => {
-                            if let Some((_, escaped)) = chars.next() {
-                                value.push(escaped);
-                            }
-                        }
-                        _ if n == c => {
-                            end = Some(j + n.len_utf8());
-                            break;
-                        }
-                        _ => value.push(n),
-                    }
-                }
-                match end {
-                    Some(end) if stack.is_empty() && c == '"' => {
-                        out.top_level.push(Token::Str(i..end, value));
-                    }
-                    Some(_) => {}
-                    // An unterminated quote cannot continue on the next line
-                    // in Rhai: leave it to the parser to report.
-                    None => out.in_literal = true,
-                }
-            }
-            '`' => stack.push(Open::Backtick),
-            '(' | '[' | '{' => stack.push(Open::Bracket(c)),
-            ')' | ']' | '}' => {
-                let matches = match stack.last() {
-                    Some(Open::Bracket(open)) => {
-                        matches!((open, c), ('(', ')') | ('[', ']') | ('{', '}'))
-                    }
-                    Some(Open::Interpolation) => c == '}',
-                    _ => false,
-                };
-                if matches {
-                    stack.pop();
-                    if stack.is_empty() {
-                        out.top_level.push(Token::Punct(c, i));
-                    }
-                } else {
-                    out.mismatched = true;
-                }
-            }
-            c if c.is_alphabetic() || c == '_' => {
-                let mut end = i + c.len_utf8();
-                while let Some(&(j, n)) = chars.peek() {
-                    if n.is_alphanumeric() || n == '_' {
-                        end = j + n.len_utf8();
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                if stack.is_empty() {
-                    out.top_level.push(Token::Ident(i..end));
-                }
-            }
-            c if c.is_whitespace() => {}
-            c => {
-                if stack.is_empty() {
-                    out.top_level.push(Token::Punct(c, i));
-                }
-            }
-        }
-    }
-    if matches!(stack.last(), Some(Open::Backtick)) {
-        out.in_literal = true;
-    }
-    out.open |= !stack.is_empty();
-    out
-}
-
 /// Whether the input is ready to evaluate: `:` commands always are, script
 /// text once nothing is left open. Mismatched brackets count as complete so
 /// the parser can point at them.
@@ -187,8 +26,8 @@ pub fn is_complete(text: &str) -> bool {
     if is_command(text) {
         return true;
     }
-    let scan = scan(text);
-    scan.mismatched || !scan.open
+    let found = scan(text);
+    found.mismatched || found.open.is_empty()
 }
 
 /// Whether the input is a `:` command rather than script text.
@@ -204,8 +43,9 @@ pub fn ends_in_literal(text: &str) -> bool {
 
 /// The top-level `import "path" as alias;` statements of an input.
 pub fn imports(text: &str) -> Vec<Import> {
-    let tokens = scan(text).top_level;
-    let word = |t: Option<&Token>| match t {
+    let found = scan(text);
+    let tokens: Vec<&Token> = found.top_level().collect();
+    let word = |t: Option<&&Token>| match t {
         Some(Token::Ident(r)) => Some((&text[r.clone()], r.clone())),
         _ => None,
     };
@@ -260,7 +100,8 @@ pub fn blank_out(text: &str, imports: &[Import]) -> String {
 
 /// Names of functions an input defines at the top level (`fn name(...)`).
 pub fn defined_functions(text: &str) -> Vec<String> {
-    let tokens = scan(text).top_level;
+    let found = scan(text);
+    let tokens: Vec<&Token> = found.top_level().collect();
     tokens
         .windows(2)
         .filter_map(|pair| match pair {

@@ -7,6 +7,8 @@
 
 use rhai::{LexError, ParseError, ParseErrorType, Position};
 
+use crate::scan::{line_column, scan, Opener};
+
 /// What the parse error of an unclosed block comment carries as its symbol.
 pub const OPENER: &str = "/*";
 /// What the parse error of an unclosed interpolation carries as its symbol.
@@ -33,140 +35,24 @@ pub fn check_closed(text: &str) -> Result<(), ParseError> {
     ))
 }
 
-/// Where the scanner is.
-enum Context {
-    /// Script: at top level, or inside `${ }` opened at a position.
-    Code {
-        braces: usize,
-        interpolation: Option<(usize, usize)>,
-    },
-    /// Inside a backtick string.
-    Backtick,
-}
-
 /// The first unclosed opener: `/*` or `${`, its line and column (1-based).
+/// A block comment runs to the end, so it is the last thing open; else the
+/// innermost interpolation (a string opened inside it and never closed is
+/// most likely its missing `}`'s doing). Brackets Rhai reports itself.
 fn unclosed(text: &str) -> Option<(&'static str, usize, usize)> {
-    let chars: Vec<char> = text.chars().collect();
-    let (mut line, mut column) = (1usize, 1usize);
-    let mut stack = vec![Context::Code {
-        braces: 0,
-        interpolation: None,
-    }];
-    let mut i = 0;
-    // Moves past `n` characters, keeping the line and column.
-    let advance = |i: &mut usize, n: usize, line: &mut usize, column: &mut usize| {
-        for _ in 0..n {
-            if chars.get(*i) == Some(&'\n') {
-                *line += 1;
-                *column = 1;
-            } else {
-                *column += 1;
-            }
-            *i += 1;
-        }
-    };
-    while i < chars.len() {
-        let (c, next) = (chars[i], chars.get(i + 1).copied());
-        match stack.last_mut()? {
-            Context::Backtick => match (c, next) {
-                ('`', Some('`')) => advance(&mut i, 2, &mut line, &mut column),
-                ('`', _) => {
-                    stack.pop();
-                    advance(&mut i, 1, &mut line, &mut column);
-                }
-                ('$', Some('{')) => {
-                    stack.push(Context::Code {
-                        braces: 0,
-                        interpolation: Some((line, column)),
-                    });
-                    advance(&mut i, 2, &mut line, &mut column);
-                }
-                _ => advance(&mut i, 1, &mut line, &mut column),
-            },
-            Context::Code {
-                braces,
-                interpolation,
-            } => match (c, next) {
-                ('/', Some('/')) => {
-                    while i < chars.len() && chars[i] != '\n' {
-                        advance(&mut i, 1, &mut line, &mut column);
-                    }
-                }
-                ('/', Some('*')) => {
-                    let start = (line, column);
-                    let mut depth = 0usize;
-                    loop {
-                        match (chars.get(i), chars.get(i + 1)) {
-                            (None, _) => return Some((OPENER, start.0, start.1)),
-                            (Some('/'), Some('*')) => {
-                                depth += 1;
-                                advance(&mut i, 2, &mut line, &mut column);
-                            }
-                            (Some('*'), Some('/')) => {
-                                depth -= 1;
-                                advance(&mut i, 2, &mut line, &mut column);
-                                if depth == 0 {
-                                    break;
-                                }
-                            }
-                            _ => advance(&mut i, 1, &mut line, &mut column),
-                        }
-                    }
-                }
-                ('"' | '\'', _) => {
-                    // To the closing quote; Rhai reports one that never comes.
-                    advance(&mut i, 1, &mut line, &mut column);
-                    while i < chars.len() && chars[i] != c && chars[i] != '\n' {
-                        let step = if chars[i] == '\\' { 2 } else { 1 };
-                        advance(&mut i, step, &mut line, &mut column);
-                    }
-                    advance(&mut i, 1, &mut line, &mut column);
-                }
-                ('#', Some('#' | '"')) => {
-                    // A raw string: `#"..."#`, with as many `#` on each side.
-                    let hashes = chars[i..].iter().take_while(|h| **h == '#').count();
-                    if chars.get(i + hashes) != Some(&'"') {
-                        advance(&mut i, 1, &mut line, &mut column);
-                        continue;
-                    }
-                    advance(&mut i, hashes + 1, &mut line, &mut column);
-                    let closing: Vec<char> = std::iter::once('"')
-                        .chain(std::iter::repeat_n('#', hashes))
-                        .collect();
-                    while i < chars.len() && !chars[i..].starts_with(&closing) {
-                        advance(&mut i, 1, &mut line, &mut column);
-                    }
-                    advance(&mut i, closing.len(), &mut line, &mut column);
-                }
-                ('`', _) => {
-                    stack.push(Context::Backtick);
-                    advance(&mut i, 1, &mut line, &mut column);
-                }
-                ('{', _) => {
-                    *braces += 1;
-                    advance(&mut i, 1, &mut line, &mut column);
-                }
-                ('}', _) if *braces == 0 && interpolation.is_some() => {
-                    stack.pop();
-                    advance(&mut i, 1, &mut line, &mut column);
-                }
-                ('}', _) => {
-                    *braces = braces.saturating_sub(1);
-                    advance(&mut i, 1, &mut line, &mut column);
-                }
-                _ => advance(&mut i, 1, &mut line, &mut column),
-            },
-        }
+    let found = scan(text);
+    let at = |offset| line_column(text, offset);
+    if let Some(comment) = found.open.iter().find(|o| o.opener == Opener::BlockComment) {
+        let (line, column) = at(comment.offset);
+        return Some((OPENER, line, column));
     }
-    // The innermost interpolation still open (a string opened inside it
-    // and never closed is most likely its missing `}`'s doing).
-    stack.iter().rev().find_map(|context| match context {
-        Context::Code {
-            interpolation: Some((line, column)),
-            ..
-        } => Some((INTERPOLATION, *line, *column)),
-        _ => None,
-    })
+    let interpolation = found
+        .open
+        .iter()
+        .rev()
+        .find(|o| o.opener == Opener::Interpolation)?;
+    let (line, column) = at(interpolation.offset);
+    Some((INTERPOLATION, line, column))
 }
 
 #[cfg(test)]

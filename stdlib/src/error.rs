@@ -11,6 +11,7 @@ use stack_engine::{suggest, Span};
 
 use crate::fault::Fault;
 use crate::functions::DOCS;
+use crate::scan::{scan, Opener, Token};
 use crate::session::Session;
 
 /// An error in a stack script or a module it imports.
@@ -416,87 +417,29 @@ fn refine_parse_error(
     }
 }
 
-/// Calls `visit` with each character of code, skipping strings and comments.
-fn code_chars(text: &str, mut visit: impl FnMut(usize, char)) {
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' | '`' | '\'' => {
-                let mut escaped = false;
-                for (_, d) in chars.by_ref() {
-                    match d {
-                        _ if escaped => escaped = false,
-                        '\\' => escaped = true,
-                        d if d == c => break,
-                        _ => {}
-                    }
-                }
-            }
-            '/' if chars.peek().is_some_and(|(_, d)| *d == '/') => {
-                for (_, d) in chars.by_ref() {
-                    if d == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek().is_some_and(|(_, d)| *d == '*') => {
-                let mut star = false;
-                for (_, d) in chars.by_ref() {
-                    if star && d == '/' {
-                        break;
-                    }
-                    star = d == '*';
-                }
-            }
-            _ => visit(i, c),
-        }
-    }
-}
-
 /// The innermost opening bracket left open at the end of `text`.
 fn unclosed(text: &str) -> Option<(usize, char)> {
-    let mut open: Vec<(usize, char)> = Vec::new();
-    code_chars(text, |i, c| match c {
-        '(' | '[' | '{' => open.push((i, c)),
-        ')' | ']' | '}' => {
-            open.pop();
-        }
-        _ => {}
-    });
-    open.pop()
+    scan(text).open.iter().rev().find_map(|o| match o.opener {
+        Opener::Bracket(c) => Some((o.offset, c)),
+        _ => None,
+    })
 }
 
 /// Names a script declares: `let`, `const`, `for` variables, function
 /// parameters and import aliases.
 fn declared_names(text: &str) -> Vec<String> {
-    let mut code = String::with_capacity(text.len());
-    let mut last = 0;
-    code_chars(text, |i, c| {
-        if i > last + 1 {
-            code.push(' ');
-        }
-        code.push(c);
-        last = i + c.len_utf8() - 1;
-    });
-    let mut tokens: Vec<&str> = Vec::new();
-    let mut start = None;
-    for (i, c) in code.char_indices() {
-        let ident = c.is_alphanumeric() || c == '_';
-        match (ident, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                tokens.push(&code[s..i]);
-                start = None;
-            }
-            _ => {}
-        }
-        if !ident && !c.is_whitespace() {
-            tokens.push(&code[i..i + c.len_utf8()]);
-        }
-    }
-    if let Some(s) = start {
-        tokens.push(&code[s..]);
-    }
+    let found = scan(text);
+    let tokens: Vec<&str> = found
+        .tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Ident(r) => Some(&text[r.clone()]),
+            Token::Punct(_, at) => text
+                .get(*at..)
+                .and_then(|rest| rest.chars().next().map(|c| &rest[..c.len_utf8()])),
+            Token::Str(..) => None,
+        })
+        .collect();
     let is_ident = |t: &str| {
         t.chars()
             .next()

@@ -14,6 +14,7 @@
 //! - `token.rs` — outputs and secrets carried inside strings
 //! - `convert.rs` — Rhai values to engine values
 //! - `resolver.rs`, `modules.rs` — `import` of std and relative modules
+//! - `scan.rs` — a script's shape without parsing: tokens, what stays open
 //! - `comments.rs` — block comments and interpolations that never close
 //! - `locate.rs` — finds an option key inside a call, for precise labels
 //! - `fault.rs`, `error.rs` — errors raised by bindings, and diagnostics
@@ -32,6 +33,7 @@ pub mod locate;
 pub mod modules;
 pub mod reference;
 pub mod resolver;
+pub mod scan;
 pub mod schema;
 pub mod session;
 pub mod token;
