@@ -186,13 +186,23 @@ pub fn application(
     }))
 }
 
+/// Whether `object` is a Kubernetes Secret (`v1`, kind `Secret`: a kind
+/// of that name in another API group is not one).
+pub fn is_secret(object: &Json) -> bool {
+    object.get("apiVersion").and_then(Json::as_str) == Some("v1")
+        && object.get("kind").and_then(Json::as_str) == Some("Secret")
+}
+
+/// The fields of a Secret that hold its values.
+pub const SECRET_DATA: [&str; 2] = ["data", "stringData"];
+
 /// Replaces the data of `Secret` objects with a redaction marker, for display.
 pub fn redact_secrets(object: &mut Json) {
-    if object.get("kind").and_then(Json::as_str) != Some("Secret") {
+    if !is_secret(object) {
         return;
     }
     if let Some(map) = object.as_object_mut() {
-        for key in ["data", "stringData"] {
+        for key in SECRET_DATA {
             if let Some(Json::Object(data)) = map.get_mut(key) {
                 for v in data.values_mut() {
                     *v = Json::String(crate::value::SENSITIVE.into());
@@ -202,9 +212,10 @@ pub fn redact_secrets(object: &mut Json) {
     }
 }
 
-/// Whether a value is a Kubernetes object that holds a secret value.
+/// Whether a declared value is a Kubernetes Secret (`v1`, kind `Secret`).
 pub fn is_secret_object(value: &Value) -> bool {
-    value.get("kind").and_then(Value::as_str) == Some("Secret")
+    value.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && value.get("kind").and_then(Value::as_str) == Some("Secret")
 }
 
 /// The identity fields of an object, for state and listings.

@@ -187,6 +187,8 @@ pub struct Drift {
     pub path: String,
     pub desired: Option<Json>,
     pub live: Option<Json>,
+    /// The data of a Secret: shown only as changed, never as a value.
+    pub sensitive: bool,
 }
 
 /// A provider failure, with what a person needs to act on it.

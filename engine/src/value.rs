@@ -104,6 +104,16 @@ impl Resolve for NothingKnown {
 pub const UNKNOWN: &str = "(known after apply)";
 pub const SENSITIVE: &str = "(sensitive)";
 
+/// Whether a canonical value is a secret's salted hash (or holds one).
+pub fn hides_secret(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.starts_with("(sensitive"),
+        Json::Array(items) => items.iter().any(hides_secret),
+        Json::Object(map) => map.values().any(hides_secret),
+        _ => false,
+    }
+}
+
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
         Value::String(s.into())

@@ -9,17 +9,43 @@ pub struct FieldChange {
     pub path: String,
     pub before: Option<Json>,
     pub after: Option<Json>,
+    /// A secret value, or the data of a Secret: `before` and `after` say
+    /// only whether there is a value, never what it is.
+    pub sensitive: bool,
 }
 
 impl FieldChange {
     /// A live field and what the stack would make of it, as one change.
     pub fn from_drift(drift: &crate::provider::Drift) -> FieldChange {
-        FieldChange {
+        let change = FieldChange {
             path: format!("live {} {}", drift.object, drift.path)
                 .trim_end()
                 .to_string(),
             before: drift.live.clone(),
             after: drift.desired.clone(),
+            sensitive: false,
+        };
+        if drift.sensitive {
+            change.concealed()
+        } else {
+            change
+        }
+    }
+
+    /// The change with its values hidden: what remains says that a value
+    /// is there, is added, changed or removed (or known only after apply).
+    pub fn concealed(self) -> FieldChange {
+        let hide = |v: Option<Json>| {
+            v.map(|v| match v {
+                Json::String(s) if s == crate::value::UNKNOWN => Json::String(s),
+                _ => Json::String(crate::value::SENSITIVE.into()),
+            })
+        };
+        FieldChange {
+            before: hide(self.before),
+            after: hide(self.after),
+            sensitive: true,
+            ..self
         }
     }
 }
@@ -88,11 +114,21 @@ fn walk(path: &str, before: &Json, after: &Json, out: &mut Vec<FieldChange>) {
         | (Json::Object(_) | Json::Array(_), Json::Null)
             if path.is_empty() => {}
         (a, b) if a == b => {}
-        (a, b) => out.push(FieldChange {
-            path: path.to_string(),
-            before: (!a.is_null()).then(|| a.clone()),
-            after: (!b.is_null()).then(|| b.clone()),
-        }),
+        (a, b) => {
+            let change = FieldChange {
+                path: path.to_string(),
+                before: (!a.is_null()).then(|| a.clone()),
+                after: (!b.is_null()).then(|| b.clone()),
+                sensitive: false,
+            };
+            out.push(
+                if crate::value::hides_secret(a) || crate::value::hides_secret(b) {
+                    change.concealed()
+                } else {
+                    change
+                },
+            );
+        }
     }
 }
 

@@ -2,19 +2,14 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{text::show, Plan};
+use super::Plan;
 
 /// Format version of the JSON plan; bumped on incompatible changes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
+/// A field's value; secret ones never reach here (they are concealed).
 fn leaf(value: &Option<Json>) -> Json {
-    match value {
-        Some(Json::String(s)) if s.starts_with("(sensitive") => {
-            Json::String(show(&Json::String(s.clone())))
-        }
-        Some(v) => v.clone(),
-        None => Json::Null,
-    }
+    value.clone().unwrap_or(Json::Null)
 }
 
 pub fn plan_json(plan: &Plan) -> Json {
@@ -29,11 +24,25 @@ pub fn plan_json(plan: &Plan) -> Json {
                 "action": c.action.as_str(),
                 "reason": c.reason,
                 "moved_from": c.moved_from,
-                "fields": c.fields.iter().map(|f| json!({
-                    "path": f.path,
-                    "before": leaf(&f.before),
-                    "after": leaf(&f.after),
-                })).collect::<Vec<_>>(),
+                "fields": c.fields.iter().map(|f| if f.sensitive {
+                    json!({
+                        "path": f.path,
+                        "sensitive": true,
+                        "before": Json::Null,
+                        "after": Json::Null,
+                        "change": match (&f.before, &f.after) {
+                            (None, Some(_)) => "added",
+                            (Some(_), None) => "removed",
+                            _ => "changed",
+                        },
+                    })
+                } else {
+                    json!({
+                        "path": f.path,
+                        "before": leaf(&f.before),
+                        "after": leaf(&f.after),
+                    })
+                }).collect::<Vec<_>>(),
                 "unknown_outputs": c.unknown_outputs,
             })
         })

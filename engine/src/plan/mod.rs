@@ -352,9 +352,39 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
     }
     changes.extend(deletes(graph, state));
     moves::detect(graph, state, &mut changes);
+    for change in &mut changes {
+        conceal_secret_data(change, state);
+    }
     Plan {
         stack: graph.declarations.stack.clone(),
         changes,
+    }
+}
+
+/// Hides the values of a declared Secret's data (literals in the script
+/// included): a plan says which keys change, never what they hold.
+fn conceal_secret_data(change: &mut Change, state: &State) {
+    let secret = |inputs: Option<&Json>| {
+        inputs
+            .and_then(|i| i.get("object"))
+            .is_some_and(crate::objects::is_secret)
+    };
+    if !secret(change.inputs.as_ref())
+        && !secret(state.resources.get(&change.id).map(|r| &r.inputs))
+    {
+        return;
+    }
+    let holds_data = |path: &str| {
+        crate::objects::SECRET_DATA.iter().any(|key| {
+            path.strip_prefix("object.")
+                .and_then(|rest| rest.strip_prefix(key))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    };
+    for field in &mut change.fields {
+        if !field.sensitive && holds_data(&field.path) {
+            *field = field.clone().concealed();
+        }
     }
 }
 

@@ -65,6 +65,17 @@ pub fn show(value: &Json) -> String {
 }
 
 fn field_line(change: &FieldChange) -> String {
+    let sensitive = crate::value::SENSITIVE;
+    if change.sensitive {
+        return match (&change.before, &change.after) {
+            (_, Some(after)) if show(after) == crate::value::UNKNOWN => {
+                format!("{} = {}", change.path, crate::value::UNKNOWN)
+            }
+            (None, Some(_)) => format!("{} = {sensitive}", change.path),
+            (Some(_), None) => format!("{} = {sensitive} → null", change.path),
+            _ => format!("{}: {sensitive} value changed", change.path),
+        };
+    }
     match (&change.before, &change.after) {
         (None, Some(after)) => format!("{} = {}", change.path, show(after)),
         (Some(before), None) => format!("{} = {} → null", change.path, show(before)),

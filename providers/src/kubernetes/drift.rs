@@ -5,6 +5,7 @@
 //! generation, timestamps, status) are not compared.
 
 use serde_json::Value as Json;
+use stack_engine::objects;
 use stack_engine::provider::{Drift, ProviderError};
 
 use super::apply::{apply_object, ApplyMode};
@@ -28,12 +29,16 @@ const NOISE: &[&str] = &[
 pub async fn drift(cluster: &Cluster, desired: &[Desired]) -> Result<Vec<Drift>, ProviderError> {
     let mut out = Vec::new();
     for d in desired {
+        let secret = objects::is_secret(&d.manifest);
         let missing = |out: &mut Vec<Drift>, path: String| {
+            let mut desired = d.manifest.clone();
+            objects::redact_secrets(&mut desired);
             out.push(Drift {
                 object: path,
                 path: String::new(),
-                desired: Some(d.manifest.clone()),
+                desired: Some(desired),
                 live: None,
+                sensitive: false,
             })
         };
         let kind = match cluster.kind(&d.id).await {
@@ -63,11 +68,21 @@ pub async fn drift(cluster: &Cluster, desired: &[Desired]) -> Result<Vec<Drift>,
         )
         .await?;
         for (path, desired, live) in diff(&would.live, &live) {
+            // The values of a Secret never leave the cluster: only that
+            // they differ.
+            let sensitive = secret
+                && objects::SECRET_DATA.iter().any(|key| {
+                    path == *key
+                        || path.starts_with(&format!("{key}."))
+                        || path.starts_with(&format!("{key}["))
+                });
+            let hide = |v: Option<Json>| if sensitive { v.map(|_| Json::Null) } else { v };
             out.push(Drift {
                 object: id.path(),
                 path,
-                desired,
-                live,
+                desired: hide(desired),
+                live: hide(live),
+                sensitive,
             });
         }
     }

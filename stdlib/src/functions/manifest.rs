@@ -79,8 +79,17 @@ fn one(
     let name = field(&metadata, "name")
         .ok_or_else(|| bad(format!("the {kind} has no `metadata.name`")))?;
     let namespace = field(&metadata, "namespace");
-    if kind != "Secret" {
-        let value = convert::to_value(object, session).map_err(bad)?;
+    // Secret values go only into the data of a Secret (`v1`: a kind of
+    // that name in another API group is not one).
+    let secret = kind == "Secret" && field(&map, "apiVersion").as_deref() == Some("v1");
+    {
+        let mut outside = map.clone();
+        if secret {
+            for key in stack_engine::objects::SECRET_DATA {
+                outside.remove(key);
+            }
+        }
+        let value = convert::to_value(&rhai::Dynamic::from_map(outside), session).map_err(bad)?;
         if let Some(path) = crate::declare::sensitive_path(&value) {
             let call = session.call_span(ctx);
             let top = path.split(['.', '[']).next().unwrap_or_default();
@@ -90,7 +99,7 @@ fn one(
             );
             return Err(Fault::new("stack::script::secret_placement", format!("a secret value cannot go into `{path}` of the {kind} `{name}`"))
                 .label("this holds a secret")
-                .help("secrets are only ever written into Kubernetes Secrets: put it in an object of kind `Secret` and refer to that")
+                .help("secrets are only ever written into the `data` or `stringData` of a Kubernetes Secret (`apiVersion: \"v1\"`): put it there and refer to that Secret")
                 .at(crate::declare::key_span(session, call, top))
                 .raise(pos));
         }
