@@ -175,6 +175,9 @@ impl Apply<'_> {
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
             println!("Nothing to do.");
+            if self.operation == "destroy" && state.resources.is_empty() {
+                backend.discard(&state).await.map_err(Failure::runtime)?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -210,7 +213,14 @@ impl Apply<'_> {
                 ..ExecuteOptions::default()
             },
         };
-        let (report, _) = executor.run(&plan, state).await;
+        let (mut report, state) = executor.run(&plan, state).await;
+        // A destroy that removed everything leaves no state where a team
+        // keeps it (the state Secret goes; its Lease goes with the lock).
+        if self.operation == "destroy" && !report.failed() && state.resources.is_empty() {
+            if let Err(e) = backend.discard(&state).await {
+                report.state_error = Some(e);
+            }
+        }
         self.report(&report);
         Ok(exit_code(&report))
     }

@@ -22,26 +22,27 @@ pub fn for_stack(args: &StackArgs, graph: &Graph, clients: Arc<Clients>) -> Box<
     }
     match &graph.declarations.state {
         Some(StateConfig::Kubernetes {
-            cluster, namespace, ..
+            cluster,
+            cluster_name,
+            cluster_inputs,
+            namespace,
+            ..
         }) => {
             let resolve = KnownOutputs { graph, state: None };
-            let target = graph.get(cluster).map(|c| ClusterTarget {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                inputs: Value::Map(c.inputs.clone())
+            let target = ClusterTarget {
+                id: cluster.clone(),
+                name: cluster_name.clone(),
+                inputs: Value::Map(cluster_inputs.clone())
                     .materialize(&resolve)
                     .unwrap_or(Json::Null),
                 outputs: Default::default(),
-            });
-            match target {
-                Some(target) => Box::new(KubernetesStateBackend::with_clients(
-                    target,
-                    clients,
-                    namespace.clone(),
-                    stack,
-                )),
-                None => Box::new(LocalBackend::new(load::state_path(args, &stack), stack)),
-            }
+            };
+            Box::new(KubernetesStateBackend::with_clients(
+                target,
+                clients,
+                namespace.clone(),
+                stack,
+            ))
         }
         Some(StateConfig::Local {
             path: Some(path), ..

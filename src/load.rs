@@ -17,13 +17,32 @@ pub struct Loaded {
     pub state: State,
 }
 
-pub fn params(set: &[(String, String)]) -> BTreeMap<String, String> {
-    set.iter().cloned().collect()
+/// A parameter given twice on the command line: which one wins is a guess
+/// nobody should have to make.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("`--set {name}` is given twice")]
+#[diagnostic(
+    code(stack::cli::set_twice),
+    help("give each parameter once; a list is one value: `--set {name}=a,b`")
+)]
+pub struct SetTwice {
+    name: String,
+}
+
+/// The `--set` parameters by name.
+pub fn params(set: &[(String, String)]) -> Result<BTreeMap<String, String>, Failure> {
+    let mut params = BTreeMap::new();
+    for (name, value) in set {
+        if params.insert(name.clone(), value.clone()).is_some() {
+            return Err(Failure::usage(SetTwice { name: name.clone() }));
+        }
+    }
+    Ok(params)
 }
 
 pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
     let declarations =
-        stack_stdlib::evaluate(&args.file, params(&args.set)).map_err(Failure::usage)?;
+        stack_stdlib::evaluate(&args.file, params(&args.set)?).map_err(Failure::usage)?;
     Graph::build(declarations).map_err(Failure::usage)
 }
 
@@ -70,9 +89,15 @@ fn pin_chart_versions(graph: &mut Graph) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn load(args: &StackArgs, graph: Graph) -> Result<Loaded, Failure> {
-    let clients = std::sync::Arc::new(stack_providers::kubernetes::client::Clients::new());
-    let backend = crate::backend::for_stack(args, &graph, clients);
+/// Reads the state of the stack `graph` declares, through the clients of
+/// `router` (an EKS cluster that keeps the state is reached with a token,
+/// as a run reaches it).
+pub fn load(
+    args: &StackArgs,
+    graph: Graph,
+    router: &stack_providers::router::StackRouter,
+) -> Result<Loaded, Failure> {
+    let backend = crate::backend::for_stack(args, &graph, router.clients.clone());
     let state = runtime()?
         .block_on(backend.load())
         .map_err(Failure::runtime)?;

@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
 use crate::resource::{Resource, ResourceId};
 use crate::source::{Sources, Span};
+use crate::value::Value;
 
 /// Where the script asks its state to be kept (`state(#{ ... })`).
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +16,10 @@ pub enum StateConfig {
     /// A Secret in a namespace of a cluster, locked with a Lease.
     Kubernetes {
         cluster: ResourceId,
+        /// How the cluster is reached, as declared: every command finds the
+        /// state with it, `destroy` too (which keeps no declaration).
+        cluster_name: String,
+        cluster_inputs: BTreeMap<String, Value>,
         namespace: String,
         span: Span,
     },

@@ -381,6 +381,52 @@ impl KubernetesStateBackend {
         Ok(())
     }
 
+    /// Deletes the state Secret, if it still is what this run last wrote
+    /// and holds nothing: another writer's state is never deleted.
+    async fn delete_state(&self, state: &State) -> Result<(), StateError> {
+        if !state.resources.is_empty() {
+            return Ok(());
+        }
+        let Some(seen) = self.seen().clone() else {
+            return Ok(());
+        };
+        let cluster = self.cluster().await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(cluster.client.clone(), &self.namespace, &secrets());
+        let name = self.secret_name();
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(seen),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let deleted = cluster
+            .retry
+            .run(Conflicts::Final, || {
+                let api = api.clone();
+                let name = name.clone();
+                let params = params.clone();
+                async move { api.delete(&name, &params).await }
+            })
+            .await;
+        match deleted {
+            Ok(_) => {
+                *self.seen() = None;
+                Ok(())
+            }
+            Err(e) if e.code() == Some(404) => Ok(()),
+            Err(e) if e.code() == Some(409) => Err(StateError::Backend {
+                message: format!(
+                    "the state in {} was changed by another writer: it is kept",
+                    self.describe()
+                ),
+                help: Some("another run is using this state: look at it before deleting it".into()),
+            }),
+            Err(e) => Err(self.fail(cluster, "delete the state", &e)),
+        }
+    }
+
     fn lease_body(
         &self,
         holder: &LockInfo,
@@ -735,6 +781,10 @@ impl StateBackend for KubernetesStateBackend {
 
     fn unlock<'a>(&'a self, holder: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(self.release_lock(holder))
+    }
+
+    fn discard<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(self.delete_state(state))
     }
 }
 

@@ -17,9 +17,12 @@ pub fn run(
     detailed_exitcode: bool,
     refresh: bool,
 ) -> Result<ExitCode, Failure> {
-    let mut loaded = load::load(args, load::planned_graph(args)?)?;
-    let stack = loaded.graph.declarations.stack.clone();
-    let router = stack_providers::router::StackRouter::new(&stack, &load::stack_dir(&args.file));
+    let graph = load::planned_graph(args)?;
+    let router = stack_providers::router::StackRouter::new(
+        &graph.declarations.stack,
+        &load::stack_dir(&args.file),
+    );
+    let mut loaded = load::load(args, graph, &router)?;
     let backend = crate::backend::for_stack(args, &loaded.graph, router.clients.clone());
     let runtime = load::runtime()?;
     if refresh {

@@ -10,7 +10,12 @@ use crate::failure::Failure;
 use crate::load;
 
 pub fn run(args: &StackArgs, out: &Path, repo_url: Option<&str>) -> Result<String, Failure> {
-    let loaded = load::load(args, load::pinned_graph(args)?)?;
+    let graph = load::pinned_graph(args)?;
+    let router = stack_providers::router::StackRouter::new(
+        &graph.declarations.stack,
+        &load::stack_dir(&args.file),
+    );
+    let loaded = load::load(args, graph, &router)?;
     let rendered =
         render::render(&loaded.graph, Some(&loaded.state), repo_url).map_err(|e| match e {
             render::RenderError::Write { .. } => Failure::runtime(e),

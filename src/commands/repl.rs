@@ -14,7 +14,7 @@ pub fn run(
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".stack_history")));
     stack_repl::run(stack_repl::Options {
         file,
-        params: load::params(set),
+        params: load::params(set)?,
         history,
     })
     .map_err(Failure::runtime)

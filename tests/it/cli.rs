@@ -447,6 +447,19 @@ fn a_corrupt_state_file_is_a_runtime_failure() {
     let run = ctx.stack(&["plan", "dev.rhai"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
     run.assert_stderr("has format version 7");
+
+    // A field this release does not know would be lost by the next save.
+    let written = r#"{ "version": 1, "stack": "dev", "serial": 3, "salt": "s", "identity": "i",
+        "resources": {}, "retention": "forever" }"#;
+    ctx.write(".stack/dev.state.json", written);
+    let run = ctx.stack(&["plan", "dev.rhai"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    run.assert_stderr("unknown field `retention`");
+    assert_eq!(
+        std::fs::read_to_string(ctx.path().join(".stack/dev.state.json")).expect("state"),
+        written,
+        "the state is left as it was"
+    );
 }
 
 #[test]
@@ -463,6 +476,10 @@ fn command_line_mistakes_exit_2() {
         (
             "bad_output_format",
             &["plan", "dev.rhai", "--output", "yaml"],
+        ),
+        (
+            "set_twice",
+            &["plan", "dev.rhai", "--set", "teams=a", "--set", "teams=b"],
         ),
     ];
     for (name, args) in cases {

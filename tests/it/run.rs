@@ -611,6 +611,50 @@ state(#{ backend: "kubernetes", cluster: c, namespace: "stack-system" });"#,
     e.server.clear_requests();
     let again = e.stack(&["plan", "e2e.rhai", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}", again.transcript());
+    ok(&e.stack(&[
+        "render",
+        "e2e.rhai",
+        "--out",
+        "rendered",
+        "--repo-url",
+        "https://git.example/p",
+    ]));
+
+    // destroy reads the same state: it deletes what the run made, then the
+    // state itself.
+    let destroy = e.stack(&["destroy", "e2e.rhai", "--yes"]);
+    ok(&destroy);
+    assert!(
+        !destroy.stdout.contains("Nothing to do"),
+        "{}",
+        destroy.transcript()
+    );
+    assert!(e
+        .server
+        .object("v1/namespaces", None, "after-app")
+        .is_none());
+    assert!(e
+        .server
+        .object("v1/configmaps", Some("team-web"), "settings")
+        .is_none());
+    assert!(
+        e.server
+            .object("v1/secrets", Some("stack-system"), "stack-state-e2e")
+            .is_none(),
+        "the empty state Secret stays"
+    );
+    assert!(e
+        .server
+        .object(
+            "coordination.k8s.io/v1/leases",
+            Some("stack-system"),
+            "stack-lock-e2e"
+        )
+        .is_none());
+    assert!(!e.state_path().exists(), "a local state file was written");
+    let nothing = e.stack(&["destroy", "e2e.rhai", "--yes"]);
+    ok(&nothing);
+    nothing.assert_stdout("Nothing to do");
 }
 
 /// Ctrl-C stops starting work, lets running work finish, saves and exits 130.

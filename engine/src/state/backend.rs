@@ -31,4 +31,12 @@ pub trait StateBackend: Send + Sync {
 
     /// Releases a lock taken by `holder`.
     fn unlock<'a>(&'a self, holder: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Removes the state once `destroy` has removed everything it held
+    /// (called with the lock held and `state` empty): a state kept in a
+    /// cluster leaves nothing behind there. A local file stays, the
+    /// record that the stack was destroyed.
+    fn discard<'a>(&'a self, _state: &'a State) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async { Ok(()) })
+    }
 }

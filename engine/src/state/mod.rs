@@ -22,8 +22,10 @@ pub use lock::LockInfo;
 /// The state format version this engine reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The state of one stack.
+/// The state of one stack. A field this release does not know is refused,
+/// not dropped: the next save would lose it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct State {
     pub version: u32,
     pub stack: String,
@@ -43,6 +45,7 @@ pub struct State {
 
 /// What the state records of one applied resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceState {
     pub kind: Kind,
     /// sha256 of the canonical inputs.
@@ -76,6 +79,7 @@ pub struct ResourceState {
 /// Written to the state before a provider is asked to apply, so that what
 /// a run makes is known even when the run dies before it records the result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Intent {
     /// The resource had never been applied: nothing else in its record is
     /// confirmed, and what exists under its name may be someone else's.
@@ -106,7 +110,7 @@ impl ResourceState {
 
 /// The identity of one applied Kubernetes object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectRef {
     pub api_version: String,
     pub kind: String,

@@ -80,11 +80,12 @@ fn state(ctx: NativeCallContext, session: &Session, opts: Map) -> RhaiResult<()>
                 )
                 .raise(pos));
             };
-            let existing = session
-                .resource(&cluster.id)
-                .and_then(|r| r.input_str("provider").map(str::to_string))
+            let declared = session.resource(&cluster.id);
+            let existing = declared
+                .as_ref()
+                .and_then(|r| r.input_str("provider"))
                 .is_some_and(|p| p == "existing");
-            if !existing {
+            let Some(declared) = declared.filter(|_| existing) else {
                 return Err(Fault::new(
                     "stack::script::state",
                     format!("the state cannot live on `{}`, which the stack itself creates", cluster.id),
@@ -93,9 +94,11 @@ fn state(ctx: NativeCallContext, session: &Session, opts: Map) -> RhaiResult<()>
                 .help("keep the state on a cluster that exists before the run (`provider: \"existing\"`), or in a local file")
                 .at(key_span(session, call, "cluster"))
                 .raise(pos));
-            }
+            };
             StateConfig::Kubernetes {
                 cluster: cluster.id,
+                cluster_name: declared.name,
+                cluster_inputs: declared.inputs,
                 namespace: text("namespace").unwrap_or_else(|| "stack-system".into()),
                 span: call,
             }
