@@ -39,6 +39,44 @@ pub struct Source {
     pub name: String,
     pub path: Option<PathBuf>,
     pub text: Arc<str>,
+    /// Where each line starts, so a position is found without reading the
+    /// text from its start (every declaration asks for one).
+    line_starts: Arc<[usize]>,
+}
+
+impl Source {
+    /// Byte offset of a 1-based line and column (columns count characters).
+    pub fn offset_of(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        start
+            + self.text[start..]
+                .chars()
+                .take_while(|c| *c != '\n')
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum::<usize>()
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(0, |t| t.chars().count());
+        (line, col + 1)
+    }
+}
+
+/// Where each line of `text` starts.
+fn line_starts(text: &str) -> Arc<[usize]> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 /// All scripts an evaluation read: the stack and every module it imported.
@@ -58,6 +96,7 @@ impl Sources {
             name,
             path: path.map(Path::to_path_buf),
             text: Arc::from(text),
+            line_starts: line_starts(text),
         });
         SourceId(self.sources.len() - 1)
     }
@@ -81,7 +120,7 @@ impl Sources {
 
     /// 1-based line and column of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
-        line_col(&self.get(span.source).text, span.offset)
+        self.get(span.source).line_col(span.offset)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (SourceId, &Source)> {
@@ -92,18 +131,16 @@ impl Sources {
     }
 }
 
-/// 1-based line and column of a byte offset in `text`.
+/// 1-based line and column (in characters) of a byte offset in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
+    let start = before.rfind('\n').map_or(0, |nl| nl + 1);
+    (line, before[start..].chars().count() + 1)
 }
 
-/// Byte offset of a 1-based line and column in `text` (columns count characters).
+/// Byte offset of a 1-based line and column in `text` (columns count
+/// characters), for a text that is not a loaded source.
 pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
@@ -123,6 +160,19 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_finds_positions_by_its_line_index() {
+        let mut sources = Sources::default();
+        let text = "let a = 1;\nlet é = cluster(\"x\");\n";
+        let id = sources.add("s.rhai", None, text);
+        let source = sources.get(id);
+        let off = source.offset_of(2, 9);
+        assert_eq!(&text[off..off + 7], "cluster");
+        assert_eq!(source.line_col(off), (2, 9));
+        assert_eq!(source.offset_of(9, 1), text.len());
+        assert_eq!(source.line_col(0), (1, 1));
+    }
 
     #[test]
     fn line_col_round_trips() {

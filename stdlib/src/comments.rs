@@ -7,7 +7,8 @@
 
 use rhai::{LexError, ParseError, ParseErrorType, Position};
 
-use crate::scan::{line_column, scan, Opener};
+use crate::scan::{scan, Opener};
+use stack_engine::source::line_col as line_column;
 
 /// What the parse error of an unclosed block comment carries as its symbol.
 pub const OPENER: &str = "/*";

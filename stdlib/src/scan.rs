@@ -78,14 +78,6 @@ pub fn scan(text: &str) -> Scan {
     .read()
 }
 
-/// 1-based line and column (in characters) of byte `offset` of `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[start..].chars().count() + 1)
-}
-
 struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -318,7 +310,10 @@ mod tests {
         let text = "let a = 1;\n  /* the rest\nlet b = 2;";
         let found = scan(text);
         assert_eq!(found.open[0].opener, Opener::BlockComment);
-        assert_eq!(line_column(text, found.open[0].offset), (2, 3));
+        assert_eq!(
+            stack_engine::source::line_col(text, found.open[0].offset),
+            (2, 3)
+        );
         assert!(found.in_literal);
         assert_eq!(
             openers("let x = `served by ${ ns.name`;"),
@@ -347,11 +342,5 @@ mod tests {
             })
             .collect();
         assert_eq!(strings, ["std/a"]);
-    }
-
-    #[test]
-    fn lines_and_columns_count_characters() {
-        assert_eq!(line_column("ab\ncé d", 7), (2, 4));
-        assert_eq!(line_column("x", 0), (1, 1));
     }
 }

@@ -2,12 +2,11 @@
 //! declared, the sources read, `--set` parameters and secret values.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use rhai::{NativeCallContext, Position};
-use stack_engine::source::offset_of;
 use stack_engine::{Declarations, Resource, ResourceId, Secret, SourceId, Span};
 
 /// Shared, single-threaded session state. Cloning shares it.
@@ -28,6 +27,9 @@ pub struct SessionState {
     pub stack_dir: PathBuf,
     /// Display name of the stack script.
     pub main_source: Option<SourceId>,
+    /// Where each id was last declared in `declarations.resources`, so a
+    /// lookup does not walk every declaration (a loop declares thousands).
+    pub declared_at: HashMap<ResourceId, usize>,
 }
 
 impl Session {
@@ -73,11 +75,12 @@ impl Session {
         if sources.iter().count() == 0 {
             return Span::new(id, 0, 0);
         }
-        let text = &sources.get(id).text;
+        let source = sources.get(id);
+        let text = &source.text;
         let (Some(line), Some(col)) = (pos.line(), pos.position()) else {
             return Span::new(id, 0, 0);
         };
-        let offset = offset_of(text, line, col);
+        let offset = source.offset_of(line, col);
         let len = text[offset..]
             .char_indices()
             .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
@@ -92,18 +95,17 @@ impl Session {
     }
 
     pub fn declare(&self, resource: Resource) {
-        self.borrow_mut().declarations.resources.push(resource);
+        let mut state = self.borrow_mut();
+        let at = state.declarations.resources.len();
+        state.declared_at.insert(resource.id.clone(), at);
+        state.declarations.resources.push(resource);
     }
 
     /// The declared resource with this id, if any (the latest, for duplicates).
     pub fn resource(&self, id: &ResourceId) -> Option<Resource> {
-        self.borrow()
-            .declarations
-            .resources
-            .iter()
-            .rev()
-            .find(|r| &r.id == id)
-            .cloned()
+        let state = self.borrow();
+        let at = *state.declared_at.get(id)?;
+        state.declarations.resources.get(at).cloned()
     }
 
     pub fn add_secret(&self, secret: Secret) -> usize {
@@ -123,6 +125,8 @@ impl Session {
 
     /// Forgets every declaration (REPL `:reset`); sources stay for diagnostics.
     pub fn clear_resources(&self) {
-        self.borrow_mut().declarations.resources.clear();
+        let mut state = self.borrow_mut();
+        state.declarations.resources.clear();
+        state.declared_at.clear();
     }
 }
