@@ -394,23 +394,7 @@ impl KubernetesStateBackend {
         let api: Api<DynamicObject> =
             Api::namespaced_with(cluster.client.clone(), &self.namespace, &secrets());
         let name = self.secret_name();
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: Some(seen),
-                uid: None,
-            }),
-            ..DeleteParams::default()
-        };
-        let deleted = cluster
-            .retry
-            .run(Conflicts::Final, || {
-                let api = api.clone();
-                let name = name.clone();
-                let params = params.clone();
-                async move { api.delete(&name, &params).await }
-            })
-            .await;
-        match deleted {
+        match delete_unchanged(cluster, &api, &name, Some(seen)).await {
             Ok(_) => {
                 *self.seen() = None;
                 Ok(())
@@ -556,29 +540,38 @@ impl KubernetesStateBackend {
         {
             return Ok(()); // not ours (anymore)
         }
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: resource_version(&lease),
-                uid: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match cluster
-            .retry
-            .run(Conflicts::Final, || {
-                let api = api.clone();
-                let name = name.clone();
-                let params = params.clone();
-                async move { api.delete(&name, &params).await }
-            })
-            .await
-        {
+        match delete_unchanged(cluster, &api, &name, resource_version(&lease)).await {
             Ok(_) => Ok(()),
             // Gone already, or taken over meanwhile: no longer ours.
             Err(e) if matches!(e.code(), Some(404 | 409)) => Ok(()),
             Err(e) => Err(self.fail(cluster, "release the lock of", &e)),
         }
     }
+}
+
+/// Deletes `name` only if it is still at `resource_version`: what another
+/// writer changed meanwhile is answered 409 and kept.
+async fn delete_unchanged(
+    cluster: &Cluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+    resource_version: Option<String>,
+) -> Result<(), CallError> {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version,
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    cluster
+        .retry
+        .run(Conflicts::Final, || {
+            let (api, name, params) = (api.clone(), name.to_string(), params.clone());
+            async move { api.delete(&name, &params).await }
+        })
+        .await
+        .map(|_| ())
 }
 
 /// Writes `body` as `name`: a create, or a replace guarded by the
