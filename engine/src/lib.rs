@@ -6,6 +6,7 @@
 //! renders the Kubernetes objects each resource stands for.
 //!
 //! - `source.rs` — script sources and spans, for diagnostics
+//! - `input.rs` — reading the files a user names, bounded
 //! - `value.rs` — input values, output references and secrets
 //! - `resource.rs` — one declared resource and its kind
 //! - `declarations.rs` — what one evaluation declared
@@ -25,6 +26,7 @@ pub mod declarations;
 pub mod execute;
 pub mod graph;
 pub mod graph_format;
+pub mod input;
 pub mod objects;
 pub mod ownership;
 pub mod plan;

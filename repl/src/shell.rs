@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use stack_engine::plan::Style;
 use stack_engine::Graph;
-use stack_stdlib::{EvalError, Evaluator};
+use stack_stdlib::Evaluator;
 
 use crate::commands::{self, Command};
 use crate::echo::echo;
@@ -98,14 +98,9 @@ impl Shell {
     }
 
     fn load_into(&mut self, file: &Path, reply: &mut Reply) {
-        let text = match std::fs::read_to_string(file) {
+        let text = match stack_stdlib::evaluator::read_script(file) {
             Ok(text) => text,
-            Err(source) => {
-                return reply.error(EvalError::Read {
-                    path: file.to_path_buf(),
-                    source,
-                })
-            }
+            Err(e) => return reply.error(e),
         };
         let before = self.declared();
         let failed_before = reply.errors.len();

@@ -164,16 +164,6 @@ pub fn from_json(json: &Json) -> Dynamic {
 /// Replaces tokens with something a person can read: known outputs by their
 /// value, unknown ones as `(known after apply)`, secrets as `(sensitive)`.
 pub fn readable(s: &str, session: &Session) -> String {
-    // Maps and lists print their strings escaped: undo that for the markers.
-    let unescaped;
-    let s = if s.contains("\\u{f0000}") {
-        unescaped = s
-            .replace("\\u{f0000}", &token::OPEN.to_string())
-            .replace("\\u{f0001}", &token::CLOSE.to_string());
-        unescaped.as_str()
-    } else {
-        s
-    };
     if !token::has_tokens(s) {
         return s.to_string();
     }

@@ -137,6 +137,12 @@ pub fn from_rhai(
         trace.swap(0, last);
         span = at;
     }
+    // No placeholder reaches a person: whatever message carried one names
+    // what it stands for instead.
+    let readable = |text: String| crate::convert::readable(&text, session);
+    parts.message = readable(parts.message);
+    parts.label = readable(parts.label);
+    parts.help = parts.help.map(readable);
     let state = session.borrow();
     let sources = &state.declarations.sources;
     let trace = trace
@@ -268,6 +274,29 @@ fn describe(err: &EvalAltResult, session: &Session, known_functions: &[String]) 
         .help(
             "a stack script should finish in well under a second: is there a loop that never ends?",
         ),
+        EvalAltResult::ErrorTerminated(why, _)
+            if why.clone().try_cast::<crate::engine::Stopped>()
+                == Some(crate::engine::Stopped::OutOfMemory) =>
+        {
+            Parts::new(
+                "stack::script::too_large",
+                format!(
+                    "the script used more than {} MiB of memory and was stopped",
+                    crate::engine::limits::MAX_MEMORY_BYTES >> 20
+                ),
+                "still growing here",
+            )
+            .help("a stack script builds declarations, not large data: is a loop adding without end?")
+        }
+        EvalAltResult::ErrorTerminated(_, _) => Parts::new(
+            "stack::script::too_long",
+            format!(
+                "the script ran for more than {} seconds and was stopped",
+                crate::engine::limits::MAX_EVAL_TIME.as_secs()
+            ),
+            "still running here",
+        )
+        .help("a stack script should finish in well under a second: is a loop working on very large values?"),
         EvalAltResult::ErrorStackOverflow(_) => Parts::new(
             "stack::script::recursion",
             "functions call each other too deeply",

@@ -21,7 +21,7 @@ pub enum EvalError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: stack_engine::input::InputError,
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -90,10 +90,7 @@ impl Evaluator {
 
     /// Evaluates a stack file; `name` is how diagnostics name it.
     pub fn eval_file(&mut self, path: &Path, name: &str) -> Result<Dynamic, EvalError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_script(path)?;
         self.eval_text(name, Some(path), &text)
     }
 
@@ -116,6 +113,9 @@ impl Evaluator {
                 &this.known_functions,
             )))
         };
+        if let Err(fault) = crate::engine::limits::check_lines(text) {
+            return Err(fail(&fault.raise(Position::NONE), self));
+        }
         if let Err(e) = crate::comments::check_closed(text) {
             return Err(fail(&EvalAltResult::from(e), self));
         }
@@ -207,6 +207,16 @@ impl Evaluator {
         self.scope.clear();
         self.functions = AST::empty();
     }
+}
+
+/// Reads a script: a regular file no larger than scripts may be.
+pub fn read_script(path: &Path) -> Result<String, EvalError> {
+    stack_engine::input::read_text(path, stack_engine::input::MAX_SCRIPT_BYTES).map_err(|source| {
+        EvalError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// Evaluates a stack file and returns its declarations.

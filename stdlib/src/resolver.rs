@@ -87,9 +87,9 @@ impl StackResolver {
         };
         let disk = with_ext(&base_dir.join(path));
         let display = normalize(&with_ext(&base_display.join(path)));
-        match std::fs::read_to_string(&disk) {
+        match stack_engine::input::read_text(&disk, stack_engine::input::MAX_SCRIPT_BYTES) {
             Ok(text) => Ok((display.to_string_lossy().into_owned(), Some(disk), text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Fault::new(
+            Err(e) if e.is_not_found() => Err(Fault::new(
                 "stack::module::not_found",
                 format!("module `{path}` not found"),
             )
@@ -100,7 +100,7 @@ impl StackResolver {
             ))
             .raise(pos)),
             Err(e) => Err(Fault::new(
-                "stack::module::not_found",
+                "stack::module::read",
                 format!("cannot import `{path}`: {e}"),
             )
             .label("imported here")
@@ -138,6 +138,9 @@ impl ModuleResolver for StackResolver {
         path: &str,
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let settled = crate::functions::guards::settle(&self.session, path)
+            .map_err(|f| f.label("imported here").raise(pos))?;
+        let path = settled.as_str();
         let (display, disk, text) = self.locate(source, path, pos)?;
         if let Some(module) = self.cache.borrow().get(&display) {
             return Ok(module.clone());
@@ -154,6 +157,8 @@ impl ModuleResolver for StackResolver {
         let in_module = |err: Box<EvalAltResult>| -> Box<EvalAltResult> {
             EvalAltResult::ErrorInModule(display.clone(), err, pos).into()
         };
+        crate::engine::limits::check_lines(&text)
+            .map_err(|f| in_module(f.raise(Position::NONE)))?;
         crate::comments::check_closed(&text).map_err(|e| in_module(e.into()))?;
         let mut ast = engine.compile(&text).map_err(|e| in_module(e.into()))?;
         ast.set_source(display.as_str());

@@ -19,9 +19,9 @@ pub fn default_path(script: &Path, stack: &str) -> PathBuf {
 
 /// Reads a state file; a missing file is an empty state.
 pub fn load(path: &Path, stack: &str) -> Result<State, StateError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input::read_text(path, crate::input::MAX_STATE_BYTES) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::empty(stack)),
+        Err(e) if e.is_not_found() => return Ok(State::empty(stack)),
         Err(source) => {
             return Err(StateError::Read {
                 path: path.to_path_buf(),

@@ -141,7 +141,7 @@ pub enum StateError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::input::InputError,
     },
     #[error("the state file {} is not valid", path.display())]
     #[diagnostic(

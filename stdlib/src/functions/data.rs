@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use rhai::{Array, Dynamic, Engine, ImmutableString, Map, NativeCallContext};
+use stack_engine::input::{read_text, MAX_SCRIPT_BYTES};
 use stack_engine::Secret;
 
 use super::FnDoc;
@@ -139,8 +140,9 @@ fn normalize(p: &Path) -> PathBuf {
 }
 
 fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<String> {
+    let path = &super::guards::text(&ctx, session, path)?;
     let resolved = inside_stack(&ctx, session, path, "file()")?;
-    std::fs::read_to_string(&resolved).map_err(|e| {
+    read_text(&resolved, MAX_SCRIPT_BYTES).map_err(|e| {
         Fault::new("stack::script::file", format!("cannot read `{path}`: {e}"))
             .label("read here")
             .raise(ctx.call_position())
@@ -148,6 +150,7 @@ fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<Str
 }
 
 fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult<String> {
+    let source = &super::guards::text(&ctx, session, source)?;
     let pos = ctx.call_position();
     let value = match source.split_once(':') {
         Some(("env", name)) => std::env::var(name).map_err(|_| {
@@ -167,7 +170,7 @@ fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult
             } else {
                 inside_stack(&ctx, session, path, "secret()")?
             };
-            let text = std::fs::read_to_string(&resolved).map_err(|e| {
+            let text = read_text(&resolved, MAX_SCRIPT_BYTES).map_err(|e| {
                 Fault::new(
                     "stack::script::secret",
                     format!("cannot read secret file `{path}`: {e}"),
@@ -243,6 +246,7 @@ fn without_location(message: &str, at: Option<(usize, usize)>) -> String {
 
 fn yaml(ctx: NativeCallContext, session: &Session, text: &str) -> RhaiResult<Dynamic> {
     use serde::Deserialize;
+    let text = &super::guards::text(&ctx, session, text)?;
     let mut docs = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
         let value = serde_json::Value::deserialize(document).map_err(|e| {
@@ -268,6 +272,7 @@ fn yaml(ctx: NativeCallContext, session: &Session, text: &str) -> RhaiResult<Dyn
 }
 
 fn json(ctx: NativeCallContext, session: &Session, text: &str) -> RhaiResult<Dynamic> {
+    let text = &super::guards::text(&ctx, session, text)?;
     serde_json::from_str::<serde_json::Value>(text)
         .map(|v| from_json(&v))
         .map_err(|e| {

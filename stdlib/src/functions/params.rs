@@ -31,6 +31,7 @@ fn param(
     name: &str,
     default: Option<Dynamic>,
 ) -> RhaiResult<Dynamic> {
+    let name = &super::guards::text(&ctx, session, name)?;
     let pos = ctx.call_position();
     let raw = {
         let mut state = session.borrow_mut();
