@@ -12,8 +12,31 @@ use crate::value::Value;
 /// `prod/helm_app/traefik`, `prod/namespace/team-web`,
 /// `prod/manifest/ConfigMap/team-web/settings`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct ResourceId(String);
+
+/// A recorded id must have the shape `stack` writes: two or more `/`
+/// parts, none empty, no spaces or control characters.
+impl TryFrom<String> for ResourceId {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        let well_formed = id.split('/').count() >= 2
+            && id.split('/').all(|part| !part.is_empty())
+            && !id.chars().any(|c| c.is_whitespace() || c.is_control());
+        if well_formed {
+            Ok(ResourceId(id))
+        } else {
+            Err(format!("`{}` is not a resource id", id.escape_debug()))
+        }
+    }
+}
+
+impl From<ResourceId> for String {
+    fn from(id: ResourceId) -> String {
+        id.0
+    }
+}
 
 impl ResourceId {
     pub fn new(id: impl Into<String>) -> Self {

@@ -101,7 +101,7 @@ impl Evaluator {
         path: Option<&Path>,
         text: &str,
     ) -> Result<Dynamic, EvalError> {
-        let id = self.session.add_source(name, path, text);
+        let (id, refused) = self.session.add_script(name, path, text);
         if self.session.borrow().main_source.is_none() {
             self.session.borrow_mut().main_source = Some(id);
         }
@@ -113,7 +113,7 @@ impl Evaluator {
                 &this.known_functions,
             )))
         };
-        if let Err(fault) = crate::engine::limits::check_lines(text) {
+        if let Some(fault) = refused {
             return Err(fail(&fault.raise(Position::NONE), self));
         }
         if let Err(e) = crate::comments::check_closed(text) {

@@ -153,12 +153,13 @@ impl ModuleResolver for StackResolver {
                 .help("modules may not import each other in a circle: move what both need into a third module")
                 .raise(pos));
         }
-        self.session.add_source(&display, disk.as_deref(), &text);
+        let (_, refused) = self.session.add_script(&display, disk.as_deref(), &text);
         let in_module = |err: Box<EvalAltResult>| -> Box<EvalAltResult> {
             EvalAltResult::ErrorInModule(display.clone(), err, pos).into()
         };
-        crate::engine::limits::check_lines(&text)
-            .map_err(|f| in_module(f.raise(Position::NONE)))?;
+        if let Some(fault) = refused {
+            return Err(in_module(fault.raise(Position::NONE)));
+        }
         crate::comments::check_closed(&text).map_err(|e| in_module(e.into()))?;
         let mut ast = engine.compile(&text).map_err(|e| in_module(e.into()))?;
         ast.set_source(display.as_str());

@@ -58,6 +58,31 @@ impl Session {
         self.borrow_mut().declarations.sources.add(name, path, text)
     }
 
+    /// Adds a script or module about to be evaluated, and the reason it
+    /// must not be: too many lines, or a character `stack` reserves for its
+    /// placeholders (shown as U+FFFD, so no diagnostic prints it).
+    pub fn add_script(
+        &self,
+        name: &str,
+        path: Option<&Path>,
+        text: &str,
+    ) -> (SourceId, Option<crate::fault::Fault>) {
+        let Some(offset) = crate::token::reserved_at(text) else {
+            let id = self.add_source(name, path, text);
+            return (id, crate::engine::limits::check_lines(text).err());
+        };
+        let shown = text.replace([crate::token::OPEN, crate::token::CLOSE], "\u{FFFD}");
+        let id = self.add_source(name, path, &shown);
+        let fault = crate::fault::Fault::new(
+            "stack::script::reserved_character",
+            "the script holds a character stack reserves for its own use",
+        )
+        .label("this character (U+F0000 or U+F0001)")
+        .help("remove it: stack uses these private-use characters to carry secrets and outputs through strings")
+        .at(Span::new(id, offset, '\u{FFFD}'.len_utf8()));
+        (id, Some(fault))
+    }
+
     /// The span of the call `ctx` is evaluating: the called function's name
     /// in the caller's source.
     pub fn call_span(&self, ctx: &NativeCallContext) -> Span {

@@ -32,6 +32,13 @@ pub fn secret(index: usize) -> String {
     format!("{OPEN}s:{index}{CLOSE}")
 }
 
+/// The byte offset of the first token delimiter in text that comes from
+/// outside (a script, a file, a `--set` value): such text could forge a
+/// secret or an output, so it is refused.
+pub fn reserved_at(text: &str) -> Option<usize> {
+    text.find([OPEN, CLOSE])
+}
+
 /// Whether a string carries any token.
 pub fn has_tokens(s: &str) -> bool {
     s.contains(OPEN)

@@ -23,6 +23,7 @@ mod eks;
 mod errors;
 mod examples;
 mod helm;
+mod hostile;
 mod oidc;
 mod ownership;
 mod platform;

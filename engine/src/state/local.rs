@@ -104,7 +104,8 @@ impl LocalBackend {
 
     /// The current holder of the lock, if any.
     pub fn holder(&self) -> Option<LockInfo> {
-        let text = std::fs::read_to_string(self.lock_path()).ok()?;
+        // A lock file is a few hundred bytes; anything else is not a holder.
+        let text = crate::input::read_text(&self.lock_path(), 64 << 10).ok()?;
         serde_json::from_str(&text).ok()
     }
 
@@ -138,6 +139,14 @@ impl LocalBackend {
                             holder: Box::new(running.clone()),
                         });
                     }
+                    // Never act on a failed read: a lock that cannot be read
+                    // is held until the user says it is not.
+                    if current.is_none() && !force {
+                        return Err(StateError::LockUnreadable {
+                            stack: self.stack.clone(),
+                            path: lock.clone(),
+                        });
+                    }
                     let breakable = force || current.as_ref().is_none_or(LockInfo::is_stale);
                     if !breakable {
                         return Err(StateError::Locked {
@@ -147,7 +156,7 @@ impl LocalBackend {
                             ),
                         });
                     }
-                    // A killed run's lock, an unreadable lock, or --force-unlock.
+                    // A killed run's lock, or --force-unlock.
                     std::fs::remove_file(&lock).map_err(fail)?;
                 }
                 Err(e) => return Err(fail(e)),

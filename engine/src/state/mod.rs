@@ -188,6 +188,12 @@ pub enum StateError {
         stack: String,
         holder: Box<LockInfo>,
     },
+    #[error("the state of `{stack}` is locked, and its lock file {} cannot be read", path.display())]
+    #[diagnostic(
+        code(stack::state::lock_unreadable),
+        help("a run may be writing it, or it was left broken: if no other run is working on this stack, run again with `--force-unlock`")
+    )]
+    LockUnreadable { stack: String, path: PathBuf },
     #[error("refused to break the lock of `{stack}`: {holder} is still running")]
     #[diagnostic(
         code(stack::state::still_running),

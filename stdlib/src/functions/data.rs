@@ -142,11 +142,21 @@ fn normalize(p: &Path) -> PathBuf {
 fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<String> {
     let path = &super::guards::text(&ctx, session, path)?;
     let resolved = inside_stack(&ctx, session, path, "file()")?;
-    read_text(&resolved, MAX_SCRIPT_BYTES).map_err(|e| {
+    let text = read_text(&resolved, MAX_SCRIPT_BYTES).map_err(|e| {
         Fault::new("stack::script::file", format!("cannot read `{path}`: {e}"))
             .label("read here")
             .raise(ctx.call_position())
-    })
+    })?;
+    if token::reserved_at(&text).is_some() {
+        return Err(Fault::new(
+            "stack::script::reserved_character",
+            format!("`{path}` holds a character stack reserves for its own use (U+F0000 or U+F0001)"),
+        )
+        .label("read here")
+        .help("remove it from the file: stack uses these private-use characters to carry secrets and outputs through strings")
+        .raise(ctx.call_position()));
+    }
+    Ok(text)
 }
 
 fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult<String> {

@@ -107,9 +107,30 @@ fn one(
     // Identity fields may come from known outputs (`ns.name`): the id uses
     // their values, the outputs keep the reference (and so the edge).
     let settle = |text: &str| super::guards::settle(session, text).map_err(|f| f.raise(pos));
+    let object_name = settle(&name)?;
+    // Kubernetes allows dots and colons in some names (`system:auth`), never
+    // a `/`, a space or a control character: those would also break the id.
+    let valid = !object_name.is_empty()
+        && object_name.len() <= 253
+        && !object_name
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(Fault::new(
+            "stack::script::invalid_name",
+            format!("`{object_name}` is not a valid object name"),
+        )
+        .label("this object")
+        .help("an object name is 1 to 253 characters without `/`, spaces or control characters")
+        .at(session.call_span(ctx))
+        .raise(pos));
+    }
     let id_name = match &namespace {
-        Some(ns) => format!("{}/{}/{}", settle(&kind)?, settle(ns)?, settle(&name)?),
-        None => format!("{}/{}", settle(&kind)?, settle(&name)?),
+        Some(ns) => {
+            let ns = crate::declare::check_name(ctx, session, "namespace", ns)?;
+            format!("{}/{ns}/{object_name}", settle(&kind)?)
+        }
+        None => format!("{}/{object_name}", settle(&kind)?),
     };
     let mut known = BTreeMap::new();
     known.insert("name".to_string(), convert::string_value(&name, session));

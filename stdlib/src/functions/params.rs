@@ -33,6 +33,15 @@ fn param(
 ) -> RhaiResult<Dynamic> {
     let name = &super::guards::text(&ctx, session, name)?;
     let pos = ctx.call_position();
+    if name.is_empty() || name.contains('=') || name.chars().any(char::is_whitespace) {
+        return Err(Fault::new(
+            "stack::script::argument",
+            format!("`{name}` cannot be a parameter name: `--set` could not name it"),
+        )
+        .label("this name")
+        .help("a parameter name is a word such as `team` or `db_size`")
+        .raise(pos));
+    }
     let raw = {
         let mut state = session.borrow_mut();
         state.params_read.insert(name.to_string());
@@ -51,6 +60,15 @@ fn param(
             .raise(pos)
         });
     };
+    if crate::token::reserved_at(&raw).is_some() {
+        return Err(Fault::new(
+            "stack::cli::param",
+            format!("`--set {name}` holds a character stack reserves for its own use (U+F0000 or U+F0001)"),
+        )
+        .label("read here")
+        .help("pass the value without it")
+        .raise(pos));
+    }
     let Some(default) = default else {
         return Ok(raw.into());
     };
