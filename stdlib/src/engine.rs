@@ -6,7 +6,7 @@ use std::rc::Rc;
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Shared};
 
 use crate::session::Session;
-use crate::{convert, functions, handle, resolver};
+use crate::{convert, functions, handle, resolver, switch};
 
 /// Limits that keep a runaway script from hanging or exhausting memory.
 pub mod limits {
@@ -30,8 +30,9 @@ pub mod limits {
     /// operation limit, for time spent inside single operations.
     pub const MAX_EVAL_TIME: std::time::Duration = std::time::Duration::from_secs(20);
     /// Memory of the whole process while a script runs: a last resort for
-    /// growth no single value limit sees (a map filled key by key).
-    pub const MAX_MEMORY_BYTES: u64 = 512 << 20;
+    /// growth no single value limit sees (a map filled key by key). Checked
+    /// every few thousand operations, it keeps the peak under 512 MiB.
+    pub const MAX_MEMORY_BYTES: u64 = 480 << 20;
 
     /// A fault when `text` has more lines than [`MAX_LINES`].
     #[allow(clippy::result_large_err)] // an error path: once per refused file
@@ -93,6 +94,7 @@ pub(crate) fn engine_with_resolver(
     });
     handle::register(&mut engine);
     functions::register_all(&mut engine, session);
+    switch::register(&mut engine, session);
     let s = session.clone();
     engine.on_print(move |text| eprintln!("{}", convert::readable(text, &s)));
     let s = session.clone();

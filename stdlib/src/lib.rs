@@ -36,6 +36,7 @@ pub mod resolver;
 pub mod scan;
 pub mod schema;
 pub mod session;
+mod switch;
 pub mod token;
 
 pub use engine::{engine, limits};

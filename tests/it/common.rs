@@ -217,3 +217,17 @@ pub fn serve(dir: PathBuf) -> Served {
         addr,
     }
 }
+
+/// Copies a fixture directory, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a fixture directory") {
+        let path = entry.expect("a directory entry").path();
+        let target = to.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy a fixture");
+        }
+    }
+}

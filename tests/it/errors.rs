@@ -40,23 +40,10 @@ fn case_args(script: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a directory");
-    for entry in std::fs::read_dir(from).expect("read a fixture directory") {
-        let path = entry.expect("a directory entry").path();
-        let target = to.join(path.file_name().expect("a file name"));
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).expect("copy a fixture");
-        }
-    }
-}
-
 /// A scratch copy of the corpus.
 fn corpus_copy() -> TestContext {
     let ctx = TestContext::new();
-    copy_dir(&corpus(), ctx.path());
+    common::copy_dir(&corpus(), ctx.path());
     ctx
 }
 

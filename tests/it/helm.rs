@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value as Json;
 use stack_testkit::{Cluster, Config, RealCluster, TestServer};
 
-use crate::common::{repo_root, serve, Run, Served, TestContext};
+use crate::common::{copy_dir, repo_root, serve, Run, Served, TestContext};
 
 /// The `helm` binary: `STACK_HELM`, or `helm` on PATH (`scripts/test.sh`
 /// installs it). Missing helm fails the test: it is never skipped.
@@ -36,20 +36,6 @@ pub(crate) fn run_helm(args: &[&str]) {
         "helm {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Copies a directory tree.
-pub(crate) fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a directory");
-    for entry in std::fs::read_dir(from).expect("read a fixture directory") {
-        let entry = entry.expect("a directory entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
-        }
-    }
 }
 
 pub(crate) fn fixture_chart(name: &str) -> PathBuf {

@@ -124,19 +124,6 @@ fn expectation(script: &str) -> (i32, Option<usize>) {
     )
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a directory");
-    for entry in std::fs::read_dir(from).expect("read a fixture directory") {
-        let path = entry.expect("a directory entry").path();
-        let target = to.join(path.file_name().expect("a file name"));
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).expect("copy a fixture");
-        }
-    }
-}
-
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read the corpus")
@@ -179,7 +166,7 @@ impl Tally {
 #[test]
 fn every_hostile_script_ends_with_a_diagnostic_on_its_line() {
     let ctx = TestContext::new();
-    copy_dir(&corpus().join("scripts"), ctx.path());
+    common::copy_dir(&corpus().join("scripts"), ctx.path());
     let cases = files(ctx.path(), "rhai");
     assert!(
         cases.len() >= 120,
@@ -269,41 +256,56 @@ fn stack_with(file: &Path, name: &str) -> (TestContext, PathBuf) {
     (ctx, target)
 }
 
-#[test]
-fn every_hostile_state_file_is_refused_and_kept() {
-    let cases = files(&corpus().join("states"), "json");
-    assert!(cases.len() >= 20, "found only {} state cases", cases.len());
+/// A stored file `.stack/<name>` that every command must refuse: exit 1,
+/// a diagnostic holding `mentions`, and the file left as it was.
+struct Refused<'a> {
+    dir: &'a str,
+    name: &'a str,
+    commands: [&'a [&'a str]; 2],
+    mentions: &'a str,
+    at_least: usize,
+}
+
+fn every_stored_file_is_refused_and_kept(refused: &Refused) {
+    let cases = files(&corpus().join(refused.dir), "json");
+    assert!(
+        cases.len() >= refused.at_least,
+        "found only {} cases in {}",
+        cases.len(),
+        refused.dir
+    );
     let mut tally = Tally::default();
     for path in &cases {
         let case = stem(path);
-        let (ctx, state) = stack_with(path, "hostile.state.json");
-        let before = std::fs::read(&state).expect("read the state");
-        for command in [
-            &["plan", "hostile.rhai"][..],
-            &["destroy", "hostile.rhai", "--yes"],
-        ] {
-            let outcome = run_bounded(ctx.path(), command, &[]);
+        let (ctx, stored) = stack_with(path, refused.name);
+        let kubeconfig = ctx.write("kubeconfig", NOWHERE);
+        let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+        let before = std::fs::read(&stored).expect("read the stored file");
+        for command in refused.commands {
+            let outcome = run_bounded(ctx.path(), command, &[("KUBECONFIG", &kubeconfig)]);
             assert_sound(&case, &outcome);
             tally.add(&case, &outcome);
-            assert_eq!(
-                outcome.run.code,
-                1,
-                "{case} {command:?}\n{}",
-                outcome.run.transcript()
-            );
+            let transcript = outcome.run.transcript();
+            assert_eq!(outcome.run.code, 1, "{case} {command:?}\n{transcript}");
             assert!(
-                outcome.run.stderr.contains("hostile.state.json"),
-                "{case}: the diagnostic does not name the file\n{}",
-                outcome.run.transcript()
+                outcome.run.stderr.contains(refused.mentions),
+                "{case} {command:?}: the diagnostic does not say `{}`\n{transcript}",
+                refused.mentions
             );
+            let after = std::fs::read(&stored).expect("read the stored file");
             assert_eq!(
-                std::fs::read(&state).expect("read the state"),
-                before,
-                "{case}: the state changed"
+                after, before,
+                "{case} {command:?}: {} changed",
+                refused.name
+            );
+            let state = ctx.path().join(".stack/hostile.state.json");
+            assert!(
+                refused.name == "hostile.state.json" || !state.exists(),
+                "{case} {command:?}: a state was written"
             );
         }
     }
-    tally.report("state files");
+    tally.report(refused.dir);
 }
 
 /// A kubeconfig whose server refuses connections: a run that got past the
@@ -311,46 +313,31 @@ fn every_hostile_state_file_is_refused_and_kept() {
 const NOWHERE: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: x\n  context:\n    cluster: x\n    user: x\ncurrent-context: x\nusers:\n- name: x\n  user:\n    token: t\n";
 
 #[test]
-fn every_hostile_lock_file_is_refused_and_kept() {
-    let cases = files(&corpus().join("locks"), "json");
-    assert!(cases.len() >= 5, "found only {} lock cases", cases.len());
-    let mut tally = Tally::default();
-    for path in &cases {
-        let case = stem(path);
-        let (ctx, lock) = stack_with(path, "hostile.state.json.lock");
-        let kubeconfig = ctx.write("kubeconfig", NOWHERE);
-        let kubeconfig = kubeconfig.to_string_lossy().into_owned();
-        let before = std::fs::read(&lock).expect("read the lock");
-        for command in [
-            &["run", "hostile.rhai", "--yes"][..],
+fn every_hostile_state_file_is_refused_and_kept() {
+    every_stored_file_is_refused_and_kept(&Refused {
+        dir: "states",
+        name: "hostile.state.json",
+        commands: [
+            &["plan", "hostile.rhai"],
             &["destroy", "hostile.rhai", "--yes"],
-        ] {
-            let outcome = run_bounded(ctx.path(), command, &[("KUBECONFIG", &kubeconfig)]);
-            assert_sound(&case, &outcome);
-            tally.add(&case, &outcome);
-            assert_eq!(
-                outcome.run.code,
-                1,
-                "{case} {command:?}\n{}",
-                outcome.run.transcript()
-            );
-            assert!(
-                outcome.run.stderr.contains("stack::state::lock"),
-                "{case}: not refused for its lock\n{}",
-                outcome.run.transcript()
-            );
-            assert_eq!(
-                std::fs::read(&lock).expect("read the lock"),
-                before,
-                "{case}: the lock changed"
-            );
-            assert!(
-                !ctx.path().join(".stack/hostile.state.json").exists(),
-                "{case}: a state was written"
-            );
-        }
-    }
-    tally.report("lock files");
+        ],
+        mentions: "hostile.state.json",
+        at_least: 20,
+    });
+}
+
+#[test]
+fn every_hostile_lock_file_is_refused_and_kept() {
+    every_stored_file_is_refused_and_kept(&Refused {
+        dir: "locks",
+        name: "hostile.state.json.lock",
+        commands: [
+            &["run", "hostile.rhai", "--yes"],
+            &["destroy", "hostile.rhai", "--yes"],
+        ],
+        mentions: "stack::state::lock",
+        at_least: 5,
+    });
 }
 
 /// Inputs that cannot be kept in a repository, made in a scratch directory.

@@ -12,9 +12,10 @@
 use serde_json::{json, Value as Json};
 use stack_testkit::{Cluster, Config, Moto, RealCluster, TestServer};
 
+use crate::common::copy_dir;
 use crate::common::{regex_escape, repo_root, serve, settings, Run, Served, TestContext};
 use crate::eks::{aws_env, moto_aws};
-use crate::helm::{copy_dir, fixture_chart, helm, run_helm};
+use crate::helm::{fixture_chart, helm, run_helm};
 use crate::run::ok;
 
 const ARGO_HELM: &str = "https://argoproj.github.io/argo-helm";

@@ -261,6 +261,29 @@ pub fn register(engine: &mut Engine, session: &Session) {
         map.insert(key.into(), value);
         Ok(())
     });
+    // `for c in s` walks the characters of the settled text.
+    let s = session.clone();
+    let mut strings = rhai::Module::new();
+    strings.set_iter_result(std::any::TypeId::of::<ImmutableString>(), move |value| {
+        let text = value.cast::<ImmutableString>();
+        let settled = if token::has_tokens(&text) || text.contains(token::CLOSE) {
+            settle(&s, &text)
+        } else {
+            Ok(text.to_string())
+        };
+        match settled {
+            Ok(text) => Box::new(
+                text.chars()
+                    .map(|c| Ok(Dynamic::from(c)))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            Err(fault) => Box::new(std::iter::once(Err(fault
+                .label("`for` looks into this value")
+                .raise(rhai::Position::NONE)))),
+        }
+    });
+    engine.register_global_module(strings.into());
     engine.register_fn("to_debug", |s: &mut ImmutableString| debug_string(s));
     engine.register_fn("debug", |s: &mut ImmutableString| debug_string(s));
 }
