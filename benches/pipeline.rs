@@ -37,6 +37,7 @@ fn matching_state(graph: &Graph) -> State {
                     objects: Vec::new(),
                     depends_on: Vec::new(),
                     cluster: None,
+                    direct: false,
                     deleting: false,
                     intent: None,
                 },

@@ -136,6 +136,8 @@ pub struct Graph {
     /// Resource indices in a dependency order (needs first), stable: ties keep
     /// declaration order.
     order: Vec<usize>,
+    /// What a GitOps cluster gets from `stack run` itself, not from git.
+    direct: std::collections::HashSet<ResourceId>,
 }
 
 impl Graph {
@@ -202,12 +204,20 @@ impl Graph {
             return Err(cycle_error(&declarations, &graph, &cycle));
         }
         let order = stable_topological_order(&graph);
+        let direct = crate::delivery::applied_directly(&declarations);
         Ok(Graph {
             declarations,
             graph,
             index,
             order,
+            direct,
         })
+    }
+
+    /// Whether `id`, on a GitOps cluster, is applied by `stack run` itself
+    /// rather than written to git (see `delivery.rs`).
+    pub fn applied_directly(&self, id: &ResourceId) -> bool {
+        self.direct.contains(id)
     }
 
     /// Sets an input settled after evaluation, like the exact chart version

@@ -11,6 +11,7 @@
 //! - `resource.rs` — one declared resource and its kind
 //! - `declarations.rs` — what one evaluation declared
 //! - `graph.rs` — the dependency graph and its validation
+//! - `delivery.rs` — what is applied directly on a GitOps cluster
 //! - `objects.rs` — the Kubernetes objects a resource stands for
 //! - `ownership.rs` — which stack and resource hold a live object
 //! - `state/` — the recorded state of a stack
@@ -23,6 +24,7 @@
 //! - `suggest.rs` — "did you mean" for every name a user can mistype
 
 pub mod declarations;
+pub mod delivery;
 pub mod execute;
 pub mod graph;
 pub mod graph_format;

@@ -109,8 +109,9 @@ pub struct ApplyRequest {
     /// How long to wait for readiness.
     pub timeout: Duration,
     pub wait: bool,
-    /// Whether the inputs hold secrets: such objects are never written to git.
-    pub sensitive: bool,
+    /// Applied by `stack run` itself even on a GitOps cluster, never written
+    /// to git: a Secret with secret values, or the namespace holding one.
+    pub direct: bool,
     /// Who the objects and cloud resources it makes belong to.
     pub owner: Owner,
     pub progress: ProgressSink,
@@ -122,7 +123,7 @@ impl ApplyRequest {
             kind: self.kind,
             inputs: &self.inputs,
             cluster: self.cluster.as_ref(),
-            sensitive: self.sensitive,
+            direct: self.direct,
         }
     }
 }
@@ -133,7 +134,8 @@ impl DeleteRequest {
             kind: self.kind,
             inputs: &self.recorded.inputs,
             cluster: self.cluster.as_ref(),
-            sensitive: self.recorded.inputs.to_string().contains("(sensitive"),
+            // A record written before `direct` existed: its secrets tell.
+            direct: self.recorded.direct || crate::value::hides_secret(&self.recorded.inputs),
         }
     }
 }
@@ -144,7 +146,8 @@ pub struct RouteKey<'a> {
     pub kind: Kind,
     pub inputs: &'a Json,
     pub cluster: Option<&'a ClusterTarget>,
-    pub sensitive: bool,
+    /// Applied by `stack run` itself, never through git.
+    pub direct: bool,
 }
 
 /// What a provider reports after applying.

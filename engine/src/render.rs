@@ -102,12 +102,15 @@ pub fn render(
                     resource.id
                 )),
                 Kind::Oidc | Kind::Cluster => {}
-                Kind::Manifest
-                    if objects::is_secret_object(resource.input("object").unwrap_or(&Value::Null))
-                        && resource.inputs.values().any(Value::is_sensitive) =>
-                {
+                Kind::Manifest if graph.applied_directly(&resource.id) => {
                     rendered.notes.push(format!(
                         "{}: a Secret with sensitive values is applied directly by `stack run`, never written to git",
+                        resource.id
+                    ))
+                }
+                Kind::Namespace if graph.applied_directly(&resource.id) => {
+                    rendered.notes.push(format!(
+                        "{}: holds a Secret with sensitive values, so `stack run` applies it directly for the Secret to have its namespace; not rendered",
                         resource.id
                     ))
                 }

@@ -48,7 +48,7 @@ pub async fn fold_into(
             kind: Kind::Manifest,
             inputs: &Json::Null,
             cluster: Some(&target),
-            sensitive: false,
+            direct: false,
         };
         let marked = match router.route(key) {
             Ok(provider) => provider.marked(&target, &owner).await,
@@ -98,6 +98,7 @@ fn fold(state: &mut State, cluster: &ResourceId, resource: ResourceId, object: &
                     objects: Vec::new(),
                     depends_on: Vec::new(),
                     cluster: Some(cluster.clone()),
+                    direct: false,
                     deleting: false,
                     intent: Some(Intent {
                         first: true,

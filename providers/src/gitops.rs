@@ -48,7 +48,8 @@ pub struct GitOpsProvider {
     /// Prepared checkouts by cluster: each is set up once per run, by the
     /// first resource that needs it, while the others wait.
     prepared: tokio::sync::Mutex<BTreeMap<String, Checkout>>,
-    /// Applications written this run, by cluster, to wait on after the commit.
+    /// Clusters written to this run, with the Applications written, to hand
+    /// the root Application and wait on after the commit.
     written: Mutex<BTreeMap<String, (ClusterTarget, Vec<Json>)>>,
     /// Reaches clusters that can be reached, to hand them the root
     /// Application and wait for Argo CD.
@@ -176,12 +177,14 @@ impl GitOpsProvider {
             let file = base.join(object_file(request.kind, &identity));
             write_if_changed(&file, &to_yaml(&object)).await?;
             written.insert(file);
-            if identity.kind == "Application" {
-                if let Ok(mut apps) = self.written.lock() {
-                    apps.entry(cluster.name.clone())
-                        .or_insert_with(|| (cluster.clone(), Vec::new()))
-                        .1
-                        .push(object.clone());
+            if let Ok(mut written) = self.written.lock() {
+                // The cluster gets the root Application even when this run
+                // wrote only plain objects: Argo CD delivers those too.
+                let (_, apps) = written
+                    .entry(cluster.name.clone())
+                    .or_insert_with(|| (cluster.clone(), Vec::new()));
+                if identity.kind == "Application" {
+                    apps.push(object.clone());
                 }
             }
             applied.objects.push(identity);

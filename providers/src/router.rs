@@ -1,6 +1,6 @@
 //! Which provider serves which resource: clusters by their `provider`,
 //! objects on a cluster by its delivery mode. Secrets never go to git: on a
-//! GitOps cluster they are applied directly.
+//! GitOps cluster they, and the namespace holding them, are applied directly.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl Router for StackRouter {
             Kind::HelmApp if input("via") == Some("helm") => Ok(self.helm.clone()),
             Kind::Namespace | Kind::Manifest | Kind::HelmApp => {
                 let gitops = key.cluster.is_some_and(|c| c.delivery() == "gitops");
-                if gitops && !key.sensitive {
+                if gitops && !key.direct {
                     Ok(self.gitops.clone())
                 } else {
                     Ok(self.kubernetes.clone())

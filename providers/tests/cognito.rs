@@ -40,7 +40,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         wave: 0,
         timeout: Duration::from_secs(30),
         wait: true,
-        sensitive: true,
+        direct: false,
         owner: test_owner(),
         progress: Default::default(),
     }

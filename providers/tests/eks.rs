@@ -77,7 +77,7 @@ fn request(inputs: Json, previous: Option<(&Json, &Applied)>) -> ApplyRequest {
         wave: 0,
         timeout: Duration::from_secs(60),
         wait: true,
-        sensitive: false,
+        direct: false,
         owner: test_owner(),
         progress: Default::default(),
     }

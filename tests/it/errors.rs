@@ -136,20 +136,6 @@ fn assert_no_secret(what: &str, run: &Run) {
     );
 }
 
-/// Every file below `dir`, recursively.
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_below(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[test]
 fn a_secret_value_is_never_printed_or_rendered() {
     let ctx = TestContext::new();
@@ -174,7 +160,7 @@ fn a_secret_value_is_never_printed_or_rendered() {
             run.transcript()
         );
     }
-    let rendered = files_below(&ctx.path().join("out"));
+    let rendered = common::files_below(&ctx.path().join("out"));
     assert!(!rendered.is_empty(), "render wrote nothing");
     for path in rendered {
         let text = std::fs::read_to_string(&path).expect("read a rendered file");

@@ -749,6 +749,73 @@ helm_app(c, "traefik", #{{ repo: "https://traefik.github.io/charts", chart: "tra
     degraded.assert_stderr("no endpoints");
 }
 
+/// GitOps delivery of a Secret with secret values: the Secret, and the
+/// declared namespace it lives in, are applied by the run itself (neither
+/// is written to git), so the Secret never waits for Argo CD to create its
+/// namespace; the ConfigMap beside it comes from git through Argo CD. A
+/// second run changes nothing and keeps the namespace; destroy removes it.
+fn gitops_secret_gets_its_namespace_from_the_run(e: Env) {
+    let repo = e.ctx.path().join("platform-repo");
+    let script = format!(
+        r#"
+let c = cluster("ops", #{{ provider: "existing", delivery: "gitops",
+                          gitops: #{{ repo: "{}", path: "clusters", branch: "main" }} }});
+let ns = namespace(c, "payments");
+manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "db", namespace: ns.name }},
+               stringData: #{{ password: secret("env:E2E_DB_PASSWORD") }} }});
+manifest(c, #{{ apiVersion: "v1", kind: "ConfigMap", metadata: #{{ name: "settings", namespace: "payments" }},
+               data: #{{ team: "payments" }} }});
+"#,
+        repo.display()
+    );
+    e.ctx.write("ops.rhai", &script);
+    ok(&e.stack(&["run", "ops.rhai", "--yes"]));
+    let namespace = e
+        .server
+        .object("v1/namespaces", None, "payments")
+        .expect("the run created the namespace");
+    assert_eq!(
+        namespace.pointer("/metadata/annotations/stack.dev~1resource"),
+        Some(&Json::from("ops/namespace/payments"))
+    );
+    let uid = namespace.pointer("/metadata/uid").cloned();
+    assert!(e
+        .server
+        .object("v1/secrets", Some("payments"), "db")
+        .is_some());
+    assert!(
+        e.server
+            .object("v1/configmaps", Some("payments"), "settings")
+            .is_some(),
+        "Argo CD delivered the ConfigMap from git"
+    );
+    let committed: Vec<String> = crate::common::files_below(&repo.join("clusters"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    assert!(committed.iter().any(|text| text.contains("name: settings")));
+    assert!(!committed
+        .iter()
+        .any(|text| text.contains("kind: Namespace") || text.contains("kind: Secret")));
+    assert!(!committed.iter().any(|text| text.contains(PASSWORD)));
+
+    let plan = e.stack(&["plan", "ops.rhai", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    ok(&e.stack(&["run", "ops.rhai", "--yes"]));
+    let again = e.server.object("v1/namespaces", None, "payments");
+    assert_eq!(again.and_then(|n| n.pointer("/metadata/uid").cloned()), uid);
+
+    ok(&e.stack(&["destroy", "ops.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object("v1/secrets", Some("payments"), "db")
+        .is_none());
+    assert!(e
+        .server
+        .object("v1/namespaces", None, "payments")
+        .is_none_or(|n| n.pointer("/metadata/deletionTimestamp").is_some()));
+}
+
 /// A kind cluster on a machine without kind: a clear diagnostic at the
 /// cluster's declaration, exit 1, nothing recorded.
 #[test]
@@ -809,6 +876,7 @@ on_both_servers!(
     the_state_can_live_in_the_cluster,
     an_interrupted_run_saves_what_finished_and_exits_130,
     gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,
+    gitops_secret_gets_its_namespace_from_the_run,
 );
 
 /// An answer whose body never comes (a stalled load balancer) is given up

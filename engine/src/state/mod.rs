@@ -64,6 +64,10 @@ pub struct ResourceState {
     /// The cluster it lives on, so it can be deleted after it is no longer declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ResourceId>,
+    /// On a GitOps cluster, it was applied by `stack run` itself rather
+    /// than written to git: it is deleted the same way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct: bool,
     /// A run began deleting it and did not see the deletion through (it was
     /// killed): what is live may be going away, so a script that still
     /// declares it has it made anew.

@@ -26,6 +26,7 @@ pub fn recorded(kind: Kind, inputs: &Json, applied: &Applied) -> ResourceState {
         objects: Vec::new(),
         depends_on: Vec::new(),
         cluster: None,
+        direct: false,
         deleting: false,
         intent: None,
     }
