@@ -29,6 +29,7 @@ pub mod evaluator;
 pub mod fault;
 pub mod functions;
 pub mod handle;
+mod labels;
 pub mod locate;
 pub mod modules;
 pub mod reference;

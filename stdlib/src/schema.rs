@@ -17,8 +17,12 @@ pub enum Ty {
     /// A duration such as `"90s"`, `"10m"`, `"1h30m"`.
     Duration,
     Map,
-    /// A map of strings to strings: labels, annotations, tags.
+    /// A map of strings to strings: tags.
     StrMap,
+    /// Kubernetes labels: keys and values as the API server accepts them.
+    Labels,
+    /// Kubernetes annotations: keys as the API server accepts them.
+    Annotations,
     /// A list of strings.
     StrList,
     /// A list of maps.
@@ -45,6 +49,8 @@ impl Ty {
             Ty::Duration => "duration (\"90s\", \"10m\", \"1h\")".into(),
             Ty::Map => "map".into(),
             Ty::StrMap => "map of strings".into(),
+            Ty::Labels => "map of Kubernetes labels".into(),
+            Ty::Annotations => "map of Kubernetes annotations".into(),
             Ty::StrList => "list of strings".into(),
             Ty::MapList => "list of maps".into(),
             Ty::Values => "map, or list of maps".into(),
@@ -71,7 +77,7 @@ impl Ty {
                 };
             }
             Ty::Map => value.is_map(),
-            Ty::StrMap => {
+            Ty::StrMap | Ty::Labels | Ty::Annotations => {
                 let Some(map) = value.read_lock::<rhai::Map>() else {
                     return Err(mismatch(self, value));
                 };
@@ -80,6 +86,15 @@ impl Ty {
                         "expects string values, but `{key}` is {}",
                         describe_value(bad)
                     ));
+                }
+                if matches!(self, Ty::Labels | Ty::Annotations) {
+                    for (key, value) in map.iter() {
+                        crate::labels::check_key(key)?;
+                        if self == Ty::Labels {
+                            let value = value.clone().into_immutable_string().unwrap_or_default();
+                            crate::labels::check_value(key, &value)?;
+                        }
+                    }
                 }
                 true
             }

@@ -178,7 +178,7 @@ pub static NODE_GROUP: Schema = Schema {
         required("min", Ty::Int, "minimum size"),
         required("max", Ty::Int, "maximum size"),
         opt("desired", Ty::Int, "desired size (default: `min`)"),
-        opt("labels", Ty::StrMap, "Kubernetes labels of the nodes"),
+        opt("labels", Ty::Labels, "Kubernetes labels of the nodes"),
     ],
     variants: None,
 };

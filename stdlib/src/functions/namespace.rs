@@ -13,8 +13,12 @@ use crate::schema::{opt, Opt, Schema, Ty, ADOPT, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 
 const OPTIONS: &[Opt] = &[
-    opt("labels", Ty::StrMap, "labels of the Namespace"),
-    opt("annotations", Ty::StrMap, "annotations of the Namespace"),
+    opt("labels", Ty::Labels, "labels of the Namespace"),
+    opt(
+        "annotations",
+        Ty::Annotations,
+        "annotations of the Namespace",
+    ),
     DEPENDS_ON,
     PROTECT,
     ADOPT,
