@@ -187,14 +187,21 @@ impl Graph {
                     notes,
                 });
             }
+            // One edge per pair, found without `update_edge`: it searches
+            // the edges of `from`, and a cluster has an edge to every
+            // resource on it, which made building quadratic.
+            let mut froms = Vec::new();
             for (need, span) in resource.needs() {
                 let Some(&from) = index.get(&need) else {
                     return Err(dangling(sources, &index, &need, span));
                 };
-                graph.update_edge(from, NodeIndex::new(i), ());
+                froms.push(from);
             }
-            for need in implicit_needs(&declarations, &index, resource) {
-                graph.update_edge(need, NodeIndex::new(i), ());
+            froms.extend(implicit_needs(&declarations, &index, resource));
+            froms.sort_unstable();
+            froms.dedup();
+            for from in froms {
+                graph.add_edge(from, NodeIndex::new(i), ());
             }
         }
         check_argocd(&declarations)?;

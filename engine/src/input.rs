@@ -6,8 +6,12 @@
 use std::io::Read;
 use std::path::Path;
 
-/// The largest script, module or data file read: far above any real one.
-pub const MAX_SCRIPT_BYTES: u64 = 8 << 20;
+/// The largest script or module: far above any real one, and small enough
+/// that its parsed form (about a kilobyte per call written out) fits the
+/// evaluator's memory bound.
+pub const MAX_SCRIPT_BYTES: u64 = 4 << 20;
+/// The largest data file read with `file()` or `secret("file:...")`.
+pub const MAX_DATA_BYTES: u64 = 8 << 20;
 /// The largest state file read: a record of some 100,000 resources.
 pub const MAX_STATE_BYTES: u64 = 256 << 20;
 

@@ -201,6 +201,12 @@ impl Evaluator {
         self.session.declarations()
     }
 
+    /// Everything declared, without a copy: for a one-shot evaluation,
+    /// whose declarations are as large as the script makes them.
+    pub fn into_declarations(self) -> Declarations {
+        std::mem::take(&mut self.session.borrow_mut().declarations)
+    }
+
     /// Forgets declarations, variables and functions (REPL `:reset`).
     pub fn reset(&mut self) {
         self.session.clear_resources();
@@ -234,5 +240,5 @@ pub fn evaluate(path: &Path, params: BTreeMap<String, String>) -> Result<Declara
     let name = path.to_string_lossy().into_owned();
     let _ = evaluator.eval_file(path, &name)?;
     evaluator.check_params()?;
-    Ok(evaluator.declarations())
+    Ok(evaluator.into_declarations())
 }

@@ -357,10 +357,13 @@ fn inputs_made_here_are_refused_before_evaluation() {
     std::fs::File::create(dir.join("huge.rhai"))
         .and_then(|f| f.set_len(9 << 20))
         .expect("a large file");
+    std::fs::File::create(dir.join("five.rhai"))
+        .and_then(|f| f.set_len(5 << 20))
+        .expect("a large script");
     ctx.write("long.rhai", &format!("{}let x = ;\n", "\n".repeat(70_000)));
     ctx.write(
         "wide.rhai",
-        &format!("let x = \"{}\";\nlet y = ;\n", "x".repeat(4 << 20)),
+        &format!("let x = \"{}\";\nlet y = ;\n", "x".repeat(3 << 20)),
     );
     std::fs::write(dir.join("binary.rhai"), [0xff, 0xfe, 0x00, 0x41]).expect("a binary file");
     ctx.write("module_pipe.rhai", "import \"pipe\" as m;\n");
@@ -376,8 +379,9 @@ fn inputs_made_here_are_refused_before_evaluation() {
         ("/dev/stdin", &["check", "/dev/stdin"], None),
         ("a symlink loop", &["check", "loop1.rhai"], None),
         ("9 MiB", &["check", "huge.rhai"], None),
+        ("a 5 MiB script", &["check", "five.rhai"], None),
         ("70,000 lines", &["check", "long.rhai"], None),
-        ("a 4 MiB line", &["check", "wide.rhai"], Some(2)),
+        ("a 3 MiB line", &["check", "wide.rhai"], Some(2)),
         ("not UTF-8", &["check", "binary.rhai"], None),
         (
             "a module that is a pipe",

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use rhai::{Array, Dynamic, Engine, ImmutableString, Map, NativeCallContext};
-use stack_engine::input::{read_text, MAX_SCRIPT_BYTES};
+use stack_engine::input::{read_text, MAX_DATA_BYTES};
 use stack_engine::Secret;
 
 use super::FnDoc;
@@ -142,7 +142,7 @@ fn normalize(p: &Path) -> PathBuf {
 fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<String> {
     let path = &super::guards::text(&ctx, session, path)?;
     let resolved = inside_stack(&ctx, session, path, "file()")?;
-    let text = read_text(&resolved, MAX_SCRIPT_BYTES).map_err(|e| {
+    let text = read_text(&resolved, MAX_DATA_BYTES).map_err(|e| {
         Fault::new("stack::script::file", format!("cannot read `{path}`: {e}"))
             .label("read here")
             .raise(ctx.call_position())
@@ -180,7 +180,7 @@ fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult
             } else {
                 inside_stack(&ctx, session, path, "secret()")?
             };
-            let text = read_text(&resolved, MAX_SCRIPT_BYTES).map_err(|e| {
+            let text = read_text(&resolved, MAX_DATA_BYTES).map_err(|e| {
                 Fault::new(
                     "stack::script::secret",
                     format!("cannot read secret file `{path}`: {e}"),
