@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use stack_stdlib::scan::{scan, Token};
+use stack_stdlib::scan::{scan, Scan, Token};
 
 /// A top-level `import "path" as alias;` statement of an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +23,11 @@ pub struct Import {
 /// text once nothing is left open. Mismatched brackets count as complete so
 /// the parser can point at them.
 pub fn is_complete(text: &str) -> bool {
-    if is_command(text) {
-        return true;
-    }
-    let found = scan(text);
+    is_command(text) || is_closed(&scan(text))
+}
+
+/// Whether a reading of script text leaves nothing open (or mismatched).
+pub fn is_closed(found: &Scan) -> bool {
     found.mismatched || found.open.is_empty()
 }
 

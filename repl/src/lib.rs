@@ -34,10 +34,19 @@ pub struct Options {
     pub history: Option<PathBuf>,
 }
 
-/// Why the shell could not run.
+/// Why the shell could not run, or stopped.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("the REPL cannot start: {0}")]
-pub struct ReplError(pub String);
+pub enum ReplError {
+    #[error("the REPL cannot start: {0}")]
+    #[diagnostic(code(stack::repl::start))]
+    Start(String),
+    #[error("the REPL stopped: {0}")]
+    #[diagnostic(
+        code(stack::repl::input),
+        help("split the input into smaller ones, or load a stack file with `stack repl FILE`")
+    )]
+    Input(String),
+}
 
 /// Runs the shell until `:quit`, Ctrl-D or the end of piped input.
 pub fn run(options: Options) -> Result<(), ReplError> {

@@ -11,6 +11,8 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{ColorMode, CompletionType, Config, Editor};
 
+use stack_stdlib::scan::{scan_more, Scan};
+
 use crate::helper::ReplHelper;
 use crate::input;
 use crate::vocabulary::Vocabulary;
@@ -24,7 +26,14 @@ pub enum Read {
     Interrupted,
     /// Ctrl-D or the end of the piped input.
     End,
+    /// Piped input that cannot be read: longer than a script may be, not
+    /// text, or failing. The rest is not read.
+    Unreadable(String),
 }
+
+/// The longest piped input, as long as a script may be.
+const MAX_INPUT_BYTES: u64 = stack_engine::input::MAX_SCRIPT_BYTES;
+const MAX_INPUT_LINES: usize = u16::MAX as usize;
 
 pub enum Reader {
     Editor {
@@ -123,11 +132,22 @@ fn warn_history(path: &std::path::Path, error: &str) {
 
 /// Lines until the input is complete; at the end of the stream whatever
 /// is left, so that an unclosed bracket is reported rather than dropped.
+/// An input is read only up to [`MAX_INPUT_BYTES`]: a stream without end
+/// (`/dev/zero`, an unclosed bracket repeated) is refused, not held.
 fn read_piped(stdin: &mut impl BufRead) -> Read {
     let mut text = String::new();
+    let mut lines = 0usize;
+    let mut shape = Scan::default();
     loop {
         let mut line = String::new();
-        match stdin.read_line(&mut line) {
+        let room = MAX_INPUT_BYTES.saturating_sub(text.len() as u64);
+        match std::io::Read::take(&mut *stdin, room + 1).read_line(&mut line) {
+            Ok(n) if n as u64 > room => {
+                return Read::Unreadable(format!(
+                    "an input is longer than {} MiB, the limit for a script",
+                    MAX_INPUT_BYTES >> 20
+                ))
+            }
             Ok(0) if text.trim().is_empty() => return Read::End,
             Ok(0) => return Read::Input(text),
             Ok(_) => {
@@ -136,14 +156,19 @@ fn read_piped(stdin: &mut impl BufRead) -> Read {
                     text.push('\n');
                 }
                 text.push_str(line);
-                if input::is_complete(&text) {
+                lines += 1;
+                if lines > MAX_INPUT_LINES {
+                    return Read::Unreadable(format!(
+                        "an input has more than {MAX_INPUT_LINES} lines, the limit for a script"
+                    ));
+                }
+                // Each line is read once: a long input costs its length.
+                shape = scan_more(shape, &text);
+                if input::is_command(&text) || input::is_closed(&shape) {
                     return Read::Input(text);
                 }
             }
-            Err(e) => {
-                eprintln!("error: cannot read the input: {e}");
-                return Read::End;
-            }
+            Err(e) => return Read::Unreadable(format!("cannot read the input: {e}")),
         }
     }
 }
@@ -160,8 +185,19 @@ mod tests {
                 Read::Input(text) => out.push(text),
                 Read::Interrupted => {}
                 Read::End => return out,
+                Read::Unreadable(why) => panic!("{why}"),
             }
         }
+    }
+
+    #[test]
+    fn an_input_without_end_is_refused_not_held() {
+        let mut zeros = std::io::Read::take(std::io::repeat(0), MAX_INPUT_BYTES * 4);
+        let mut zeros = std::io::BufReader::new(&mut zeros);
+        assert!(matches!(read_piped(&mut zeros), Read::Unreadable(_)));
+        let open = "(\n".repeat(3 << 20);
+        let mut stream = std::io::Cursor::new(open.into_bytes());
+        assert!(matches!(read_piped(&mut stream), Read::Unreadable(_)));
     }
 
     #[test]

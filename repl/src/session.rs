@@ -1,6 +1,7 @@
 //! The loop: read an input, let the shell handle it, print the reply.
 //! Values and command output go to stdout, diagnostics to stderr; no error
-//! ends the session, only `:quit`, Ctrl-D or the end of piped input.
+//! in an input ends the session, only `:quit`, Ctrl-D, the end of piped
+//! input, or piped input that cannot be read.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -29,7 +30,7 @@ pub fn run(options: Options) -> Result<(), ReplError> {
     }
     let mut reader = if std::io::stdin().is_terminal() {
         let reader = Reader::editor(shell.vocabulary(), color, options.history)
-            .map_err(|e| ReplError(format!("the line editor failed: {e}")))?;
+            .map_err(|e| ReplError::Start(format!("the line editor failed: {e}")))?;
         println!("stack repl: type Rhai to declare resources, :help for commands, :quit or Ctrl-D to leave.");
         reader
     } else {
@@ -46,6 +47,10 @@ pub fn run(options: Options) -> Result<(), ReplError> {
             }
             Read::Interrupted => continue,
             Read::End => break,
+            Read::Unreadable(why) => {
+                reader.finish();
+                return Err(ReplError::Input(why));
+            }
         }
     }
     reader.finish();

@@ -17,5 +17,8 @@ pub fn run(
         params: load::params(set)?,
         history,
     })
-    .map_err(Failure::runtime)
+    .map_err(|e| match e {
+        stack_repl::ReplError::Input(_) => Failure::usage(e),
+        stack_repl::ReplError::Start(_) => Failure::runtime(e),
+    })
 }

@@ -55,6 +55,20 @@ pub struct Scan {
     pub mismatched: bool,
     /// The end of the text is inside a string or a comment.
     pub in_literal: bool,
+    /// How far the text was read, and what a continued reading picks up.
+    read_to: usize,
+    pending: Pending,
+}
+
+/// What was still being read at the end of the text.
+#[derive(Debug, Default, Clone, PartialEq)]
+enum Pending {
+    #[default]
+    Nothing,
+    /// A block comment, this many levels deep.
+    Comment(usize),
+    /// A raw string, ended by this.
+    Raw(String),
 }
 
 impl Scan {
@@ -69,11 +83,20 @@ impl Scan {
 
 /// Reads `text`.
 pub fn scan(text: &str) -> Scan {
+    scan_more(Scan::default(), text)
+}
+
+/// Reads on where `previous` stopped, in `text` that begins with the text
+/// `previous` read and continues it from a new line: what an input read a
+/// line at a time costs once, not once per line.
+pub fn scan_more(mut previous: Scan, text: &str) -> Scan {
+    let at = previous.read_to.min(text.len());
+    previous.in_literal = false;
     Reader {
         text,
         bytes: text.as_bytes(),
-        at: 0,
-        out: Scan::default(),
+        at,
+        out: previous,
     }
     .read()
 }
@@ -104,6 +127,11 @@ impl Reader<'_> {
     }
 
     fn read(mut self) -> Scan {
+        match std::mem::take(&mut self.out.pending) {
+            Pending::Nothing => {}
+            Pending::Comment(depth) => self.block_comment_from(depth),
+            Pending::Raw(closing) => self.raw_string_end(&closing),
+        }
         while self.at < self.bytes.len() {
             if self.top() == Some(Opener::Backtick) {
                 self.backtick();
@@ -114,6 +142,7 @@ impl Reader<'_> {
         if self.top() == Some(Opener::Backtick) {
             self.out.in_literal = true;
         }
+        self.out.read_to = self.bytes.len();
         self.out
     }
 
@@ -202,8 +231,16 @@ impl Reader<'_> {
     /// A `/* */` comment, nested ones included; one that never closes
     /// stays open.
     fn block_comment(&mut self) {
-        let start = self.at;
-        let mut depth = 0usize;
+        self.out.open.push(Open {
+            opener: Opener::BlockComment,
+            offset: self.at,
+        });
+        self.block_comment_from(0);
+    }
+
+    /// The rest of a block comment `depth` levels deep, whose opener is on
+    /// top of the open stack until it closes.
+    fn block_comment_from(&mut self, mut depth: usize) {
         while self.at < self.bytes.len() {
             if self.starts_with("/*") {
                 depth += 1;
@@ -212,16 +249,14 @@ impl Reader<'_> {
                 depth -= 1;
                 self.at += 2;
                 if depth == 0 {
+                    self.out.open.pop();
                     return;
                 }
             } else {
                 self.at += 1;
             }
         }
-        self.out.open.push(Open {
-            opener: Opener::BlockComment,
-            offset: start,
-        });
+        self.out.pending = Pending::Comment(depth);
         self.out.in_literal = true;
     }
 
@@ -268,21 +303,46 @@ impl Reader<'_> {
             return false;
         }
         let closing = format!("\"{}", "#".repeat(hashes));
-        let body = self.at + hashes + 1;
-        match self.text[body..].find(&closing) {
-            Some(end) => self.at = body + end + closing.len(),
+        self.at += hashes + 1;
+        self.raw_string_end(&closing);
+        true
+    }
+
+    /// The rest of a raw string, to `closing`.
+    fn raw_string_end(&mut self, closing: &str) {
+        match self.text[self.at..].find(closing) {
+            Some(end) => self.at += end + closing.len(),
             None => {
+                self.out.pending = Pending::Raw(closing.to_string());
                 self.out.in_literal = true;
                 self.at = self.bytes.len();
             }
         }
-        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_on_line_by_line_finds_what_one_reading_finds() {
+        let text = "let a = f(#{\n /* a /* nested\n */ still */ b: `x ${\n y } ` ,\n r: #\"raw\n\"# }\n, [1,\n 2]);\n// end";
+        let mut joined = String::new();
+        let mut step = Scan::default();
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                joined.push('\n');
+            }
+            joined.push_str(line);
+            step = scan_more(step, &joined);
+            let whole = scan(&joined);
+            assert_eq!(step.open, whole.open, "after line {i}");
+            assert_eq!(step.tokens, whole.tokens, "after line {i}");
+            assert_eq!(step.mismatched, whole.mismatched, "after line {i}");
+            assert_eq!(step.in_literal, whole.in_literal, "after line {i}");
+        }
+    }
 
     fn openers(text: &str) -> Vec<Opener> {
         scan(text).open.iter().map(|o| o.opener).collect()

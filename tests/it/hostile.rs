@@ -34,6 +34,11 @@ struct Outcome {
 
 /// Runs `stack args` in `dir`, killing it after [`HANG`].
 fn run_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    run_fed(dir, args, env, None)
+}
+
+/// [`run_bounded`], with standard input read from `stdin`.
+fn run_fed(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Outcome {
     let out = tempfile::tempdir().expect("a scratch directory");
     let (stdout_path, stderr_path) = (out.path().join("stdout"), out.path().join("stderr"));
     let mut command = Command::new(common::stack_bin());
@@ -43,7 +48,10 @@ fn run_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         .env(SECRET_VAR, SECRET)
-        .stdin(Stdio::null())
+        .stdin(match stdin {
+            Some(path) => Stdio::from(std::fs::File::open(path).expect("open the input")),
+            None => Stdio::null(),
+        })
         .stdout(std::fs::File::create(&stdout_path).expect("create stdout"))
         .stderr(std::fs::File::create(&stderr_path).expect("create stderr"));
     for (k, v) in env {
@@ -428,4 +436,35 @@ fn inputs_made_here_are_refused_before_evaluation() {
         }
     }
     tally.report("made inputs");
+}
+
+/// Piped REPL input that never ends, never closes a bracket, or is not
+/// text: the session stops with a diagnostic and exit 2, holding no more
+/// than a script's worth of it.
+#[test]
+fn piped_repl_input_without_end_is_refused() {
+    let ctx = TestContext::new();
+    let open = ctx.write("open.txt", &"(()\n".repeat(70_000));
+    let long_line = ctx.write("long.txt", &"x".repeat(5 << 20));
+    let binary = ctx.path().join("binary.txt");
+    std::fs::write(&binary, [0xff, 0xfe, b'\n']).expect("a binary input");
+    let zero = PathBuf::from("/dev/zero");
+    let mut tally = Tally::default();
+    for (case, input) in [
+        ("/dev/zero", &zero),
+        ("70,000 lines never closed", &open),
+        ("a 5 MiB line", &long_line),
+        ("not UTF-8", &binary),
+    ] {
+        let outcome = run_fed(ctx.path(), &["repl"], &[], Some(input));
+        assert_sound(case, &outcome);
+        tally.add(case, &outcome);
+        assert_eq!(outcome.run.code, 2, "{case}\n{}", outcome.run.transcript());
+        assert!(
+            outcome.run.stderr.contains("stack::repl::input"),
+            "{case}\n{}",
+            outcome.run.transcript()
+        );
+    }
+    tally.report("piped REPL inputs");
 }
