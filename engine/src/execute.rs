@@ -774,7 +774,7 @@ impl Executor<'_> {
             kind: resource.kind,
             name: resource.name.clone(),
             wait: inputs.get("wait").and_then(Json::as_bool).unwrap_or(true),
-            direct: self.graph.applied_directly(&resource.id),
+            direct: self.applied_directly(state, resource),
             inputs,
             objects,
             cluster,
@@ -893,7 +893,7 @@ impl Executor<'_> {
                         objects: Vec::new(),
                         depends_on: self.needed_ids(&resource.id),
                         cluster: resource.cluster.clone(),
-                        direct: self.graph.applied_directly(&resource.id),
+                        direct: request.direct,
                         deleting: false,
                         intent,
                     },
@@ -901,6 +901,18 @@ impl Executor<'_> {
             }
         }
         true
+    }
+
+    /// Whether `resource` reaches a GitOps cluster from the run rather than
+    /// through git: as the graph says, except that a namespace an earlier
+    /// run delivered through git stays there. Moving it would leave its file
+    /// in git, with Argo CD owning the namespace as well as the stack.
+    fn applied_directly(&self, state: &State, resource: &Resource) -> bool {
+        let through_git = state
+            .resources
+            .get(&resource.id)
+            .is_some_and(|r| r.kind == Kind::Namespace && !r.direct);
+        self.graph.applied_directly(&resource.id) && !through_git
     }
 
     /// What the state records `id` as needing: deletes go the other way.
@@ -953,6 +965,7 @@ impl Executor<'_> {
                 }
             })
             .collect();
+        let direct = self.applied_directly(state, resource);
         state.resources.insert(
             resource.id.clone(),
             ResourceState {
@@ -963,7 +976,7 @@ impl Executor<'_> {
                 objects: applied.objects.clone(),
                 depends_on: self.needed_ids(&resource.id),
                 cluster: resource.cluster.clone(),
-                direct: self.graph.applied_directly(&resource.id),
+                direct,
                 deleting: false,
                 intent: None,
             },

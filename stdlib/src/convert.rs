@@ -127,7 +127,7 @@ pub fn string_value(s: &str, session: &Session) -> Value {
 
 /// An output known at evaluation whose value is a secret (an OIDC
 /// `client_id` read with `secret(...)`) is as sensitive as the secret.
-fn sensitive_if_secret(
+pub(crate) fn sensitive_if_secret(
     mut r: stack_engine::OutputRef,
     session: &Session,
 ) -> stack_engine::OutputRef {

@@ -117,7 +117,8 @@ pub enum Stopped {
     OutOfMemory,
 }
 
-/// Memory the process holds now, where the system tells it.
+/// Memory the process holds now, where the system tells it (Linux, pages
+/// of 4 KiB; with larger pages this undercounts and the guard comes late).
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;

@@ -59,16 +59,18 @@ fn run_fed(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>
     }
     let started = Instant::now();
     let mut child = command.spawn().expect("start the stack binary");
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for stack") {
-            break status;
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
+    let pid = child.id().to_string();
+    // A thread waits for the exit; this one waits for that, or the bound.
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    let status = match exit.recv_timeout(HANG) {
+        Ok(status) => status.expect("wait for stack"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
             panic!("`stack {}` hung: killed after {HANG:?}", args.join(" "));
         }
-        std::thread::sleep(Duration::from_millis(20));
     };
     let read =
         |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();

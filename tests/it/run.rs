@@ -753,9 +753,17 @@ helm_app(c, "traefik", #{{ repo: "https://traefik.github.io/charts", chart: "tra
 /// declared namespace it lives in, are applied by the run itself (neither
 /// is written to git), so the Secret never waits for Argo CD to create its
 /// namespace; the ConfigMap beside it comes from git through Argo CD. A
-/// second run changes nothing and keeps the namespace; destroy removes it.
+/// second run changes nothing and keeps the namespace. A namespace already
+/// delivered through git stays there when a Secret is added to it. Destroy
+/// removes them.
 fn gitops_secret_gets_its_namespace_from_the_run(e: Env) {
     let repo = e.ctx.path().join("platform-repo");
+    let committed = || -> Vec<String> {
+        crate::common::files_below(&repo.join("clusters"))
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect()
+    };
     let script = format!(
         r#"
 let c = cluster("ops", #{{ provider: "existing", delivery: "gitops",
@@ -765,6 +773,7 @@ manifest(c, #{{ apiVersion: "v1", kind: "Secret", metadata: #{{ name: "db", name
                stringData: #{{ password: secret("env:E2E_DB_PASSWORD") }} }});
 manifest(c, #{{ apiVersion: "v1", kind: "ConfigMap", metadata: #{{ name: "settings", namespace: "payments" }},
                data: #{{ team: "payments" }} }});
+let billing = namespace(c, "billing");
 "#,
         repo.display()
     );
@@ -789,21 +798,44 @@ manifest(c, #{{ apiVersion: "v1", kind: "ConfigMap", metadata: #{{ name: "settin
             .is_some(),
         "Argo CD delivered the ConfigMap from git"
     );
-    let committed: Vec<String> = crate::common::files_below(&repo.join("clusters"))
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-        .collect();
-    assert!(committed.iter().any(|text| text.contains("name: settings")));
-    assert!(!committed
-        .iter()
-        .any(|text| text.contains("kind: Namespace") || text.contains("kind: Secret")));
-    assert!(!committed.iter().any(|text| text.contains(PASSWORD)));
+    let files = committed();
+    assert!(files.iter().any(|text| text.contains("name: settings")));
+    let namespace_file = |name: &str| {
+        committed()
+            .iter()
+            .any(|text| text.contains("kind: Namespace") && text.contains(&format!("name: {name}")))
+    };
+    assert!(!namespace_file("payments"));
+    assert!(namespace_file("billing"));
+    assert!(!files.iter().any(|text| text.contains("kind: Secret")));
+    assert!(!files.iter().any(|text| text.contains(PASSWORD)));
 
     let plan = e.stack(&["plan", "ops.rhai", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.transcript());
     ok(&e.stack(&["run", "ops.rhai", "--yes"]));
     let again = e.server.object("v1/namespaces", None, "payments");
     assert_eq!(again.and_then(|n| n.pointer("/metadata/uid").cloned()), uid);
+
+    let billing_secret = r#"manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: billing.name },
+               stringData: #{ password: secret("env:E2E_DB_PASSWORD") } });
+"#;
+    e.ctx
+        .write("ops.rhai", &format!("{script}{billing_secret}"));
+    ok(&e.stack(&["run", "ops.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object("v1/secrets", Some("billing"), "db")
+        .is_some());
+    assert!(namespace_file("billing"), "the namespace stays in git");
+    // The state says which way each went: deletes take the same way.
+    let state: Json = serde_json::from_str(
+        &std::fs::read_to_string(e.ctx.path().join(".stack/ops.state.json")).expect("the state"),
+    )
+    .expect("state JSON");
+    let direct = |id: &str| state["resources"][id]["direct"].as_bool().unwrap_or(false);
+    assert!(direct("ops/namespace/payments") && direct("ops/manifest/Secret/billing/db"));
+    assert!(!direct("ops/namespace/billing"));
+    assert!(!committed().iter().any(|text| text.contains(PASSWORD)));
 
     ok(&e.stack(&["destroy", "ops.rhai", "--yes"]));
     assert!(e

@@ -29,7 +29,7 @@ pub fn settle(session: &Session, s: &str) -> Result<String, Fault> {
             }
             Piece::Text(t) => out.push_str(t),
             Piece::Secret(i) => return Err(secret_fault(&secret_name(session, i))),
-            Piece::Output(r) if is_sensitive(session, &r) => {
+            Piece::Output(r) if crate::convert::sensitive_if_secret(r.clone(), session).secret => {
                 return Err(secret_fault(&format!("the output `{r}`")))
             }
             Piece::Output(r) => match known_output(&r, session) {
@@ -54,18 +54,6 @@ pub fn secret_name(session: &Session, index: usize) -> String {
         Some(secret) => format!("secret(\"{}\")", secret.source),
         None => "a secret".to_string(),
     }
-}
-
-fn is_sensitive(session: &Session, r: &stack_engine::OutputRef) -> bool {
-    r.secret
-        || session
-            .resource(&r.resource)
-            .and_then(|res| {
-                res.known_outputs
-                    .get(&r.output)
-                    .map(stack_engine::Value::is_sensitive)
-            })
-            .unwrap_or(false)
 }
 
 fn secret_fault(name: &str) -> Fault {
