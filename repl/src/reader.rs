@@ -33,7 +33,7 @@ pub enum Read {
 
 /// The longest piped input, as long as a script may be.
 const MAX_INPUT_BYTES: u64 = stack_engine::input::MAX_SCRIPT_BYTES;
-const MAX_INPUT_LINES: usize = u16::MAX as usize;
+const MAX_INPUT_LINES: usize = stack_stdlib::engine::limits::MAX_LINES;
 
 pub enum Reader {
     Editor {
