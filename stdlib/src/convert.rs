@@ -36,7 +36,7 @@ fn convert(value: &Dynamic, session: &Session, path: &str) -> Result<Value, Stri
                 format!(" at `{path}`")
             };
             return Err(format!(
-                "the value{at} was made from an output by a string function (like `to_upper` or `sub_string`); outputs known only after apply can be interpolated, not transformed"
+                "the value{at} was made from a secret or an output by a string function (like `to_upper` or `sub_string`) or by indexing; secrets and outputs known only after apply can be interpolated, not transformed"
             ));
         }
         return Ok(string_value(&s, session));
@@ -82,8 +82,14 @@ fn convert(value: &Dynamic, session: &Session, path: &str) -> Result<Value, Stri
             .collect::<Result<_, _>>()
             .map(Value::Map);
     }
-    if value.is_char() {
-        return Ok(Value::String(value.to_string()));
+    if let Ok(c) = value.as_char() {
+        if token::is_reserved(c) {
+            return Err(format!(
+                "the character{} was taken out of a secret or an output by indexing; pass the value on whole instead",
+                if path.is_empty() { String::new() } else { format!(" at `{path}`") }
+            ));
+        }
+        return Ok(Value::String(c.to_string()));
     }
     let at = if path.is_empty() {
         String::new()
@@ -99,10 +105,10 @@ fn convert(value: &Dynamic, session: &Session, path: &str) -> Result<Value, Stri
 /// Whether a string holds pieces of a placeholder that a string function
 /// took apart: what it stood for is lost.
 fn mangled(s: &str) -> bool {
-    (s.contains(token::OPEN) || s.contains(token::CLOSE))
-        && token::pieces(s).iter().any(
-            |p| matches!(p, Piece::Text(t) if t.contains(token::OPEN) || t.contains(token::CLOSE)),
-        )
+    token::has_tokens(s)
+        && token::pieces(s)
+            .iter()
+            .any(|p| matches!(p, Piece::Text(t) if token::is_fragment(t)))
 }
 
 /// A string, with its tokens turned into outputs and secrets.
@@ -170,7 +176,7 @@ pub fn readable(s: &str, session: &Session) -> String {
     token::pieces(s)
         .into_iter()
         .map(|piece| match piece {
-            Piece::Text(t) => t.to_string(),
+            Piece::Text(t) => token::shown(t),
             Piece::Output(r) if sensitive_if_secret(r.clone(), session).secret => {
                 stack_engine::value::SENSITIVE.to_string()
             }

@@ -71,13 +71,13 @@ impl Session {
             let id = self.add_source(name, path, text);
             return (id, crate::engine::limits::check_lines(text).err());
         };
-        let shown = text.replace([crate::token::OPEN, crate::token::CLOSE], "\u{FFFD}");
+        let shown = crate::token::shown(text);
         let id = self.add_source(name, path, &shown);
         let fault = crate::fault::Fault::new(
             "stack::script::reserved_character",
             "the script holds a character stack reserves for its own use",
         )
-        .label("this character (U+F0000 or U+F0001)")
+        .label(format!("this character ({})", crate::token::RESERVED))
         .help("remove it: stack uses these private-use characters to carry secrets and outputs through strings")
         .at(Span::new(id, offset, '\u{FFFD}'.len_utf8()));
         (id, Some(fault))

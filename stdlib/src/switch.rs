@@ -224,10 +224,13 @@ fn run(
 /// secret or an unknown output is refused.
 #[allow(clippy::result_large_err)] // an error path
 fn settled(session: &Session, value: Dynamic) -> Result<Dynamic, crate::fault::Fault> {
+    if value.as_char().is_ok_and(token::is_reserved) {
+        return Err(guards::character_fault());
+    }
     let Some(text) = value.read_lock::<ImmutableString>().map(|s| s.clone()) else {
         return Ok(value);
     };
-    if !token::has_tokens(&text) && !text.contains(token::CLOSE) {
+    if !token::has_tokens(&text) {
         return Ok(value);
     }
     guards::settle(session, &text).map(Dynamic::from)

@@ -150,7 +150,7 @@ fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<Str
     if token::reserved_at(&text).is_some() {
         return Err(Fault::new(
             "stack::script::reserved_character",
-            format!("`{path}` holds a character stack reserves for its own use (U+F0000 or U+F0001)"),
+            format!("`{path}` holds a character stack reserves for its own use ({})", token::RESERVED),
         )
         .label("read here")
         .help("remove it from the file: stack uses these private-use characters to carry secrets and outputs through strings")

@@ -5,7 +5,7 @@
 //! evaluation time (a cluster's name) are looked into by value.
 //!
 
-use rhai::{Array, Blob, Dynamic, Engine, ImmutableString, Map, NativeCallContext, INT};
+use rhai::{Dynamic, Engine, ImmutableString, Map, NativeCallContext, INT};
 
 use crate::convert::known_output;
 use crate::fault::{Fault, RhaiResult};
@@ -19,7 +19,7 @@ pub fn settle(session: &Session, s: &str) -> Result<String, Fault> {
     let mut out = String::new();
     for piece in token::pieces(s) {
         match piece {
-            Piece::Text(t) if t.contains(token::OPEN) || t.contains(token::CLOSE) => {
+            Piece::Text(t) if token::is_fragment(t) => {
                 return Err(Fault::new(
                     "stack::script::secret_branch",
                     "cannot look into a value made from a secret or an output by a string function",
@@ -65,9 +65,28 @@ fn secret_fault(name: &str) -> Fault {
     .help("a script may pass secrets into Kubernetes Secrets but never inspect them")
 }
 
+/// The fault for a character indexed out of a secret or an output: it is a
+/// piece of a placeholder, and the placeholder does not say which one.
+pub fn character_fault() -> Fault {
+    Fault::new(
+        "stack::script::secret_branch",
+        "cannot look into a character taken out of a secret or an output",
+    )
+    .label("the script looks into this character")
+    .help("indexing a secret or an output known only after apply (`s[0]`) gives no character of its value: pass the value on whole instead")
+}
+
+/// A character for a function that looks at it, or its fault at the call.
+pub fn character(ctx: &NativeCallContext, c: char) -> RhaiResult<char> {
+    if token::is_reserved(c) {
+        return Err(character_fault().raise(ctx.call_position()));
+    }
+    Ok(c)
+}
+
 /// The text of `s` for a function that looks into it, or its fault at the call.
 pub fn text(ctx: &NativeCallContext, session: &Session, s: &str) -> RhaiResult<String> {
-    if !token::has_tokens(s) && !s.contains(token::CLOSE) {
+    if !token::has_tokens(s) {
         return Ok(s.to_string());
     }
     settle(session, s).map_err(|f| f.raise(ctx.call_position()))
@@ -79,28 +98,20 @@ fn debug_string(s: &str) -> String {
     let mut out = String::from("\"");
     for piece in token::pieces(s) {
         match piece {
-            Piece::Text(t) => out.extend(t.chars().flat_map(char::escape_debug)),
+            // A fragment of a token stays a fragment, not an escape of one.
+            Piece::Text(t) => t.chars().for_each(|c| {
+                if token::is_reserved(c) {
+                    out.push(c)
+                } else {
+                    out.extend(c.escape_debug())
+                }
+            }),
             Piece::Output(r) => out.push_str(&token::output(&r)),
             Piece::Secret(i) => out.push_str(&token::secret(i)),
         }
     }
     out.push('"');
     out
-}
-
-/// Rhai's index of a character in a string, counted from the end when negative.
-fn char_at(s: &str, index: INT) -> Dynamic {
-    let count = s.chars().count() as INT;
-    let index = if index < 0 { count + index } else { index };
-    match usize::try_from(index) {
-        Ok(i) => s.chars().nth(i).map_or(Dynamic::UNIT, Dynamic::from),
-        Err(_) => Dynamic::UNIT,
-    }
-}
-
-fn index_of(s: &str, sub: &str) -> INT {
-    s.find(sub)
-        .map_or(-1, |byte| s[..byte].chars().count() as INT)
 }
 
 fn parse_int(ctx: &NativeCallContext, s: &str, radix: INT) -> RhaiResult<INT> {
@@ -126,6 +137,18 @@ fn parse_int(ctx: &NativeCallContext, s: &str, radix: INT) -> RhaiResult<INT> {
     })
 }
 
+/// Calls `$m` once for each comparison operator with its test of an ordering.
+macro_rules! for_each_comparison {
+    ($m:ident) => {
+        $m!("==", |o| o == Equal);
+        $m!("!=", |o| o != Equal);
+        $m!("<", |o| o == Less);
+        $m!("<=", |o| o != Greater);
+        $m!(">", |o| o == Greater);
+        $m!(">=", |o| o != Less);
+    };
+}
+
 pub fn register(engine: &mut Engine, session: &Session) {
     use std::cmp::Ordering::*;
     macro_rules! comparison {
@@ -145,12 +168,53 @@ pub fn register(engine: &mut Engine, session: &Session) {
             );
         }};
     }
-    comparison!("==", |o| o == Equal);
-    comparison!("!=", |o| o != Equal);
-    comparison!("<", |o| o == Less);
-    comparison!("<=", |o| o != Greater);
-    comparison!(">", |o| o == Greater);
-    comparison!(">=", |o| o != Less);
+    // A character compares as the one-character string it is.
+    macro_rules! char_comparison {
+        ($op:literal, $test:expr) => {{
+            let s = session.clone();
+            engine.register_fn(
+                $op,
+                move |ctx: NativeCallContext, a: char, b: char| -> RhaiResult<bool> {
+                    Ok($test(character(&ctx, a)?.cmp(&character(&ctx, b)?)))
+                },
+            );
+            let s2 = s.clone();
+            engine.register_fn(
+                $op,
+                move |ctx: NativeCallContext, a: char, b: ImmutableString| -> RhaiResult<bool> {
+                    let a = character(&ctx, a)?.to_string();
+                    Ok($test(a.as_str().cmp(text(&ctx, &s, &b)?.as_str())))
+                },
+            );
+            engine.register_fn(
+                $op,
+                move |ctx: NativeCallContext, a: ImmutableString, b: char| -> RhaiResult<bool> {
+                    let b = character(&ctx, b)?.to_string();
+                    Ok($test(text(&ctx, &s2, &a)?.as_str().cmp(b.as_str())))
+                },
+            );
+        }};
+    }
+    for_each_comparison!(comparison);
+    for_each_comparison!(char_comparison);
+    engine.register_fn(
+        "to_int",
+        |ctx: NativeCallContext, c: char| -> RhaiResult<INT> {
+            Ok(INT::from(u32::from(character(&ctx, c)?)))
+        },
+    );
+    macro_rules! char_extreme {
+        ($name:literal, $pick:expr) => {
+            engine.register_fn(
+                $name,
+                |ctx: NativeCallContext, a: char, b: char| -> RhaiResult<char> {
+                    Ok($pick(character(&ctx, a)?, character(&ctx, b)?))
+                },
+            );
+        };
+    }
+    char_extreme!("max", std::cmp::max);
+    char_extreme!("min", std::cmp::min);
 
     // Functions that look into a string: each sees the settled text.
     macro_rules! inspect {
@@ -165,49 +229,6 @@ pub fn register(engine: &mut Engine, session: &Session) {
             );
         }};
     }
-    macro_rules! inspect_with {
-        ($name:literal, |$s:ident, $arg:ident| -> $ret:ty $body:block) => {{
-            let session = session.clone();
-            engine.register_fn(
-                $name,
-                move |ctx: NativeCallContext,
-                      $s: &mut ImmutableString,
-                      $arg: ImmutableString|
-                      -> RhaiResult<$ret> {
-                    let $s = text(&ctx, &session, $s)?;
-                    let $arg = text(&ctx, &session, &$arg)?;
-                    $body
-                },
-            );
-        }};
-    }
-    inspect_with!("contains", |s, arg| -> bool {
-        Ok(s.contains(arg.as_str()))
-    });
-    inspect_with!("starts_with", |s, arg| -> bool {
-        Ok(s.starts_with(arg.as_str()))
-    });
-    inspect_with!("ends_with", |s, arg| -> bool {
-        Ok(s.ends_with(arg.as_str()))
-    });
-    inspect_with!("index_of", |s, arg| -> INT { Ok(index_of(&s, &arg)) });
-    inspect!("contains", |ctx, s, c: char| -> bool { Ok(s.contains(c)) });
-    inspect!("index_of", |ctx, s, c: char| -> INT {
-        Ok(index_of(&s, c.encode_utf8(&mut [0; 4])))
-    });
-    inspect!("is_empty", |ctx, s| -> bool { Ok(s.is_empty()) });
-    inspect!("len", |ctx, s| -> INT { Ok(s.chars().count() as INT) });
-    inspect!("bytes", |ctx, s| -> INT { Ok(s.len() as INT) });
-    inspect!("to_blob", |ctx, s| -> Blob { Ok(s.into_bytes()) });
-    inspect!("to_chars", |ctx, s| -> Array {
-        Ok(s.chars().map(Dynamic::from).collect())
-    });
-    inspect!("chars", |ctx, s| -> Array {
-        Ok(s.chars().map(Dynamic::from).collect())
-    });
-    inspect!("get", |ctx, s, index: INT| -> Dynamic {
-        Ok(char_at(&s, index))
-    });
     inspect!("parse_int", |ctx, s| -> INT { parse_int(&ctx, &s, 10) });
     inspect!("parse_int", |ctx, s, radix: INT| -> INT {
         parse_int(&ctx, &s, radix)
@@ -254,7 +275,7 @@ pub fn register(engine: &mut Engine, session: &Session) {
     let mut strings = rhai::Module::new();
     strings.set_iter_result(std::any::TypeId::of::<ImmutableString>(), move |value| {
         let text = value.cast::<ImmutableString>();
-        let settled = if token::has_tokens(&text) || text.contains(token::CLOSE) {
+        let settled = if token::has_tokens(&text) {
             settle(&s, &text)
         } else {
             Ok(text.to_string())
@@ -284,14 +305,5 @@ mod tests {
     fn debug_keeps_tokens_whole_and_escapes_the_rest() {
         let s = format!("a\"b{}", token::secret(0));
         assert_eq!(debug_string(&s), format!("\"a\\\"b{}\"", token::secret(0)));
-    }
-
-    #[test]
-    fn characters_are_counted_like_rhai_does() {
-        assert_eq!(char_at("héllo", 1).cast::<char>(), 'é');
-        assert_eq!(char_at("héllo", -1).cast::<char>(), 'o');
-        assert!(char_at("héllo", 9).is_unit());
-        assert_eq!(index_of("héllo", "l"), 2);
-        assert_eq!(index_of("héllo", "z"), -1);
     }
 }

@@ -16,6 +16,7 @@ pub mod oidc_keycloak;
 pub mod options;
 pub mod params;
 pub mod state;
+pub mod string_ops;
 
 use rhai::{Engine, Map, NativeCallContext};
 use stack_engine::Kind;
@@ -75,6 +76,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     moved::register(engine, session);
     data::register(engine, session);
     guards::register(engine, session);
+    string_ops::register(engine, session);
     options::register(engine);
 }
 

@@ -63,7 +63,10 @@ fn param(
     if crate::token::reserved_at(&raw).is_some() {
         return Err(Fault::new(
             "stack::cli::param",
-            format!("`--set {name}` holds a character stack reserves for its own use (U+F0000 or U+F0001)"),
+            format!(
+                "`--set {name}` holds a character stack reserves for its own use ({})",
+                crate::token::RESERVED
+            ),
         )
         .label("read here")
         .help("pass the value without it")
