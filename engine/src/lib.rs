@@ -7,6 +7,7 @@
 //!
 //! - `source.rs` — script sources and spans, for diagnostics
 //! - `input.rs` — reading the files a user names, bounded
+//! - `cache.rs` — the user's cache directory
 //! - `value.rs` — input values, output references and secrets
 //! - `resource.rs` — one declared resource and its kind
 //! - `declarations.rs` — what one evaluation declared
@@ -23,6 +24,7 @@
 //! - `graph_format.rs` — the graph as text, DOT and Mermaid
 //! - `suggest.rs` — "did you mean" for every name a user can mistype
 
+pub mod cache;
 pub mod declarations;
 pub mod delivery;
 pub mod execute;

@@ -1,43 +1,10 @@
-//! Where downloaded charts are kept: `STACK_CACHE_DIR`, else
-//! `$XDG_CACHE_HOME/stack`, else `~/.cache/stack`; charts under `charts/`.
+//! Where downloaded charts are kept: `charts/` in the cache directory.
 
 use std::path::PathBuf;
 
-/// The environment variable that overrides the cache directory.
-pub const CACHE_ENV: &str = "STACK_CACHE_DIR";
+pub use stack_engine::cache::{file_name, CACHE_ENV};
 
 /// The directory downloaded chart archives are kept in.
 pub fn charts_dir() -> PathBuf {
-    base().join("charts")
-}
-
-fn base() -> PathBuf {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = var(CACHE_ENV) {
-        return dir;
-    }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
-        return dir.join("stack");
-    }
-    match var("HOME") {
-        Some(home) => home.join(".cache").join("stack"),
-        None => std::env::temp_dir().join("stack-cache"),
-    }
-}
-
-/// A file name for `text` that keeps letters, digits, `.`, `-` and `_`.
-pub fn file_name(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    stack_engine::cache::dir().join("charts")
 }
