@@ -27,6 +27,10 @@ pub struct StackArgs {
     /// The state file [default: .stack/<stack>.state.json next to the script].
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Fail when `stack.lock` would change: a git module not locked yet, or
+    /// locked differently (for CI).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// Flags of the commands that change things.
@@ -113,6 +117,29 @@ pub enum Command {
     },
     /// Print the standard library reference (Markdown), as in docs/reference.md.
     Reference,
+    /// Git modules: lock, update and compare the versions a stack imports.
+    Modules {
+        #[command(subcommand)]
+        command: ModulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModulesCommand {
+    /// Resolve every git import and write `stack.lock` beside the stack.
+    Lock(StackArgs),
+    /// Resolve the git imports again and lock what their refs name now.
+    Update {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Only the modules of this repository (its URL, or an import as written).
+        module: Option<String>,
+    },
+    /// List newer version tags than the lock pins, within each range and beyond it.
+    Outdated {
+        /// The stack script whose `stack.lock` is read.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! The pipeline every command starts with: evaluate the script, build and
 //! validate the graph, pin chart version constraints, read the state.
 
+use stack_stdlib::lockfile::LockPolicy;
 use std::collections::BTreeMap;
 
 use stack_engine::objects::RESOLVED_VERSION;
@@ -41,8 +42,18 @@ pub fn params(set: &[(String, String)]) -> Result<BTreeMap<String, String>, Fail
 }
 
 pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
+    let policy = if args.locked {
+        LockPolicy::Locked
+    } else {
+        LockPolicy::Extend
+    };
+    graph_with(args, policy)
+}
+
+/// The graph, with git imports resolved as `policy` says.
+pub fn graph_with(args: &StackArgs, policy: LockPolicy) -> Result<Graph, Failure> {
     let declarations =
-        stack_stdlib::evaluate(&args.file, params(&args.set)?).map_err(Failure::usage)?;
+        stack_stdlib::evaluate(&args.file, params(&args.set)?, policy).map_err(Failure::usage)?;
     Graph::build(declarations).map_err(Failure::usage)
 }
 

@@ -75,5 +75,6 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)
         }
         Command::Reference => Ok(print(stack_stdlib::reference::markdown())),
+        Command::Modules { command } => commands::modules::run(&command).map(print),
     }
 }

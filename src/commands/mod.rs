@@ -3,6 +3,7 @@
 pub mod check;
 pub mod destroy;
 pub mod graph;
+pub mod modules;
 pub mod plan;
 pub mod render;
 pub mod repl;

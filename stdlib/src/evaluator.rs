@@ -26,6 +26,9 @@ pub enum EvalError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Script(Box<ScriptError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
     #[error("`--set {name}` is not read by the script")]
     #[diagnostic(code(stack::cli::unused_param))]
     UnusedParam {
@@ -226,7 +229,11 @@ pub fn read_script(path: &Path) -> Result<String, EvalError> {
 }
 
 /// Evaluates a stack file and returns its declarations.
-pub fn evaluate(path: &Path, params: BTreeMap<String, String>) -> Result<Declarations, EvalError> {
+pub fn evaluate(
+    path: &Path,
+    params: BTreeMap<String, String>,
+    lock_policy: crate::lockfile::LockPolicy,
+) -> Result<Declarations, EvalError> {
     let stack = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -237,8 +244,10 @@ pub fn evaluate(path: &Path, params: BTreeMap<String, String>) -> Result<Declara
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut evaluator = Evaluator::new(&stack, dir, params);
+    evaluator.session.borrow_mut().lock_policy = lock_policy;
     let name = path.to_string_lossy().into_owned();
     let _ = evaluator.eval_file(path, &name)?;
     evaluator.check_params()?;
+    evaluator.resolver.prune_lock()?;
     Ok(evaluator.into_declarations())
 }

@@ -13,7 +13,9 @@
 //! - `handle.rs` — handles and their properties
 //! - `token.rs` — outputs and secrets carried inside strings
 //! - `convert.rs` — Rhai values to engine values
-//! - `resolver.rs`, `modules.rs` — `import` of std and relative modules
+//! - `resolver.rs`, `modules.rs` — `import` of std, relative and git modules
+//! - `git_import.rs`, `lockfile.rs` — modules kept in git, and `stack.lock`
+//! - `outdated.rs` — newer tags than the lock pins
 //! - `scan.rs` — a script's shape without parsing: tokens, what stays open
 //! - `comments.rs` — block comments and interpolations that never close
 //! - `locate.rs` — finds an option key inside a call, for precise labels
@@ -28,10 +30,13 @@ pub mod error;
 pub mod evaluator;
 pub mod fault;
 pub mod functions;
+pub mod git_import;
 pub mod handle;
 mod labels;
 pub mod locate;
+pub mod lockfile;
 pub mod modules;
+pub mod outdated;
 pub mod reference;
 pub mod resolver;
 pub mod scan;

@@ -1,5 +1,7 @@
-//! Module resolution: `std/<name>` from the embedded library, and paths
-//! relative to the importing file. Each module is compiled once per
+//! Module resolution: `std/<name>` from the embedded library, paths
+//! relative to the importing file, and modules in git (`git+https://…`),
+//! locked in `stack.lock`. A relative import inside a git module stays in
+//! its repository at its commit. Each module is compiled once per
 //! evaluation; import cycles and errors inside modules point into the
 //! module's own source.
 
@@ -11,6 +13,8 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Share
 use stack_engine::suggest;
 
 use crate::fault::Fault;
+use crate::git_import::{Cache, GitImport, GitImportError};
+use crate::lockfile::{content_hash, Lock, LockPolicy, Locked};
 use crate::modules::{std_module, STD_MODULES};
 use crate::session::Session;
 
@@ -18,6 +22,21 @@ pub struct StackResolver {
     session: Session,
     cache: RefCell<HashMap<String, Shared<Module>>>,
     loading: RefCell<Vec<String>>,
+    /// Git modules by display name, so that their relative imports stay
+    /// in the same repository at the same commit.
+    git: RefCell<HashMap<String, GitOrigin>>,
+    /// `stack.lock`, read at the first git import.
+    lock: RefCell<Option<Lock>>,
+    /// The lock entries this evaluation used.
+    used: RefCell<Vec<(String, String, String)>>,
+}
+
+/// Where a git module was read from.
+#[derive(Clone)]
+struct GitOrigin {
+    import: GitImport,
+    resolved: String,
+    commit: String,
 }
 
 impl StackResolver {
@@ -26,7 +45,112 @@ impl StackResolver {
             session,
             cache: RefCell::default(),
             loading: RefCell::default(),
+            git: RefCell::default(),
+            lock: RefCell::default(),
+            used: RefCell::default(),
         }
+    }
+
+    /// After a whole evaluation: drops from `stack.lock` the modules no
+    /// import reached (as cargo does), unless the lock may not change.
+    pub fn prune_lock(&self) -> Result<(), crate::lockfile::LockError> {
+        let (policy, dir) = {
+            let state = self.session.borrow();
+            (state.lock_policy.clone(), state.stack_dir.clone())
+        };
+        if policy == LockPolicy::Locked {
+            return Ok(());
+        }
+        let mut guard = self.lock.borrow_mut();
+        if guard.is_none() {
+            *guard = Some(Lock::load(&dir)?);
+        }
+        let lock = guard.get_or_insert_with(Lock::default);
+        lock.retain(&self.used.borrow());
+        lock.save()
+    }
+
+    /// The text of a git module, at the locked commit when `stack.lock`
+    /// has one, else at what its ref names now (or at `pinned`, the commit
+    /// of the git module importing it), recording it in the lock.
+    fn locate_git(
+        &self,
+        import: GitImport,
+        pinned: Option<(String, String)>,
+    ) -> Result<(String, String), GitImportError> {
+        let display = import.display();
+        if self.lock.borrow().is_none() {
+            let dir = self.session.borrow().stack_dir.clone();
+            let lock = Lock::load(&dir).map_err(|e| GitImportError::Lock(e.to_string()))?;
+            *self.lock.borrow_mut() = Some(lock);
+        }
+        let policy = self.session.borrow().lock_policy.clone();
+        let locked = self
+            .lock
+            .borrow()
+            .as_ref()
+            .and_then(|l| l.get(&import.url, &import.path, &import.reference).cloned())
+            .filter(|_| !policy.updates(&import.url));
+        let cache = Cache::open(&stack_engine::cache::dir(), &import.url)?;
+        let (resolved, commit) = match (&locked, pinned) {
+            (Some(l), _) => (l.resolved.clone(), l.commit.clone()),
+            (None, Some(pinned)) => pinned,
+            (None, None) => cache
+                .list(&import.url)?
+                .resolve(&import.url, &import.reference)?,
+        };
+        if !cache.has(&commit) {
+            cache.fetch(&import.url, &resolved, &commit)?;
+        }
+        let commit = cache.full_commit(&commit).unwrap_or(commit);
+        let text = cache.read(&import, &commit, stack_engine::input::MAX_SCRIPT_BYTES)?;
+        let sha256 = content_hash(&text);
+        let mut guard = self.lock.borrow_mut();
+        let lock = guard.get_or_insert_with(Lock::default);
+        if let Some(l) = &locked {
+            if l.sha256 != sha256 {
+                return Err(GitImportError::Changed {
+                    url: import.url.clone(),
+                    path: import.path.clone(),
+                    commit: commit.chars().take(12).collect(),
+                    lock: lock.path().display().to_string(),
+                });
+            }
+        }
+        let entry = Locked {
+            url: import.url.clone(),
+            path: import.path.clone(),
+            reference: import.reference.clone(),
+            resolved: resolved.clone(),
+            commit: commit.clone(),
+            sha256,
+        };
+        if policy == LockPolicy::Locked
+            && lock.get(&entry.url, &entry.path, &entry.reference) != Some(&entry)
+        {
+            return Err(GitImportError::WouldChange {
+                import: display,
+                lock: lock.path().display().to_string(),
+            });
+        }
+        self.used.borrow_mut().push(crate::lockfile::key(
+            &entry.url,
+            &entry.path,
+            &entry.reference,
+        ));
+        lock.insert(entry);
+        lock.save()
+            .map_err(|e| GitImportError::Lock(e.to_string()))?;
+        drop(guard);
+        self.git.borrow_mut().insert(
+            display.clone(),
+            GitOrigin {
+                import,
+                resolved,
+                commit,
+            },
+        );
+        Ok((display, text))
     }
 
     /// The display name, path on disk (for relative modules) and text of an import.
@@ -54,16 +178,37 @@ impl StackResolver {
                 }
             };
         }
-        if path.starts_with("git+") || path.contains("://") {
+        if GitImport::is_git(path) {
+            let import = GitImport::parse(path).map_err(|e| e.fault().raise(pos))?;
+            let (display, text) = self
+                .locate_git(import, None)
+                .map_err(|e| e.fault().raise(pos))?;
+            return Ok((display, None, text));
+        }
+        if path.contains("://") {
             return Err(Fault::new(
                 "stack::module::remote",
-                format!(
-                    "cannot import `{path}`: git module imports are not available in this release"
-                ),
+                format!("cannot import `{path}`: modules are read from git"),
             )
             .label("imported here")
-            .help("vendor the module into the stack's repository and import it by a relative path")
+            .help("write `git+https://host/org/repo.git//path/to/module?ref=v1.4.0`")
             .raise(pos));
+        }
+        let origin = source.and_then(|s| self.git.borrow().get(s).cloned());
+        if let Some(origin) = origin {
+            let import = origin.import.relative(path).ok_or_else(|| {
+                Fault::new(
+                    "stack::module::not_found",
+                    format!("`{path}` leaves the repository of `{}`", origin.import.display()),
+                )
+                .label("imported here")
+                .help("a git module imports others of its repository by paths inside it, and other repositories by `git+…`")
+                .raise(pos)
+            })?;
+            let (display, text) = self
+                .locate_git(import, Some((origin.resolved, origin.commit)))
+                .map_err(|e| e.fault().raise(pos))?;
+            return Ok((display, None, text));
         }
         let (base_display, base_dir) = {
             let state = self.session.borrow();

@@ -30,6 +30,8 @@ pub struct SessionState {
     /// Where each id was last declared in `declarations.resources`, so a
     /// lookup does not walk every declaration (a loop declares thousands).
     pub declared_at: HashMap<ResourceId, usize>,
+    /// What git imports may do with `stack.lock`.
+    pub lock_policy: crate::lockfile::LockPolicy,
 }
 
 impl Session {

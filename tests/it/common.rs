@@ -245,3 +245,117 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Serves the git repositories below `root` over smart HTTP on a loopback
+/// port until dropped, with the real `git http-backend` as the CGI program.
+pub fn serve_git(root: PathBuf) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let addr = listener.local_addr().expect("the address");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stopped.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            let root = root.clone();
+            std::thread::spawn(move || git_http_exchange(stream, &root));
+        }
+    });
+    Served {
+        url: format!("http://{addr}"),
+        stop,
+        addr,
+    }
+}
+
+/// One request: its head and body handed to `git http-backend`, whose CGI
+/// answer becomes the HTTP response.
+fn git_http_exchange(stream: TcpStream, root: &Path) {
+    use std::io::Read;
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("GET").to_string();
+    let target = parts.next().unwrap_or("/").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.trim().split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let length: usize = header("content-length").parse().unwrap_or(0);
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut child = Command::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_TYPE", header("content-type"))
+        .env("CONTENT_LENGTH", length.to_string())
+        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+        .env("GIT_PROTOCOL", header("git-protocol"))
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run git http-backend");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&body);
+    }
+    let output = child.wait_with_output().expect("git http-backend answers");
+    let split = output
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| {
+            output
+                .stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        });
+    let Some((end, gap)) = split else { return };
+    let head = String::from_utf8_lossy(&output.stdout[..end]).into_owned();
+    let mut status = "200 OK".to_string();
+    let mut response = String::new();
+    for h in head.lines() {
+        match h.strip_prefix("Status:") {
+            Some(s) => status = s.trim().to_string(),
+            None => {
+                response.push_str(h.trim_end());
+                response.push_str("\r\n");
+            }
+        }
+    }
+    let content = &output.stdout[end + gap..];
+    let mut out = &stream;
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        content.len()
+    );
+    let _ = out.write_all(content);
+}

@@ -24,6 +24,7 @@ mod errors;
 mod examples;
 mod helm;
 mod hostile;
+mod modules;
 mod oidc;
 mod ownership;
 mod platform;
