@@ -135,6 +135,9 @@ pub enum ModulesCommand {
         /// Only the modules of this repository (its URL, or an import as written).
         module: Option<String>,
     },
+    /// Copy every locked module into `vendor/modules/` beside the stack, to
+    /// evaluate offline; vendored files are checked against the lock.
+    Vendor(StackArgs),
     /// List newer version tags than the lock pins, within each range and beyond it.
     Outdated {
         /// The stack script whose `stack.lock` is read.

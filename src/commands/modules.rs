@@ -1,4 +1,4 @@
-//! `stack modules lock|update|outdated FILE`: the git modules a stack
+//! `stack modules lock|update|vendor|outdated FILE`: the git modules a stack
 //! imports, pinned in `stack.lock` beside it.
 
 use std::fmt::Write;
@@ -22,6 +22,7 @@ pub fn run(command: &ModulesCommand) -> Result<String, Failure> {
             });
             lock(stack, LockPolicy::Update(url))
         }
+        ModulesCommand::Vendor(stack) => vendor(stack),
         ModulesCommand::Outdated { file } => outdated(file),
     }
 }
@@ -64,6 +65,21 @@ fn lock(stack: &StackArgs, policy: LockPolicy) -> Result<String, Failure> {
         )
     };
     Ok(header + out.as_str())
+}
+
+fn vendor(stack: &StackArgs) -> Result<String, Failure> {
+    let policy = if stack.locked {
+        LockPolicy::Locked
+    } else {
+        LockPolicy::Extend
+    };
+    load::graph_with(stack, policy)?;
+    let files = stack_stdlib::vendor::vendor(stack_dir(&stack.file)).map_err(Failure::usage)?;
+    Ok(format!(
+        "{} holds {files} module file{} of {FILE_NAME}.\n",
+        stack_stdlib::vendor::DIR,
+        if files == 1 { "" } else { "s" }
+    ))
 }
 
 fn outdated(file: &Path) -> Result<String, Failure> {

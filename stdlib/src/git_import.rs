@@ -66,12 +66,13 @@ pub enum GitImportError {
         locked: String,
         lock: String,
     },
-    #[error("the module `{path}` of `{url}` at commit {commit} is not what {lock} recorded")]
+    #[error("{holder} holds the module `{path}` of `{url}` at commit {commit}, but not as stack.lock recorded it")]
     Changed {
         url: String,
         path: String,
         commit: String,
-        lock: String,
+        /// Where the differing text was read: the cache, or a vendored file.
+        holder: String,
     },
     #[error("{0}")]
     Lock(String),
@@ -79,7 +80,7 @@ pub enum GitImportError {
         "`{import}` is not in {lock} as it resolves now, and `--locked` forbids changing the lock"
     )]
     WouldChange { import: String, lock: String },
-    #[error("cannot use the cache directory `{}`: {detail}", dir.display())]
+    #[error("cannot write `{}`: {detail}", dir.display())]
     Cache { dir: PathBuf, detail: String },
 }
 

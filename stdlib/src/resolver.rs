@@ -17,6 +17,7 @@ use crate::git_import::{Cache, GitImport, GitImportError};
 use crate::lockfile::{content_hash, Lock, LockPolicy, Locked};
 use crate::modules::{std_module, STD_MODULES};
 use crate::session::Session;
+use crate::vendor;
 
 pub struct StackResolver {
     session: Session,
@@ -91,6 +92,23 @@ impl StackResolver {
             .as_ref()
             .and_then(|l| l.get(&import.url, &import.path, &import.reference).cloned())
             .filter(|_| !policy.updates(&import.url));
+        let stack_dir = self.session.borrow().stack_dir.clone();
+        // A vendored copy of a locked module needs neither git nor the cache.
+        if let Some(l) = &locked {
+            if let Some(text) = vendor::read(&stack_dir, l) {
+                let text = text?;
+                self.used
+                    .borrow_mut()
+                    .push(crate::lockfile::key(&l.url, &l.path, &l.reference));
+                let origin = GitOrigin {
+                    import,
+                    resolved: l.resolved.clone(),
+                    commit: l.commit.clone(),
+                };
+                self.git.borrow_mut().insert(display.clone(), origin);
+                return Ok((display, text));
+            }
+        }
         let cache = Cache::open(&stack_engine::cache::dir(), &import.url)?;
         let (resolved, commit) = match (&locked, pinned) {
             (Some(l), _) => (l.resolved.clone(), l.commit.clone()),
@@ -105,18 +123,11 @@ impl StackResolver {
         let commit = cache.full_commit(&commit).unwrap_or(commit);
         let text = cache.read(&import, &commit, stack_engine::input::MAX_SCRIPT_BYTES)?;
         let sha256 = content_hash(&text);
+        if let Some(l) = locked.as_ref().filter(|l| l.sha256 != sha256) {
+            return Err(vendor::changed(l, "the cache"));
+        }
         let mut guard = self.lock.borrow_mut();
         let lock = guard.get_or_insert_with(Lock::default);
-        if let Some(l) = &locked {
-            if l.sha256 != sha256 {
-                return Err(GitImportError::Changed {
-                    url: import.url.clone(),
-                    path: import.path.clone(),
-                    commit: commit.chars().take(12).collect(),
-                    lock: lock.path().display().to_string(),
-                });
-            }
-        }
         let entry = Locked {
             url: import.url.clone(),
             path: import.path.clone(),

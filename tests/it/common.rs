@@ -174,41 +174,22 @@ impl Drop for Served {
     }
 }
 
-/// Serves the files of `dir` over HTTP on a loopback port.
-pub fn serve(dir: PathBuf) -> Served {
+/// Answers each connection to a loopback port with `answer`, on a thread
+/// of its own, until dropped.
+fn serve_with(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> Served {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let addr = listener.local_addr().expect("the address");
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
+    let answer = Arc::new(answer);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             if stopped.load(Ordering::SeqCst) {
                 break;
             }
-            let Ok(mut stream) = stream else { continue };
-            let mut request = String::new();
-            if BufReader::new(&stream).read_line(&mut request).is_err() {
-                continue;
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let file = path.trim_start_matches('/');
-            let body = (!file.contains("..") && !file.is_empty())
-                .then(|| std::fs::read(dir.join(file)).ok())
-                .flatten();
-            let response = match body {
-                Some(body) => {
-                    let mut head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    head.extend(body);
-                    head
-                }
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_vec(),
-            };
-            let _ = stream.write_all(&response);
+            let Ok(stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || answer(stream));
         }
     });
     Served {
@@ -216,6 +197,36 @@ pub fn serve(dir: PathBuf) -> Served {
         stop,
         addr,
     }
+}
+
+/// Serves the files of `dir` over HTTP on a loopback port.
+pub fn serve(dir: PathBuf) -> Served {
+    serve_with(move |mut stream| {
+        let mut request = String::new();
+        if BufReader::new(&stream).read_line(&mut request).is_err() {
+            return;
+        }
+        let path = request.split_whitespace().nth(1).unwrap_or("/");
+        let file = path.trim_start_matches('/');
+        let body = (!file.contains("..") && !file.is_empty())
+            .then(|| std::fs::read(dir.join(file)).ok())
+            .flatten();
+        let response = match body {
+            Some(body) => {
+                let mut head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                head.extend(body);
+                head
+            }
+            None => {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            }
+        };
+        let _ = stream.write_all(&response);
+    })
 }
 
 /// Copies a fixture directory, recursively.
@@ -249,25 +260,7 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
 /// Serves the git repositories below `root` over smart HTTP on a loopback
 /// port until dropped, with the real `git http-backend` as the CGI program.
 pub fn serve_git(root: PathBuf) -> Served {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let addr = listener.local_addr().expect("the address");
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            if stopped.load(Ordering::SeqCst) {
-                break;
-            }
-            let Ok(stream) = stream else { continue };
-            let root = root.clone();
-            std::thread::spawn(move || git_http_exchange(stream, &root));
-        }
-    });
-    Served {
-        url: format!("http://{addr}"),
-        stop,
-        addr,
-    }
+    serve_with(move |stream| git_http_exchange(stream, &root))
 }
 
 /// One request: its head and body handed to `git http-backend`, whose CGI

@@ -371,3 +371,30 @@ fn a_missing_ref_module_or_repository_points_at_the_import() {
         assert!(!has_lock(e.ctx.path()), "{import}");
     }
 }
+
+#[test]
+fn vendored_modules_evaluate_without_the_repository_or_the_cache() {
+    let e = env();
+    e.stack_importing(&e.lib.url(), "^1.4");
+    let run = e.stack(&["modules", "vendor", "main.rhai"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let vendored = files_below(&e.ctx.path().join("stack/vendor/modules"));
+    assert_eq!(vendored.len(), 2, "the module and the one it imports");
+    std::fs::rename(&e.lib.dir, e.ctx.path().join("lib-gone")).unwrap();
+    std::fs::remove_dir_all(&e.cache).unwrap();
+
+    assert_eq!(e.rendered_tier(), "two");
+    let plan = e.stack(&["plan", "--locked", "main.rhai"]);
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    assert!(!e.cache.join("git").exists(), "nothing was fetched");
+
+    // A vendored file that differs from the lock is refused.
+    let tier = vendored
+        .iter()
+        .find(|p| p.ends_with("net/tier.rhai"))
+        .unwrap();
+    std::fs::write(tier, "fn tier() { \"tampered\" }\n").unwrap();
+    let run = e.stack(&["check", "main.rhai"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    run.assert_stderr("stack::module::changed");
+}
