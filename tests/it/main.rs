@@ -30,3 +30,4 @@ mod ownership;
 mod platform;
 mod repl;
 mod run;
+mod std_modules;
