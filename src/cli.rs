@@ -117,6 +117,11 @@ pub enum Command {
     },
     /// Print the standard library reference (Markdown), as in docs/reference.md.
     Reference,
+    /// Run the tests of modules: every `fn test_<name>()` in `*_test.rhai` files.
+    Test {
+        /// A test file, or a directory searched for `*_test.rhai` [default: .].
+        path: Option<PathBuf>,
+    },
     /// Git modules: lock, update and compare the versions a stack imports.
     Modules {
         #[command(subcommand)]

@@ -75,6 +75,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)
         }
         Command::Reference => Ok(print(stack_stdlib::reference::markdown())),
+        Command::Test { path } => commands::test::run(path.as_deref()),
         Command::Modules { command } => commands::modules::run(&command).map(print),
     }
 }

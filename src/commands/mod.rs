@@ -8,3 +8,4 @@ pub mod plan;
 pub mod render;
 pub mod repl;
 pub mod run;
+pub mod test;

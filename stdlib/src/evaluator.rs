@@ -74,6 +74,13 @@ impl Evaluator {
         }
     }
 
+    /// The functions the inputs so far defined: name and parameter count.
+    pub fn functions(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.functions
+            .iter_functions()
+            .map(|f| (f.name, f.params.len()))
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }

@@ -17,6 +17,7 @@
 //! - `git_import.rs`, `lockfile.rs` — modules kept in git, and `stack.lock`
 //! - `outdated.rs` — newer tags than the lock pins
 //! - `vendor.rs` — locked modules copied beside the stack
+//! - `test_runner.rs` — `stack test`: discovering and running `fn test_*()`
 //! - `scan.rs` — a script's shape without parsing: tokens, what stays open
 //! - `comments.rs` — block comments and interpolations that never close
 //! - `locate.rs` — finds an option key inside a call, for precise labels
@@ -44,6 +45,7 @@ pub mod scan;
 pub mod schema;
 pub mod session;
 mod switch;
+pub mod test_runner;
 pub mod token;
 pub mod vendor;
 

@@ -17,6 +17,7 @@ pub mod options;
 pub mod params;
 pub mod state;
 pub mod string_ops;
+pub mod testing;
 
 use rhai::{Engine, Map, NativeCallContext};
 use stack_engine::Kind;
@@ -56,6 +57,9 @@ pub const DOCS: &[&FnDoc] = &[
     &data::JSON_DOC,
     &data::MERGE_DOC,
     &options::DOC,
+    &testing::ASSERT_DOC,
+    &testing::ASSERT_EQ_DOC,
+    &testing::RESOURCES_DOC,
 ];
 
 /// Names of every function the standard library adds.
@@ -77,6 +81,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     data::register(engine, session);
     guards::register(engine, session);
     string_ops::register(engine, session);
+    testing::register(engine, session);
     options::register(engine);
 }
 
