@@ -38,7 +38,7 @@ pub static DOC: FnDoc = FnDoc {
         "manifest(cluster: cluster handle, objects: array) -> array of manifest handles",
         "manifest(cluster: cluster handle, object_or_list, opts: map) -> handle(s)",
     ],
-    summary: "Declares raw Kubernetes objects. Each needs `apiVersion`, `kind` and `metadata.name`. Secret values may only be written into objects of kind `Secret`.",
+    summary: "Declares raw Kubernetes objects. Each needs `apiVersion`, `kind` and `metadata.name`, all strings, and `metadata.namespace` when given is a string too (a namespace handle is passed as `ns.name`). Secret values may only be written into objects of kind `Secret`.",
     schema: Some(&SCHEMA),
     kind: Some(Kind::Manifest),
     example: r#"manifest(c, yaml(file("cluster-issuer.yaml")));"#,
@@ -48,6 +48,26 @@ fn field(map: &Map, key: &str) -> Option<String> {
     map.get(key)
         .filter(|v| v.is_string())
         .map(|v| v.to_string())
+}
+
+/// The identity fields of an object (`kind`, `apiVersion`, `metadata.name`,
+/// `metadata.namespace`) are strings or absent: anything else is refused
+/// with what it is, rather than dropped.
+fn check_text(map: &Map, key: &str, path: &str) -> Result<(), String> {
+    let Some(value) = map.get(key).filter(|v| !v.is_unit() && !v.is_string()) else {
+        return Ok(());
+    };
+    let hint = if let Some(h) = value.read_lock::<crate::handle::Handle>() {
+        format!("; pass its name, like `{}.name`", h.kind)
+    } else if value.is_map() {
+        "; a module's result or an options map? pass the one field that holds the text".to_string()
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "`{path}` must be a string, but it is {}{hint}",
+        crate::schema::describe_value(value)
+    ))
 }
 
 fn one(
@@ -70,12 +90,22 @@ fn one(
             crate::schema::describe_value(object)
         )));
     };
+    check_text(&map, "kind", "kind").map_err(bad)?;
+    check_text(&map, "apiVersion", "apiVersion").map_err(bad)?;
+    if let Some(metadata) = map.get("metadata").filter(|m| !m.is_map()) {
+        return Err(bad(format!(
+            "`metadata` must be a map (`#{{ name, namespace }}`), but it is {}",
+            crate::schema::describe_value(metadata)
+        )));
+    }
     let kind = field(&map, "kind").ok_or_else(|| bad("the object has no `kind`".into()))?;
     field(&map, "apiVersion").ok_or_else(|| bad(format!("the {kind} has no `apiVersion`")))?;
     let metadata = map
         .get("metadata")
         .and_then(|m| m.read_lock::<Map>().map(|m| m.clone()))
         .unwrap_or_default();
+    check_text(&metadata, "name", "metadata.name").map_err(bad)?;
+    check_text(&metadata, "namespace", "metadata.namespace").map_err(bad)?;
     let name = field(&metadata, "name")
         .ok_or_else(|| bad(format!("the {kind} has no `metadata.name`")))?;
     let namespace = field(&metadata, "namespace");
