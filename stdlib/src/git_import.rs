@@ -80,8 +80,10 @@ pub enum GitImportError {
         "`{import}` is not in {lock} as it resolves now, and `--locked` forbids changing the lock"
     )]
     WouldChange { import: String, lock: String },
-    #[error("cannot write `{}`: {detail}", dir.display())]
+    #[error("cannot use the cache directory `{}`: {detail}", dir.display())]
     Cache { dir: PathBuf, detail: String },
+    #[error("cannot write `{}`: {detail}", dir.display())]
+    Vendor { dir: PathBuf, detail: String },
 }
 
 impl GitImportError {
@@ -126,6 +128,8 @@ impl GitImportError {
             ),
             GitImportError::Lock(_) => fault("stack::module::lock")
                 .help("fix or remove the lock file; `stack modules lock` writes it again"),
+            GitImportError::Vendor { .. } => fault("stack::module::vendor")
+                .help("`stack modules vendor` replaces `vendor/modules` beside the stack: it must be writable"),
             GitImportError::Cache { .. } => fault("stack::module::cache")
                 .help("set STACK_CACHE_DIR to a directory stack may write"),
         }
@@ -181,6 +185,17 @@ impl GitImport {
         let (repo, module) = after
             .split_once("//")
             .ok_or_else(|| syntax("name the module after `//`: `…/repo.git//path/to/module`"))?;
+        // A password in the URL would be stored in stack.lock and shown in
+        // messages: credentials come from git's own helpers instead.
+        let authority = repo.split('/').next().unwrap_or_default();
+        if authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        {
+            return Err(syntax(
+                "leave credentials out of the URL: git's credential helpers, SSH agent and config supply them",
+            ));
+        }
         let module = module.trim_end_matches(".rhai");
         if module.is_empty()
             || module
@@ -501,6 +516,7 @@ mod tests {
         assert_eq!(i.url, "https://host/org/lib.git");
         assert_eq!(i.path, "net/ingress");
         assert_eq!(i.reference, "v1.4.0");
+        assert!(GitImport::parse("git+ssh://git@host/org/lib.git//m?ref=v1").is_ok());
         let f = GitImport::parse("git+file:///srv/lib//base").unwrap();
         assert_eq!(
             (f.url.as_str(), f.reference.as_str()),
@@ -511,6 +527,7 @@ mod tests {
             "git+ftp://host/lib//m",
             "git+https://host/lib//../m",
             "git+https://host/lib//m?rev=1",
+            "git+https://user:token@host/lib.git//m",
         ] {
             assert!(GitImport::parse(bad).is_err(), "{bad}");
         }

@@ -80,7 +80,7 @@ pub fn vendor(stack_dir: &Path) -> Result<usize, GitImportError> {
         files.push((path(stack_dir, entry), text));
     }
     let dir = stack_dir.join(DIR);
-    let cache_error = |e: std::io::Error| GitImportError::Cache {
+    let cache_error = |e: std::io::Error| GitImportError::Vendor {
         dir: dir.clone(),
         detail: e.to_string(),
     };
