@@ -115,8 +115,20 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         history: Option<PathBuf>,
     },
-    /// Print the standard library reference (Markdown), as in docs/reference.md.
-    Reference,
+    /// Print the standard library reference (Markdown), as in docs/reference.md,
+    /// or the reference of one module: its options, defaults, types and returns.
+    Reference {
+        /// A module as an import names it: `std/service`, `./lib/team`, a git URL.
+        module: Option<String>,
+    },
+    /// Write a Markdown reference of a stack and of every module it imports.
+    Docs {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Directory to write into (`README.md`, `modules/*.md`).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Run the tests of modules: every `fn test_<name>()` in `*_test.rhai` files.
     Test {
         /// A test file, or a directory searched for `*_test.rhai` [default: .].

@@ -42,12 +42,16 @@ pub fn params(set: &[(String, String)]) -> Result<BTreeMap<String, String>, Fail
 }
 
 pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
-    let policy = if args.locked {
+    graph_with(args, lock_policy(args))
+}
+
+/// What git imports may do with `stack.lock`: `--locked` forbids changes.
+pub fn lock_policy(args: &StackArgs) -> LockPolicy {
+    if args.locked {
         LockPolicy::Locked
     } else {
         LockPolicy::Extend
-    };
-    graph_with(args, policy)
+    }
 }
 
 /// The graph, with git imports resolved as `policy` says.

@@ -74,7 +74,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         Command::Repl { file, set, history } => {
             commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)
         }
-        Command::Reference => Ok(print(stack_stdlib::reference::markdown())),
+        Command::Reference { module: None } => Ok(print(stack_stdlib::reference::markdown())),
+        Command::Reference {
+            module: Some(module),
+        } => commands::reference::module(&module).map(print),
+        Command::Docs { stack, out } => commands::docs::run(&stack, &out).map(print),
         Command::Test { path } => commands::test::run(path.as_deref()),
         Command::Modules { command } => commands::modules::run(&command).map(print),
     }

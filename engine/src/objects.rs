@@ -46,6 +46,48 @@ impl Resolve for KnownOutputs<'_> {
     }
 }
 
+/// Outputs given values by hand, by resource and output name: what a
+/// module test says an output will be (`mock_output`).
+pub type GivenOutputs = BTreeMap<(ResourceId, String), Json>;
+
+/// Outputs as shown before anything exists: known ones (at evaluation, or
+/// given) by value, the rest as `(known after apply)`.
+pub struct Shown<'a> {
+    pub graph: &'a Graph,
+    pub given: &'a GivenOutputs,
+}
+
+impl Resolve for Shown<'_> {
+    fn output(&self, output: &OutputRef) -> Option<Json> {
+        let given = self
+            .given
+            .get(&(output.resource.clone(), output.output.clone()));
+        let known = || {
+            KnownOutputs {
+                graph: self.graph,
+                state: None,
+            }
+            .output(output)
+        };
+        Some(
+            given
+                .cloned()
+                .or_else(known)
+                .unwrap_or_else(|| Json::String(crate::value::UNKNOWN.into())),
+        )
+    }
+}
+
+/// The objects of a resource as a person may see them before apply:
+/// outputs shown (see [`Shown`]) and the data of Secrets redacted.
+pub fn shown_objects(graph: &Graph, resource: &Resource, given: &GivenOutputs) -> Vec<Json> {
+    let resolve = Shown { graph, given };
+    // `Shown` resolves every output, so building the objects cannot fail on one.
+    let mut objects = objects(graph, resource, &resolve).unwrap_or_default();
+    objects.iter_mut().for_each(redact_secrets);
+    objects
+}
+
 /// Why a resource's objects cannot be produced yet.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ObjectsError {

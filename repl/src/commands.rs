@@ -4,12 +4,10 @@
 
 use std::fmt::Write;
 
-use serde_json::Value as Json;
 use stack_engine::graph_format::{self, GraphFormat};
-use stack_engine::objects::{self, KnownOutputs};
+use stack_engine::objects;
 use stack_engine::plan::{self, Style};
-use stack_engine::value::{Resolve, UNKNOWN};
-use stack_engine::{suggest, Graph, Kind, OutputRef, Resource, State};
+use stack_engine::{suggest, Graph, Kind, Resource, State};
 
 use crate::vocabulary::COMMANDS;
 
@@ -151,20 +149,6 @@ pub fn graph(graph: &Graph) -> String {
     graph_format::format(graph, GraphFormat::Text)
 }
 
-/// Outputs known at evaluation are shown by value, the rest as
-/// `(known after apply)`, so an object can be shown before anything exists.
-struct Shown<'a>(KnownOutputs<'a>);
-
-impl Resolve for Shown<'_> {
-    fn output(&self, output: &OutputRef) -> Option<Json> {
-        Some(
-            self.0
-                .output(output)
-                .unwrap_or_else(|| Json::String(UNKNOWN.into())),
-        )
-    }
-}
-
 /// The YAML of the objects `stack run` would apply for `id`, with the data
 /// of Secrets redacted; or why there are none.
 pub fn show(graph: &Graph, id: &str) -> Result<String, CommandError> {
@@ -184,18 +168,13 @@ pub fn show(graph: &Graph, id: &str) -> Result<String, CommandError> {
     if let Some(why) = no_objects(resource) {
         return Ok(format!("{id} {why}.\n"));
     }
-    let resolve = Shown(KnownOutputs { graph, state: None });
-    // `Shown` resolves every output, so building the objects cannot fail on one.
-    let objects = objects::objects(graph, resource, &resolve).unwrap_or_default();
+    let objects = objects::shown_objects(graph, resource, &Default::default());
     if objects.is_empty() {
         return Ok(format!("{id} has no Kubernetes objects.\n"));
     }
     let documents: Vec<String> = objects
         .into_iter()
-        .map(|mut object| {
-            objects::redact_secrets(&mut object);
-            serde_yaml::to_string(&object).unwrap_or_default()
-        })
+        .map(|object| serde_yaml::to_string(&object).unwrap_or_default())
         .collect();
     Ok(documents.join("---\n"))
 }

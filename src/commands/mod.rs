@@ -2,9 +2,11 @@
 
 pub mod check;
 pub mod destroy;
+pub mod docs;
 pub mod graph;
 pub mod modules;
 pub mod plan;
+pub mod reference;
 pub mod render;
 pub mod repl;
 pub mod run;

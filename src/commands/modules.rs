@@ -68,12 +68,7 @@ fn lock(stack: &StackArgs, policy: LockPolicy) -> Result<String, Failure> {
 }
 
 fn vendor(stack: &StackArgs) -> Result<String, Failure> {
-    let policy = if stack.locked {
-        LockPolicy::Locked
-    } else {
-        LockPolicy::Extend
-    };
-    load::graph_with(stack, policy)?;
+    load::graph(stack)?;
     let files = stack_stdlib::vendor::vendor(stack_dir(&stack.file)).map_err(Failure::usage)?;
     Ok(format!(
         "{} holds {files} module file{} of {FILE_NAME}.\n",

@@ -9,7 +9,7 @@ use rhai::{EvalAltResult, LexError, ParseErrorType, Position};
 use stack_engine::source::SpanNote;
 use stack_engine::{suggest, Span};
 
-use crate::fault::Fault;
+use crate::fault::{CallerPlace, Fault};
 use crate::functions::DOCS;
 use crate::scan::{scan, Opener, Token};
 use crate::session::Session;
@@ -61,7 +61,7 @@ struct Parts {
     label: String,
     help: Option<String>,
     span: Option<Span>,
-    caller_key: Option<String>,
+    caller: Option<CallerPlace>,
 }
 
 impl Parts {
@@ -72,7 +72,7 @@ impl Parts {
             label: label.into(),
             help: None,
             span: None,
-            caller_key: None,
+            caller: None,
         }
     }
     fn help(mut self, help: impl Into<String>) -> Parts {
@@ -127,11 +127,30 @@ pub fn from_rhai(
     }
     // A module found a mistake in what its caller passed: point at the
     // caller's option, and keep where the module noticed it as a note.
-    if let (Some(key), Some(&(outer, _))) = (parts.caller_key.take(), trace.first()) {
+    if let (Some(place), Some(&(outer, _))) = (parts.caller.take(), trace.first()) {
         let text = session.source_text(outer.source);
-        let at = crate::locate::option_key(&text, outer.offset, &key)
-            .map(|r| Span::new(outer.source, r.start, r.len()))
-            .unwrap_or(outer);
+        let at = match place {
+            CallerPlace::Call => outer,
+            CallerPlace::Key { key, field } => {
+                let found = crate::locate::option_key(&text, outer.offset, &key);
+                if let Some(field) = field {
+                    let path = found
+                        .as_ref()
+                        .and_then(|r| crate::locate::value_path(&text, r.end));
+                    let meant = match path {
+                        Some(path) => format!("did you mean `{path}.{field}`?"),
+                        None => format!("did you mean its field `{field}`?"),
+                    };
+                    parts.help = Some(match parts.help.take() {
+                        Some(before) => format!("{before}; {meant}"),
+                        None => meant,
+                    });
+                }
+                found
+                    .map(|r| Span::new(outer.source, r.start, r.len()))
+                    .unwrap_or(outer)
+            }
+        };
         trace[0] = (span, "noticed here".into());
         let last = trace.len() - 1;
         trace.swap(0, last);
@@ -188,7 +207,7 @@ fn describe(err: &EvalAltResult, session: &Session, known_functions: &[String]) 
                     message: fault.message,
                     help: fault.help,
                     span: fault.span,
-                    caller_key: fault.caller_key,
+                    caller: fault.caller,
                 };
             }
             Parts::new(

@@ -10,6 +10,7 @@ use stack_engine::{suggest, Declarations};
 
 use crate::engine::engine_with_resolver;
 use crate::error::ScriptError;
+use crate::module_docs::ModuleDoc;
 use crate::session::Session;
 use crate::{error, functions, resolver};
 
@@ -184,6 +185,53 @@ impl Evaluator {
         }
     }
 
+    /// The reference of every module loaded so far.
+    pub fn module_docs(&self) -> Vec<ModuleDoc> {
+        self.resolver
+            .loaded()
+            .into_iter()
+            .map(|(name, module)| ModuleDoc::new(&name, &self.source_text(&name), &module))
+            .collect()
+    }
+
+    /// Loads one module (`std/service`, `./lib/team`, a git URL) as an
+    /// `import` in the stack's directory would, and returns its reference.
+    pub fn module_doc(&mut self, path: &str) -> Result<ModuleDoc, EvalError> {
+        // An import statement gives a failure its place and its diagnostic.
+        let _ = self.eval_text(
+            "reference",
+            None,
+            &format!("import {path:?} as referenced;"),
+        )?;
+        let module = self
+            .resolver
+            .resolve(&self.engine, Some("reference"), path, Position::NONE)
+            .map_err(|e| {
+                EvalError::Script(Box::new(error::from_rhai(
+                    &e,
+                    &self.session,
+                    "reference",
+                    &self.known_functions,
+                )))
+            })?;
+        let name = self
+            .resolver
+            .loaded()
+            .into_iter()
+            .find(|(_, loaded)| std::rc::Rc::ptr_eq(loaded, &module))
+            .map_or_else(|| path.to_string(), |(name, _)| name);
+        Ok(ModuleDoc::new(&name, &self.source_text(&name), &module))
+    }
+
+    fn source_text(&self, name: &str) -> String {
+        let state = self.session.borrow();
+        let sources = &state.declarations.sources;
+        sources
+            .find(name)
+            .map(|id| sources.get(id).text.to_string())
+            .unwrap_or_default()
+    }
+
     /// Fails when a `--set` parameter was never read: most likely a typo.
     pub fn check_params(&self) -> Result<(), EvalError> {
         let state = self.session.borrow();
@@ -241,6 +289,26 @@ pub fn evaluate(
     params: BTreeMap<String, String>,
     lock_policy: crate::lockfile::LockPolicy,
 ) -> Result<Declarations, EvalError> {
+    Ok(evaluated(path, params, lock_policy)?.into_declarations())
+}
+
+/// Like [`evaluate`], with the reference of every module the stack imports
+/// (`stack docs`).
+pub fn evaluate_documented(
+    path: &Path,
+    params: BTreeMap<String, String>,
+    lock_policy: crate::lockfile::LockPolicy,
+) -> Result<(Declarations, Vec<ModuleDoc>), EvalError> {
+    let evaluator = evaluated(path, params, lock_policy)?;
+    let modules = evaluator.module_docs();
+    Ok((evaluator.into_declarations(), modules))
+}
+
+fn evaluated(
+    path: &Path,
+    params: BTreeMap<String, String>,
+    lock_policy: crate::lockfile::LockPolicy,
+) -> Result<Evaluator, EvalError> {
     let stack = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -256,5 +324,5 @@ pub fn evaluate(
     let _ = evaluator.eval_file(path, &name)?;
     evaluator.check_params()?;
     evaluator.resolver.prune_lock()?;
-    Ok(evaluator.into_declarations())
+    Ok(evaluator)
 }

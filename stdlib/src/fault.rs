@@ -14,9 +14,19 @@ pub struct Fault {
     pub help: Option<String>,
     /// A precise place (an option key); otherwise the call's position.
     pub span: Option<Span>,
-    /// An option key to point at in the outermost call of the trace: for
-    /// mistakes a module detects in what its caller passed.
-    pub caller_key: Option<String>,
+    /// Where in the outermost call of the trace to point: for mistakes a
+    /// module detects in what its caller passed.
+    pub caller: Option<CallerPlace>,
+}
+
+/// A place in the caller's call, for a mistake a module found there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallerPlace {
+    /// The call itself (a required option left out).
+    Call,
+    /// An option key; `field` names a field of the value given that the
+    /// caller most likely meant (`edge.ingress` for `edge`).
+    Key { key: String, field: Option<String> },
 }
 
 impl Fault {
@@ -27,7 +37,7 @@ impl Fault {
             label: None,
             help: None,
             span: None,
-            caller_key: None,
+            caller: None,
         }
     }
 
@@ -47,8 +57,16 @@ impl Fault {
     }
 
     /// Points the diagnostic at `key` in the caller's options map.
-    pub fn at_caller_key(mut self, key: impl Into<String>) -> Fault {
-        self.caller_key = Some(key.into());
+    pub fn at_caller_key(self, key: impl Into<String>) -> Fault {
+        self.at_caller(CallerPlace::Key {
+            key: key.into(),
+            field: None,
+        })
+    }
+
+    /// Points the diagnostic at a place in the caller's call.
+    pub fn at_caller(mut self, place: CallerPlace) -> Fault {
+        self.caller = Some(place);
         self
     }
 

@@ -10,6 +10,7 @@
 //! - `functions/` — one file per standard-library function, with its schema
 //! - `declare.rs` — the common path of every declaration
 //! - `schema.rs` — option schemas, type checks, did-you-mean
+//! - `interface.rs` — module interfaces: options a module takes, what it returns
 //! - `handle.rs` — handles and their properties
 //! - `token.rs` — outputs and secrets carried inside strings
 //! - `convert.rs` — Rhai values to engine values
@@ -23,6 +24,7 @@
 //! - `locate.rs` — finds an option key inside a call, for precise labels
 //! - `fault.rs`, `error.rs` — errors raised by bindings, and diagnostics
 //! - `reference.rs` — the generated stdlib reference
+//! - `module_docs.rs` — a module's reference, from its header and interfaces
 
 pub mod comments;
 pub mod convert;
@@ -34,9 +36,11 @@ pub mod fault;
 pub mod functions;
 pub mod git_import;
 pub mod handle;
+pub mod interface;
 mod labels;
 pub mod locate;
 pub mod lockfile;
+pub mod module_docs;
 pub mod modules;
 pub mod outdated;
 pub mod reference;
@@ -51,5 +55,5 @@ pub mod vendor;
 
 pub use engine::{engine, limits};
 pub use error::ScriptError;
-pub use evaluator::{evaluate, EvalError, Evaluator};
+pub use evaluator::{evaluate, evaluate_documented, EvalError, Evaluator};
 pub use session::Session;

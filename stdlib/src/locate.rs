@@ -84,6 +84,22 @@ pub fn option_key(text: &str, call_offset: usize, key: &str) -> Option<Range<usi
     None
 }
 
+/// The value written after an option key ending at `key_end`, when it is a
+/// plain name or a path of fields (`edge`, `platform.edge`): how the caller
+/// named what it passed.
+pub fn value_path(text: &str, key_end: usize) -> Option<&str> {
+    let rest = text.get(key_end..)?.trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !(is_ident(c) || c == '.'))
+        .unwrap_or(rest.len());
+    let path = &rest[..end];
+    let ends_value =
+        rest[end..].trim_start().starts_with([',', '}']) || rest[end..].trim().is_empty();
+    let starts_well = path.starts_with(|c: char| c.is_alphabetic() || c == '_');
+    (starts_well && ends_value && !path.ends_with('.')).then_some(path)
+}
+
 /// Where a string literal with this content is written in the call.
 pub fn literal(text: &str, call_offset: usize, content: &str) -> Option<Range<usize>> {
     let extent = call_extent(text, call_offset)?;

@@ -20,12 +20,20 @@ pub enum LockPolicy {
     Extend,
     /// Use what is locked; any change to the lock is an error (`--locked`).
     Locked,
+    /// Use what is locked; resolve what is not without writing the lock
+    /// (`stack reference` of a git module).
+    ReadOnly,
     /// Resolve again the modules of this repository URL (all when `None`)
     /// and lock what they resolve to now (`stack modules update`).
     Update(Option<String>),
 }
 
 impl LockPolicy {
+    /// Whether `stack.lock` may be written.
+    pub fn writes(&self) -> bool {
+        !matches!(self, LockPolicy::Locked | LockPolicy::ReadOnly)
+    }
+
     /// Whether the locked entry of `url` is set aside to be resolved again.
     pub fn updates(&self, url: &str) -> bool {
         match self {

@@ -85,7 +85,10 @@ pub fn markdown() -> String {
     for doc in DOCS {
         entry(&mut out, doc);
     }
-    let _ = writeln!(out, "## Standard modules\n");
+    let _ = writeln!(
+        out,
+        "## Standard modules\n\nEach module's options, defaults and returns: `stack reference std/<name>`, or the pages below.\n"
+    );
     for (name, text) in STD_MODULES {
         let summary = text
             .lines()
@@ -93,7 +96,7 @@ pub fn markdown() -> String {
             .map(|l| l.trim_start_matches('/').trim())
             .find(|l| !l.is_empty())
             .unwrap_or("");
-        let _ = writeln!(out, "- `std/{name}` — {summary}");
+        let _ = writeln!(out, "- [`std/{name}`](modules/{name}.md) — {summary}");
     }
     out
 }

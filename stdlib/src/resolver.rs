@@ -52,6 +52,18 @@ impl StackResolver {
         }
     }
 
+    /// Every module loaded so far, by the name its diagnostics use.
+    pub fn loaded(&self) -> Vec<(String, Shared<Module>)> {
+        let mut loaded: Vec<(String, Shared<Module>)> = self
+            .cache
+            .borrow()
+            .iter()
+            .map(|(name, module)| (name.clone(), module.clone()))
+            .collect();
+        loaded.sort_by(|a, b| a.0.cmp(&b.0));
+        loaded
+    }
+
     /// After a whole evaluation: drops from `stack.lock` the modules no
     /// import reached (as cargo does), unless the lock may not change.
     pub fn prune_lock(&self) -> Result<(), crate::lockfile::LockError> {
@@ -59,7 +71,7 @@ impl StackResolver {
             let state = self.session.borrow();
             (state.lock_policy.clone(), state.stack_dir.clone())
         };
-        if policy == LockPolicy::Locked {
+        if !policy.writes() {
             return Ok(());
         }
         let mut guard = self.lock.borrow_mut();
@@ -150,8 +162,10 @@ impl StackResolver {
             &entry.reference,
         ));
         lock.insert(entry);
-        lock.save()
-            .map_err(|e| GitImportError::Lock(e.to_string()))?;
+        if policy.writes() {
+            lock.save()
+                .map_err(|e| GitImportError::Lock(e.to_string()))?;
+        }
         drop(guard);
         self.git.borrow_mut().insert(
             display.clone(),

@@ -7,6 +7,8 @@ use stack_engine::suggest;
 use stack_engine::Kind;
 
 use crate::handle::Handle;
+use crate::token::Piece;
+use stack_engine::OutputRef;
 
 /// The type an option accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +25,8 @@ pub enum Ty {
     Labels,
     /// Kubernetes annotations: keys as the API server accepts them.
     Annotations,
+    /// A list of any values.
+    List,
     /// A list of strings.
     StrList,
     /// A list of maps.
@@ -35,6 +39,12 @@ pub enum Ty {
     Handle(Kind),
     /// Handles or resource ids (`depends_on`).
     Dependencies,
+    /// A `secret(...)` value or a sensitive output.
+    Secret,
+    /// A namespace handle, or a namespace's name.
+    NamespaceRef,
+    /// The ingress interface modules share: `#{ class, cluster_issuer }`.
+    Ingress,
     /// Any value.
     Any,
 }
@@ -51,6 +61,7 @@ impl Ty {
             Ty::StrMap => "map of strings".into(),
             Ty::Labels => "map of Kubernetes labels".into(),
             Ty::Annotations => "map of Kubernetes annotations".into(),
+            Ty::List => "list".into(),
             Ty::StrList => "list of strings".into(),
             Ty::MapList => "list of maps".into(),
             Ty::Values => "map, or list of maps".into(),
@@ -60,6 +71,9 @@ impl Ty {
             }
             Ty::Handle(kind) => format!("{kind} handle"),
             Ty::Dependencies => "list of handles, ids or module results".into(),
+            Ty::Secret => "secret (`secret(...)` or a sensitive output)".into(),
+            Ty::NamespaceRef => "namespace handle or name".into(),
+            Ty::Ingress => "ingress interface `#{ class, cluster_issuer }`".into(),
             Ty::Any => "any value".into(),
         }
     }
@@ -98,6 +112,7 @@ impl Ty {
                 }
                 true
             }
+            Ty::List => value.is_array(),
             Ty::StrList => list_of(value, Dynamic::is_string),
             Ty::MapList => list_of(value, Dynamic::is_map),
             Ty::Values => value.is_map() || list_of(value, Dynamic::is_map),
@@ -133,6 +148,23 @@ impl Ty {
                 }
                 true
             }
+            Ty::Secret => value
+                .read_lock::<rhai::ImmutableString>()
+                .is_some_and(|s| is_secret(&s)),
+            Ty::NamespaceRef => {
+                return match value.read_lock::<Handle>() {
+                    Some(h) if h.kind == Kind::Namespace => Ok(()),
+                    Some(h) => Err(format!(
+                        "expects a namespace handle or name, got a {} handle (`{}`)",
+                        h.kind, h.id
+                    )),
+                    None if value.is_string() => Ok(()),
+                    None => Err(mismatch(self, value)),
+                };
+            }
+            Ty::Ingress => {
+                return check_ingress(value).map_err(|m| m.unwrap_or_else(|| mismatch(self, value)))
+            }
             Ty::Any => true,
         };
         if ok {
@@ -151,6 +183,25 @@ impl Ty {
         suggest::did_you_mean(&s, choices.iter().copied())
     }
 
+    /// The type a module interface names (`"string"`, `"list of strings"`,
+    /// `"cluster handle"`, ...); `None` for a name it does not know.
+    pub fn named(name: &str) -> Option<Ty> {
+        if let Some(kind) = name.strip_suffix(" handle") {
+            return Kind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .map(Ty::Handle);
+        }
+        NAMED.iter().find(|(n, _)| *n == name).map(|(_, ty)| *ty)
+    }
+
+    /// Every name [`Ty::named`] knows, for a "did you mean".
+    pub fn names() -> Vec<String> {
+        let mut names: Vec<String> = NAMED.iter().map(|(n, _)| n.to_string()).collect();
+        names.extend(Kind::ALL.iter().map(|k| format!("{k} handle")));
+        names
+    }
+
     /// The type with its article: "a string", "an integer", "one of ...".
     pub fn with_article(self) -> String {
         let words = self.describe();
@@ -162,11 +213,76 @@ impl Ty {
     }
 }
 
+/// Whether a string is one secret and nothing else.
+fn is_secret(s: &str) -> bool {
+    matches!(
+        crate::token::pieces(s).as_slice(),
+        [Piece::Secret(_)] | [Piece::Output(OutputRef { secret: true, .. })]
+    )
+}
+
+/// `#{ class, cluster_issuer }` (`cluster_issuer` may be left out or `()`:
+/// no TLS); `Err(None)` when it is not even a map.
+fn check_ingress(value: &Dynamic) -> Result<(), Option<String>> {
+    let map = value.read_lock::<rhai::Map>().ok_or(None)?;
+    let expected = "the ingress interface `#{ class, cluster_issuer }`";
+    let Some(class) = map.get("class") else {
+        return Err(Some(format!(
+            "expects {expected}, got a map without `class`"
+        )));
+    };
+    if !class.is_string() {
+        return Err(Some(format!(
+            "expects {expected}, but its `class` is {}",
+            describe_value(class)
+        )));
+    }
+    match map.get("cluster_issuer") {
+        Some(issuer) if !issuer.is_unit() && !issuer.is_string() => {
+            return Err(Some(format!(
+                "expects {expected}, but its `cluster_issuer` is {}",
+                describe_value(issuer)
+            )))
+        }
+        _ => {}
+    }
+    if let Some(extra) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "class" | "cluster_issuer"))
+    {
+        return Err(Some(format!(
+            "expects {expected}, got a map with `{extra}`"
+        )));
+    }
+    Ok(())
+}
+
 fn list_of(value: &Dynamic, item: impl Fn(&Dynamic) -> bool) -> bool {
     value
         .read_lock::<rhai::Array>()
         .is_some_and(|items| items.iter().all(item))
 }
+
+/// Type names of module interfaces.
+const NAMED: &[(&str, Ty)] = &[
+    ("string", Ty::Str),
+    ("integer", Ty::Int),
+    ("bool", Ty::Bool),
+    ("duration", Ty::Duration),
+    ("map", Ty::Map),
+    ("map of strings", Ty::StrMap),
+    ("labels", Ty::Labels),
+    ("annotations", Ty::Annotations),
+    ("list", Ty::List),
+    ("list of strings", Ty::StrList),
+    ("list of maps", Ty::MapList),
+    ("values", Ty::Values),
+    ("handles", Ty::Dependencies),
+    ("secret", Ty::Secret),
+    ("namespace", Ty::NamespaceRef),
+    ("ingress", Ty::Ingress),
+    ("any", Ty::Any),
+];
 
 fn mismatch(ty: Ty, value: &Dynamic) -> String {
     // For a list, name the first item of the wrong kind.

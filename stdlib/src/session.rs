@@ -32,6 +32,11 @@ pub struct SessionState {
     pub declared_at: HashMap<ResourceId, usize>,
     /// What git imports may do with `stack.lock`.
     pub lock_policy: crate::lockfile::LockPolicy,
+    /// Every module interface declared so far, to recognise a module's
+    /// result passed where one of its fields is expected.
+    pub interfaces: Vec<std::rc::Rc<crate::interface::Interface>>,
+    /// Outputs a test gave values with `mock_output`.
+    pub given_outputs: stack_engine::objects::GivenOutputs,
 }
 
 impl Session {

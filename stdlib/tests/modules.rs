@@ -56,3 +56,46 @@ fn the_reference_in_docs_is_up_to_date() {
         "docs/reference.md is out of date: regenerate it with `cargo run -q -- reference > docs/reference.md`"
     );
 }
+
+#[test]
+fn every_module_declares_the_interface_of_install() {
+    for (name, _) in STD_MODULES {
+        let mut evaluator = Evaluator::new("modules", &repo(), BTreeMap::new());
+        let doc = evaluator
+            .module_doc(&format!("std/{name}"))
+            .unwrap_or_else(|e| panic!("std/{name}: {:?}", miette::Report::new(e)));
+        let install = doc
+            .entries
+            .iter()
+            .find(|e| e.signature.as_deref() == Some("install(cluster, opts)"));
+        let install = install.unwrap_or_else(|| panic!("std/{name} exports no INSTALL interface"));
+        assert!(
+            !install.interface.returns.is_empty(),
+            "std/{name} does not say what install returns"
+        );
+        assert!(
+            install.interface.options.iter().all(|o| !o.doc.is_empty()),
+            "std/{name} has an option without a doc"
+        );
+    }
+}
+
+#[test]
+fn the_module_pages_in_docs_are_up_to_date() {
+    for (name, _) in STD_MODULES {
+        let path = repo()
+            .join("docs")
+            .join("modules")
+            .join(format!("{name}.md"));
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut evaluator = Evaluator::new("modules", &repo(), BTreeMap::new());
+        let generated = evaluator
+            .module_doc(&format!("std/{name}"))
+            .map(|d| d.markdown(1))
+            .unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "docs/modules/{name}.md is out of date: regenerate it with `cargo run -q -- reference std/{name} > docs/modules/{name}.md`"
+        );
+    }
+}

@@ -398,3 +398,31 @@ fn vendored_modules_evaluate_without_the_repository_or_the_cache() {
     assert_eq!(run.code, 2, "{}", run.transcript());
     run.assert_stderr("stack::module::changed");
 }
+
+#[test]
+fn the_reference_of_a_git_module_comes_from_its_interface_without_writing_a_lock() {
+    let e = env();
+    e.lib.release(
+        "v1.7.0",
+        &[(
+            "net/edge.rhai",
+            "// The edge of a cluster.\n\nexport const INSTALL = interface(\"edge\", [\n    required(\"domain\", \"string\", \"the public domain\"),\n    option(\"replicas\", \"integer\", 2, \"proxy replicas\"),\n], #{ ingress: \"the ingress interface\" });\n\nfn install(cluster, opts) { options(global::INSTALL, opts) }\n",
+        )],
+    );
+    std::fs::create_dir_all(e.ctx.path().join("stack")).unwrap();
+    let url = format!("git+{}//net/edge?ref=v1.7.0", e.lib.url());
+    let run = e.stack(&["reference", &url]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    run.assert_stdout("The edge of a cluster.");
+    run.assert_stdout("## `edge::install(cluster, opts)`");
+    run.assert_stdout("| `domain` | string | required | the public domain |");
+    run.assert_stdout("| `replicas` | integer | `2` | proxy replicas |");
+    run.assert_stdout("| `ingress` | the ingress interface |");
+    assert!(!has_lock(e.ctx.path()), "reference writes no stack.lock");
+
+    let missing = e.stack(&[
+        "reference",
+        &format!("git+{}//net/nothing?ref=v1.7.0", e.lib.url()),
+    ]);
+    assert_eq!(missing.code, 2, "{}", missing.transcript());
+}

@@ -56,10 +56,14 @@ pub const DOCS: &[&FnDoc] = &[
     &data::YAML_DOC,
     &data::JSON_DOC,
     &data::MERGE_DOC,
-    &options::DOC,
+    &options::INTERFACE_DOC,
+    &options::OPTION_DOC,
+    &options::REQUIRED_DOC,
+    &options::OPTIONS_DOC,
     &testing::ASSERT_DOC,
     &testing::ASSERT_EQ_DOC,
     &testing::RESOURCES_DOC,
+    &testing::MOCK_OUTPUT_DOC,
 ];
 
 /// Names of every function the standard library adds.
@@ -82,7 +86,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     guards::register(engine, session);
     string_ops::register(engine, session);
     testing::register(engine, session);
-    options::register(engine);
+    options::register(engine, session);
 }
 
 /// Validates a nested options map (`gitops`, each of `node_groups`) in place

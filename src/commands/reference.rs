@@ -1,0 +1,19 @@
+//! `stack reference MODULE`: one module's options, defaults, types and
+//! returns, read from the module itself (std, relative or git).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use stack_stdlib::lockfile::LockPolicy;
+use stack_stdlib::Evaluator;
+
+use crate::failure::Failure;
+
+pub fn module(path: &str) -> Result<String, Failure> {
+    // Relative modules are found from the current directory, and a git
+    // module is read at what `stack.lock` there pins, without writing it.
+    let mut evaluator = Evaluator::new("reference", Path::new("."), BTreeMap::new());
+    evaluator.session().borrow_mut().lock_policy = LockPolicy::ReadOnly;
+    let doc = evaluator.module_doc(path).map_err(Failure::usage)?;
+    Ok(doc.markdown(1))
+}
