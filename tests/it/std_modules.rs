@@ -100,6 +100,11 @@ fn resources_show_objects_and_outputs_given_by_the_test() {
     assert_eq(map.objects[0].data.url, "https://ABC.gr7.eu-west-1.eks.amazonaws.com");
 }
 
+fn test_a_secret_cannot_be_mocked() {
+    let c = cluster("dev", #{ provider: "kind" });
+    mock_output(c, "endpoint", secret("env:HOME"));
+}
+
 fn test_a_mock_of_an_output_the_kind_lacks_fails() {
     let c = cluster("dev", #{ provider: "kind" });
     mock_output(c, "endpont", "x");
@@ -111,6 +116,8 @@ fn test_a_mock_of_an_output_the_kind_lacks_fails() {
     run.assert_stdout("edge_test.rhai::test_objects_and_mocks ... ok");
     run.assert_stdout("edge_test.rhai::test_a_mock_of_an_output_the_kind_lacks_fails ... FAILED");
     run.assert_stdout("did you mean `endpoint`?");
+    run.assert_stdout("edge_test.rhai::test_a_secret_cannot_be_mocked ... FAILED");
+    run.assert_stdout("stack::test::mock_output");
 }
 
 #[test]
@@ -154,4 +161,16 @@ service::install(c, #{ name: "web", image: "nginx:1.27", ingress: e.ingress });
         let path = ctx.path().join(format!("site/modules/{page}.md"));
         assert!(path.exists(), "{page} has no page: {index}");
     }
+    // Written again over its own pages; never over a file it did not write.
+    assert_eq!(ctx.stack(&["docs", "main.rhai", "--out", "site"]).code, 0);
+    ctx.write("mine/README.md", "# My notes\n");
+    let run = ctx.stack(&["docs", "main.rhai", "--out", "mine"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    run.assert_stderr("stack::docs::not_generated");
+    let kept = std::fs::read_to_string(ctx.path().join("mine/README.md")).unwrap();
+    assert_eq!(kept, "# My notes\n");
+    assert!(
+        !ctx.path().join("mine/modules").exists(),
+        "nothing was written"
+    );
 }

@@ -187,8 +187,10 @@ fn mock_output(
                 .unwrap_or_else(|| format!("its outputs: {}", names.join(", "))),
         ));
     }
+    // A secret is refused: a mocked value is shown in objects and messages.
     let json = crate::convert::to_value(value, session)
         .ok()
+        .filter(|v| !v.is_sensitive())
         .and_then(|v| v.materialize(&NoOutputs).ok())
         .filter(|_| !value.is_unit());
     let Some(json) = json else {
@@ -197,7 +199,7 @@ fn mock_output(
                 "the value for `{name}` is {}, which an output cannot be",
                 describe_value(value)
             ),
-            "give plain text, a number, a bool, a list or a map".into(),
+            "give plain text, a number, a bool, a list or a map (no secret: mocked values are shown)".into(),
         ));
     };
     session
