@@ -84,6 +84,30 @@ fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFai
     }
 }
 
+/// A provider's end-of-run step that failed: the GitOps commit and push
+/// of what the run rendered.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("the {provider} step at the end of the run failed: {message}")]
+#[diagnostic(code(stack::run::finish))]
+pub struct FinishFailed {
+    provider: String,
+    message: String,
+    #[help]
+    help: Option<String>,
+}
+
+impl FinishFailed {
+    fn new(provider: &str, error: &ProviderError) -> FinishFailed {
+        let mut help: Vec<String> = error.details.clone();
+        help.extend(error.help.clone());
+        FinishFailed {
+            provider: provider.to_string(),
+            message: error.message.clone(),
+            help: (!help.is_empty()).then(|| help.join("\n")),
+        }
+    }
+}
+
 /// `run` without a terminal and without `--yes`.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("`stack {operation}` changes things and there is no terminal to confirm on")]
@@ -221,11 +245,12 @@ impl Apply<'_> {
                 report.state_error = Some(e);
             }
         }
-        self.report(&report);
-        Ok(exit_code(&report))
+        let code = exit_code(&report);
+        self.report(report);
+        Ok(code)
     }
 
-    fn report(&self, report: &Report) {
+    fn report(&self, report: Report) {
         for entry in &report.resources {
             if let Outcome::Failed(error) = &entry.outcome {
                 eprintln!(
@@ -235,16 +260,15 @@ impl Apply<'_> {
             }
         }
         for (provider, error) in &report.finish_errors {
-            let id = ResourceId::new(format!("{provider} delivery"));
             eprintln!(
                 "{:?}",
-                miette::Report::new(failure(&self.graph, &id, error))
+                miette::Report::new(FinishFailed::new(provider, error))
             );
         }
-        if let Some(e) = &report.state_error {
-            eprintln!("{:?}", miette::Report::msg(e.to_string()));
+        eprintln!("{}", progress::summary(&report, style::stderr_style()));
+        if let Some(e) = report.state_error {
+            eprintln!("{:?}", miette::Report::new(e));
         }
-        eprintln!("{}", progress::summary(report, style::stderr_style()));
     }
 }
 

@@ -23,20 +23,15 @@ pub fn for_stack(args: &StackArgs, graph: &Graph, clients: Arc<Clients>) -> Box<
     match &graph.declarations.state {
         Some(StateConfig::Kubernetes {
             cluster,
-            cluster_name,
             cluster_inputs,
             namespace,
             ..
         }) => {
             let resolve = KnownOutputs { graph, state: None };
-            let target = ClusterTarget {
-                id: cluster.clone(),
-                name: cluster_name.clone(),
-                inputs: Value::Map(cluster_inputs.clone())
-                    .materialize(&resolve)
-                    .unwrap_or(Json::Null),
-                outputs: Default::default(),
-            };
+            let inputs = Value::Map(cluster_inputs.clone())
+                .materialize(&resolve)
+                .unwrap_or(Json::Null);
+            let target = ClusterTarget::new(cluster.clone(), inputs, Default::default());
             Box::new(KubernetesStateBackend::with_clients(
                 target,
                 clients,

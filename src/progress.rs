@@ -151,7 +151,7 @@ fn resolved(report: &ResourceReport, s: Style) -> String {
         .iter()
         .filter_map(|name| {
             let value = report.outputs.get(*name)?.as_str()?;
-            (!value.is_empty() && !value.starts_with("(sensitive"))
+            (!value.is_empty() && !stack_engine::value::is_hidden(value))
                 .then(|| format!("\n      {} = {value}", s.dim(name)))
         })
         .collect()

@@ -18,7 +18,6 @@ pub enum StateConfig {
         cluster: ResourceId,
         /// How the cluster is reached, as declared: every command finds the
         /// state with it, `destroy` too (which keeps no declaration).
-        cluster_name: String,
         cluster_inputs: BTreeMap<String, Value>,
         namespace: String,
         span: Span,

@@ -41,8 +41,7 @@ fn namespace_of(resource: &Resource, kinds: &HashMap<&ResourceId, Kind>) -> Opti
     let declared = |id: ResourceId| (kinds.get(&id) == Some(&Kind::Namespace)).then_some(id);
     if let Some(name) = resource.target_namespace() {
         let cluster = resource.cluster.as_ref()?;
-        let cluster_name = cluster.as_str().strip_prefix("cluster/")?;
-        return declared(ResourceId::of(Kind::Namespace, Some(cluster_name), name));
+        return declared(ResourceId::of(Kind::Namespace, Some(cluster.name()), name));
     }
     match resource
         .input("object")

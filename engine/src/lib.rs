@@ -18,7 +18,7 @@
 //! - `state/` — the recorded state of a stack
 //! - `plan/` — desired versus recorded: actions and field diffs
 //! - `provider.rs` — the `Provider` trait providers implement, and routing
-//! - `execute.rs` — the executor: bounded, dependency-ordered, saving as it goes
+//! - `execute/` — the one scheduler: bounded, dependency-ordered, saving as it goes
 //! - `unrecorded.rs` — what carries a stack's mark on its clusters without a record
 //! - `render.rs` — the GitOps layout written by `stack render`
 //! - `graph_format.rs` — the graph as text, DOT and Mermaid

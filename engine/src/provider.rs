@@ -35,21 +35,26 @@ impl ClusterTarget {
         self.input_str("delivery").unwrap_or("direct")
     }
 
+    /// The cluster `id`, with the inputs and outputs known of it; its name
+    /// is the one its id gives.
+    pub fn new(id: ResourceId, inputs: Json, outputs: BTreeMap<String, Json>) -> ClusterTarget {
+        ClusterTarget {
+            name: id.name().to_string(),
+            id,
+            inputs,
+            outputs,
+        }
+    }
+
     /// The cluster `id` as the state recorded it, for what is no longer
     /// declared (or found on it without a record).
     pub fn recorded(state: &State, id: &ResourceId) -> Option<ClusterTarget> {
         let recorded = state.resources.get(id)?;
-        Some(ClusterTarget {
-            id: id.clone(),
-            name: id
-                .as_str()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            inputs: recorded.inputs.clone(),
-            outputs: recorded.outputs.clone(),
-        })
+        Some(ClusterTarget::new(
+            id.clone(),
+            recorded.inputs.clone(),
+            recorded.outputs.clone(),
+        ))
     }
 }
 
@@ -118,6 +123,20 @@ pub struct ApplyRequest {
 }
 
 impl ApplyRequest {
+    /// The delete of what `recorded` holds, first step of a replace: it
+    /// goes where the resource is applied now.
+    pub fn deleting(&self, recorded: ResourceState) -> DeleteRequest {
+        DeleteRequest {
+            id: self.id.clone(),
+            kind: self.kind,
+            recorded,
+            cluster: self.cluster.clone(),
+            timeout: self.timeout,
+            owner: self.owner.clone(),
+            progress: self.progress.clone(),
+        }
+    }
+
     pub fn route_key(&self) -> RouteKey<'_> {
         RouteKey {
             kind: self.kind,

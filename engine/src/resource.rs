@@ -56,6 +56,53 @@ impl ResourceId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What the id is made of, the inverse of [`ResourceId::of`]; `None`
+    /// for an id `stack` does not write (such as one recorded by a newer
+    /// release with a kind this one does not know).
+    pub fn parts(&self) -> Option<IdParts<'_>> {
+        let (first, rest) = self.0.split_once('/')?;
+        if let Some(kind) = Kind::parse(first) {
+            if !rest.contains('/') {
+                return Some(IdParts {
+                    cluster: None,
+                    kind,
+                    name: rest,
+                });
+            }
+        }
+        let (kind, name) = rest.split_once('/')?;
+        Some(IdParts {
+            cluster: Some(first),
+            kind: Kind::parse(kind)?,
+            name,
+        })
+    }
+
+    /// The resource's own name: `prod` of `cluster/prod`, `traefik` of
+    /// `prod/helm_app/traefik`; the last part of an id of unknown shape.
+    pub fn name(&self) -> &str {
+        match self.parts() {
+            Some(parts) => parts.name,
+            None => self.0.rsplit('/').next().unwrap_or(&self.0),
+        }
+    }
+
+    /// The id of the cluster a resource lives on, as its id says.
+    pub fn cluster(&self) -> Option<ResourceId> {
+        let cluster = self.parts()?.cluster?;
+        Some(ResourceId::of(Kind::Cluster, None, cluster))
+    }
+}
+
+/// The parts of a [`ResourceId`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdParts<'a> {
+    /// The cluster's name, for what lives on one.
+    pub cluster: Option<&'a str>,
+    pub kind: Kind,
+    /// The resource's name: `Kind/namespace/name` for a manifest.
+    pub name: &'a str,
 }
 
 impl From<&str> for ResourceId {
@@ -111,6 +158,11 @@ impl Kind {
         Kind::Namespace,
         Kind::Manifest,
     ];
+
+    /// The kind `as_str` names.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -263,5 +315,36 @@ mod tests {
             "prod/helm_app/traefik"
         );
         assert_eq!(ResourceId::of(Kind::Oidc, None, "sso").as_str(), "oidc/sso");
+    }
+
+    #[test]
+    fn ids_parse_back_into_their_parts() {
+        let cases = [
+            (Kind::Cluster, None, "prod"),
+            (Kind::Oidc, None, "sso"),
+            (Kind::Oidc, Some("prod"), "sso"),
+            (Kind::HelmApp, Some("prod"), "traefik"),
+            (Kind::Manifest, Some("prod"), "ConfigMap/team-web/settings"),
+            // A cluster may be called like a kind.
+            (Kind::Namespace, Some("cluster"), "web"),
+            (Kind::Cluster, None, "oidc"),
+        ];
+        for (kind, cluster, name) in cases {
+            let id = ResourceId::of(kind, cluster, name);
+            assert_eq!(
+                id.parts(),
+                Some(IdParts {
+                    cluster,
+                    kind,
+                    name
+                }),
+                "{id}"
+            );
+            assert_eq!(id.name(), name);
+        }
+        let on = ResourceId::of(Kind::HelmApp, Some("prod"), "traefik");
+        assert_eq!(on.cluster(), Some(ResourceId::new("cluster/prod")));
+        assert_eq!(ResourceId::new("prod/widget/x").parts(), None);
+        assert_eq!(ResourceId::new("prod/widget/x").name(), "x");
     }
 }

@@ -102,12 +102,31 @@ impl Resolve for NothingKnown {
 
 /// Marker strings used in canonical JSON for values that cannot be shown.
 pub const UNKNOWN: &str = "(known after apply)";
+/// What is shown of a secret: in plans, outputs and objects.
 pub const SENSITIVE: &str = "(sensitive)";
+
+/// How a secret stands in canonical JSON and in the state: its salted hash
+/// or the output it comes from, marked so. The one place that writes the
+/// marker; [`is_hidden`] is the one place that reads it.
+pub fn hidden(of: impl fmt::Display) -> Json {
+    Json::String(format!("(sensitive {of})"))
+}
+
+/// Whether a canonical string stands for a secret.
+pub fn is_hidden(text: &str) -> bool {
+    text == SENSITIVE || text.starts_with("(sensitive ")
+}
+
+/// A sensitive output as the state records it: a salted hash that shows
+/// when it changes and tells nothing of its value.
+pub fn redacted_output(value: &Json, salt: &str) -> Json {
+    hidden(Secret::new("output", value.to_string()).salted_hash(salt))
+}
 
 /// Whether a canonical value is a secret's salted hash (or holds one).
 pub fn hides_secret(value: &Json) -> bool {
     match value {
-        Json::String(s) => s.starts_with("(sensitive"),
+        Json::String(s) => is_hidden(s),
         Json::Array(items) => items.iter().any(hides_secret),
         Json::Object(map) => map.values().any(hides_secret),
         _ => false,
@@ -181,11 +200,11 @@ impl Value {
             // A sensitive output's value is never recorded, so its canonical
             // form names it: it changes when its producer is recreated.
             Value::Output(r) => match resolve.output(r) {
-                Some(_) if r.secret => Json::String(format!("(sensitive {r})")),
+                Some(_) if r.secret => hidden(r),
                 Some(v) => v,
                 None => Json::String(UNKNOWN.into()),
             },
-            Value::Secret(s) => Json::String(format!("(sensitive {})", s.salted_hash(salt))),
+            Value::Secret(s) => hidden(s.salted_hash(salt)),
             Value::Concat(parts) => {
                 let mut out = String::new();
                 let mut sensitive = false;
@@ -201,7 +220,7 @@ impl Value {
                 }
                 if sensitive {
                     let secret = Secret::new("interpolation", out);
-                    Json::String(format!("(sensitive {})", secret.salted_hash(salt)))
+                    hidden(secret.salted_hash(salt))
                 } else {
                     Json::String(out)
                 }

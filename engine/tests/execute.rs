@@ -23,6 +23,8 @@ struct Recorder {
     running: AtomicUsize,
     most: AtomicUsize,
     fail: Vec<String>,
+    /// Names whose delete fails.
+    fail_delete: Vec<String>,
     delay: Duration,
 }
 
@@ -53,6 +55,9 @@ impl Provider for Recorder {
     fn delete<'a>(&'a self, r: &'a DeleteRequest) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             self.log.lock().unwrap().push(format!("delete {}", r.id));
+            if self.fail_delete.iter().any(|n| n == r.id.name()) {
+                return Err(ProviderError::new(format!("{} is stuck terminating", r.id)));
+            }
             Ok(())
         })
     }
@@ -542,4 +547,215 @@ async fn what_is_created_is_recorded_as_an_intent_before_the_provider_is_asked()
         without.changes.iter().find(|c| c.id == ns).unwrap().action,
         Action::Delete
     );
+}
+
+/// A backend whose saves start failing after `allowed` of them.
+struct FailingSaves {
+    inner: LocalBackend,
+    allowed: AtomicUsize,
+}
+
+impl StateBackend for FailingSaves {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn load(&self) -> BoxFuture<'_, Result<State, stack_engine::state::StateError>> {
+        self.inner.load()
+    }
+    fn save<'a>(
+        &'a self,
+        state: &'a State,
+    ) -> BoxFuture<'a, Result<(), stack_engine::state::StateError>> {
+        let left = self.allowed.load(Ordering::SeqCst);
+        if left == 0 {
+            return Box::pin(async {
+                Err(stack_engine::state::StateError::Backend {
+                    message: "the disk is full".into(),
+                    help: None,
+                })
+            });
+        }
+        self.allowed.store(left - 1, Ordering::SeqCst);
+        self.inner.save(state)
+    }
+    fn lock<'a>(
+        &'a self,
+        holder: &'a stack_engine::state::LockInfo,
+        force: bool,
+    ) -> BoxFuture<'a, Result<(), stack_engine::state::StateError>> {
+        self.inner.lock(holder, force)
+    }
+    fn unlock<'a>(
+        &'a self,
+        holder: &'a stack_engine::state::LockInfo,
+    ) -> BoxFuture<'a, Result<(), stack_engine::state::StateError>> {
+        self.inner.unlock(holder)
+    }
+}
+
+async fn run_with(
+    s: &Setup,
+    backend: &dyn StateBackend,
+    observer: &dyn stack_engine::execute::Observer,
+    g: &Graph,
+    options: ExecuteOptions,
+) -> (stack_engine::execute::Report, State) {
+    let state = backend.load().await.unwrap();
+    let p = plan(g, &state);
+    let router = One(s.recorder.clone());
+    let executor = Executor {
+        graph: g,
+        router: &router,
+        observer,
+        backend,
+        options,
+    };
+    executor.run(&p, state).await
+}
+
+/// A save that fails stops the run: what the failed save held is reported
+/// failed (applied, not recorded), nothing waiting on it starts, the saved
+/// state is the last good one, and the next run converges.
+#[tokio::test]
+async fn a_save_that_fails_stops_the_run_and_the_next_run_converges() {
+    let s = setup(Recorder::default());
+    let g = graph(&[("a", &[]), ("b", &["a"])]);
+    // The identity, then the cluster's intent; the cluster's record fails.
+    let failing = FailingSaves {
+        inner: LocalBackend::new(s._dir.path().join("test.state.json"), "test"),
+        allowed: AtomicUsize::new(2),
+    };
+    let (report, _) = run_with(&s, &failing, &Quiet, &g, ExecuteOptions::default()).await;
+    assert!(report.failed());
+    assert!(report.state_error.is_some());
+    assert!(matches!(outcome(&report, "cluster/c"), Outcome::Failed(_)));
+    assert_eq!(outcome(&report, "c/namespace/a"), Outcome::Cancelled);
+    assert_eq!(outcome(&report, "c/namespace/b"), Outcome::Cancelled);
+    assert_eq!(report.resources.len(), 3);
+    assert_eq!(
+        s.recorder.log.lock().unwrap().clone(),
+        ["apply cluster/c"],
+        "something started after the save failed"
+    );
+    // What is saved says the cluster was being made, nothing more.
+    let saved = s.backend.load().await.unwrap();
+    let cluster = &saved.resources[&ResourceId::new("cluster/c")];
+    assert!(cluster.confirmed().is_none());
+    assert_eq!(saved.resources.len(), 1);
+    // A run that can save applies the cluster again and the rest.
+    let (report, state) = run(&s, &g, ExecuteOptions::default()).await;
+    assert!(!report.failed(), "{report:?}");
+    assert_eq!(state.resources.len(), 3);
+    assert!(!plan(&g, &state).has_changes());
+}
+
+/// A save that fails during deletes: the delete it held is reported
+/// failed, nothing more is deleted, and the next run finishes the job.
+#[tokio::test]
+async fn a_save_that_fails_during_deletes_stops_them() {
+    let s = setup(Recorder::default());
+    let full = graph(&[("a", &[]), ("b", &["a"])]);
+    run(&s, &full, ExecuteOptions::default()).await;
+    s.recorder.log.lock().unwrap().clear();
+    // The mark that b is being deleted is saved; that it is gone is not.
+    let failing = FailingSaves {
+        inner: LocalBackend::new(s._dir.path().join("test.state.json"), "test"),
+        allowed: AtomicUsize::new(1),
+    };
+    let keep = graph(&[]);
+    let (report, _) = run_with(&s, &failing, &Quiet, &keep, ExecuteOptions::default()).await;
+    assert!(report.state_error.is_some());
+    assert!(matches!(
+        outcome(&report, "c/namespace/b"),
+        Outcome::Failed(_)
+    ));
+    assert_eq!(outcome(&report, "c/namespace/a"), Outcome::Cancelled);
+    assert_eq!(
+        s.recorder.log.lock().unwrap().clone(),
+        ["delete c/namespace/b"]
+    );
+    let saved = s.backend.load().await.unwrap();
+    assert!(saved.resources[&ResourceId::new("c/namespace/b")].deleting);
+    assert!(!saved.resources[&ResourceId::new("c/namespace/a")].deleting);
+    let (report, state) = run(&s, &keep, ExecuteOptions::default()).await;
+    assert!(!report.failed(), "{report:?}");
+    assert_eq!(state.resources.len(), 1, "{:?}", state.resources.keys());
+}
+
+/// A delete that fails keeps what it needed: deleting that would strand
+/// it. What is independent of it still goes.
+#[tokio::test]
+async fn a_failed_delete_keeps_what_it_needed() {
+    let s = setup(Recorder {
+        fail_delete: vec!["c".into()],
+        ..Recorder::default()
+    });
+    let full = graph(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("x", &[])]);
+    run(&s, &full, ExecuteOptions::default()).await;
+    s.recorder.log.lock().unwrap().clear();
+    let (report, state) = run(&s, &graph(&[]), ExecuteOptions::default()).await;
+    assert!(report.failed());
+    assert!(matches!(
+        outcome(&report, "c/namespace/c"),
+        Outcome::Failed(_)
+    ));
+    for kept in ["c/namespace/b", "c/namespace/a"] {
+        assert_eq!(
+            outcome(&report, kept),
+            Outcome::Skipped {
+                because: ResourceId::new("c/namespace/c")
+            }
+        );
+        assert!(state.resources.contains_key(&ResourceId::new(kept)));
+    }
+    assert_eq!(outcome(&report, "c/namespace/x"), Outcome::Deleted);
+    assert!(state.resources.contains_key(&ResourceId::new("cluster/c")));
+    let log = s.recorder.log.lock().unwrap().clone();
+    assert!(
+        !log.contains(&"delete c/namespace/b".to_string()),
+        "{log:?}"
+    );
+    assert!(!log.contains(&"delete cluster/c".to_string()), "{log:?}");
+    assert_eq!(s.backend.load().await.unwrap(), state);
+}
+
+/// Cancels the run once the first resource is deleted (Ctrl-C).
+struct CancelAfterFirstDelete(stack_engine::execute::Cancel);
+
+impl stack_engine::execute::Observer for CancelAfterFirstDelete {
+    fn started(&self, _: &ResourceId, _: Action) {}
+    fn finished(&self, report: &stack_engine::execute::ResourceReport) {
+        if report.outcome == Outcome::Deleted {
+            self.0.cancel();
+        }
+    }
+}
+
+/// Ctrl-C during deletes: what was deleted is recorded gone, nothing new
+/// starts, what was not deleted stays recorded, and the next run deletes
+/// the rest.
+#[tokio::test]
+async fn cancelling_during_deletes_keeps_the_rest_recorded() {
+    let s = setup(Recorder::default());
+    let full = graph(&[("a", &[]), ("b", &["a"]), ("c", &["b"])]);
+    run(&s, &full, ExecuteOptions::default()).await;
+    s.recorder.log.lock().unwrap().clear();
+    let options = ExecuteOptions::default();
+    let observer = CancelAfterFirstDelete(options.cancel.clone());
+    let empty = Graph::build(Declarations::new("test", ".")).unwrap();
+    let (report, state) = run_with(&s, &s.backend, &observer, &empty, options).await;
+    assert!(report.cancelled);
+    assert_eq!(outcome(&report, "c/namespace/c"), Outcome::Deleted);
+    for rest in ["c/namespace/b", "c/namespace/a", "cluster/c"] {
+        assert_eq!(outcome(&report, rest), Outcome::Cancelled, "{rest}");
+        assert!(state.resources.contains_key(&ResourceId::new(rest)));
+    }
+    assert_eq!(
+        s.recorder.log.lock().unwrap().clone(),
+        ["delete c/namespace/c"]
+    );
+    assert_eq!(s.backend.load().await.unwrap(), state);
+    let (report, state) = run(&s, &empty, ExecuteOptions::default()).await;
+    assert!(!report.failed(), "{report:?}");
+    assert!(state.resources.is_empty());
 }

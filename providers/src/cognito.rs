@@ -393,7 +393,7 @@ impl CognitoProvider {
     }
 
     async fn delete_recorded(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
-        let name = request.id.as_str().rsplit('/').next().unwrap_or_default();
+        let name = request.id.name();
         let spec = ClientSpec::from_inputs(name, &request.recorded.inputs)?;
         let client = self.aws.cognito(&spec.region).await;
         let id = match recorded_client_id(Some(&request.recorded.outputs)) {

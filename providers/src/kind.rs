@@ -162,13 +162,7 @@ impl KindProvider {
     }
 
     async fn remove(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
-        let name = request
-            .id
-            .as_str()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let name = request.id.name().to_string();
         let existing = run(
             "kind",
             &["get", "clusters"],

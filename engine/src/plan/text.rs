@@ -57,7 +57,7 @@ impl Style {
 pub fn show(value: &Json) -> String {
     match value {
         Json::String(s) if s == crate::value::UNKNOWN => s.clone(),
-        Json::String(s) if s.starts_with("(sensitive") => crate::value::SENSITIVE.to_string(),
+        Json::String(s) if crate::value::is_hidden(s) => crate::value::SENSITIVE.to_string(),
         Json::Array(a) if a.is_empty() => "[]".into(),
         Json::Object(o) if o.is_empty() => "{}".into(),
         other => other.to_string(),

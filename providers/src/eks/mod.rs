@@ -368,10 +368,7 @@ impl EksProvider {
             .and_then(Json::as_str)
             .filter(|n| !n.is_empty())
             .map(str::to_string)
-            .unwrap_or_else(|| {
-                let id = request.id.as_str();
-                id.strip_prefix("cluster/").unwrap_or(id).to_string()
-            });
+            .unwrap_or_else(|| request.id.name().to_string());
         let region = recorded
             .inputs
             .get("region")

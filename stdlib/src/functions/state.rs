@@ -97,7 +97,6 @@ fn state(ctx: NativeCallContext, session: &Session, opts: Map) -> RhaiResult<()>
             };
             StateConfig::Kubernetes {
                 cluster: cluster.id,
-                cluster_name: declared.name,
                 cluster_inputs: declared.inputs,
                 namespace: text("namespace").unwrap_or_else(|| "stack-system".into()),
                 span: call,
