@@ -2,85 +2,36 @@
 //! confirm, execute with live progress, report, unlock.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::Diagnostic;
 use stack_engine::execute::{Cancel, ExecuteOptions, Executor, Outcome, Report};
 use stack_engine::plan::{self, Plan};
 use stack_engine::provider::ProviderError;
-use stack_engine::state::{LockInfo, StateBackend};
+use stack_engine::state::LockInfo;
 use stack_engine::{Graph, ResourceId};
-use stack_providers::router::StackRouter;
 
-use crate::cli::{ApplyArgs, StackArgs};
+use crate::cli::ApplyArgs;
+use crate::context::{Connection, Context};
 use crate::failure::Failure;
 use crate::progress::{self, Progress};
+use crate::resource_failed::ResourceFailed;
 use crate::style;
 
-/// A resource the run could not apply (or a plan refuses to), pointing at
-/// its declaration.
-#[derive(Debug, thiserror::Error)]
-#[error("`{id}` {}: {message}", if *refused { "refused" } else { "failed" })]
-pub struct ResourceFailed {
-    id: ResourceId,
-    /// Refused by the plan before anything was tried, rather than failed.
-    refused: bool,
-    message: String,
-    help: Option<String>,
-    src: Option<NamedSource<std::sync::Arc<str>>>,
-    span: Option<SourceSpan>,
+/// What changes things: `run` applies the script, `destroy` deletes what
+/// the state records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Run,
+    Destroy,
 }
 
-impl Diagnostic for ResourceFailed {
-    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(if self.refused {
-            "stack::plan::refused"
-        } else {
-            "stack::run::failed"
-        }))
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.src.as_ref().map(|s| s as &dyn miette::SourceCode)
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let span = self.span?;
-        Some(Box::new(std::iter::once(
-            miette::LabeledSpan::new_with_span(Some("declared here".into()), span),
-        )))
-    }
-}
-
-impl ResourceFailed {
-    pub fn new(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
-        failure(graph, id, error)
-    }
-
-    /// What a plan refuses before anything is tried.
-    pub fn refused(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
-        ResourceFailed {
-            refused: true,
-            ..failure(graph, id, error)
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Run => "run",
+            Operation::Destroy => "destroy",
         }
-    }
-}
-
-fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
-    let declared = graph.get(id);
-    let mut help: Vec<String> = error.details.clone();
-    help.extend(error.help.clone());
-    ResourceFailed {
-        id: id.clone(),
-        refused: false,
-        message: error.message.clone(),
-        help: (!help.is_empty()).then(|| help.join("\n")),
-        src: declared.map(|r| graph.sources().named(r.span.source)),
-        span: declared.map(|r| r.span.source_span()),
     }
 }
 
@@ -113,17 +64,16 @@ impl FinishFailed {
 #[error("`stack {operation}` changes things and there is no terminal to confirm on")]
 #[diagnostic(code(stack::cli::confirm), help("pass `--yes` to confirm up front"))]
 pub struct NeedsYes {
-    operation: String,
+    operation: &'static str,
 }
 
 /// Asks on the terminal; true only for `yes`.
-fn confirm(operation: &str, stack: &str) -> bool {
+fn confirm(operation: Operation, stack: &str) -> bool {
     eprint!(
         "\n{} the changes above to stack `{stack}`? Only `yes` goes ahead: ",
-        if operation == "destroy" {
-            "Destroy"
-        } else {
-            "Apply"
+        match operation {
+            Operation::Destroy => "Destroy",
+            Operation::Run => "Apply",
         }
     );
     let _ = std::io::stderr().flush();
@@ -133,46 +83,37 @@ fn confirm(operation: &str, stack: &str) -> bool {
 }
 
 pub struct Apply<'a> {
-    pub operation: &'a str,
+    pub operation: Operation,
     pub graph: Graph,
-    pub stack: &'a StackArgs,
-    pub stack_dir: &'a Path,
+    pub connection: Connection,
     pub args: &'a ApplyArgs,
     pub target: Option<ResourceId>,
 }
 
 impl Apply<'_> {
-    pub fn execute(self) -> Result<ExitCode, Failure> {
-        crate::load::runtime()?.block_on(self.run())
+    pub fn execute(self, context: &Context) -> Result<ExitCode, Failure> {
+        context.block_on(self.run())?
     }
 
     async fn run(self) -> Result<ExitCode, Failure> {
-        let router = stack_providers::router::StackRouter::new(
-            &self.graph.declarations.stack,
-            self.stack_dir,
-        );
-        let backend = crate::backend::for_stack(self.stack, &self.graph, router.clients.clone());
-        let backend = backend.as_ref();
-        let holder = LockInfo::current(self.operation);
+        let backend = self.connection.backend.as_ref();
+        let holder = LockInfo::current(self.operation.as_str());
         backend
             .lock(&holder, self.args.force_unlock)
             .await
             .map_err(Failure::runtime)?;
-        let result = self.locked(backend, &router).await;
+        let result = self.locked().await;
         let unlocked = backend.unlock(&holder).await;
         let code = result?;
         unlocked.map_err(Failure::runtime)?;
         Ok(code)
     }
 
-    async fn locked(
-        &self,
-        backend: &dyn StateBackend,
-        router: &StackRouter,
-    ) -> Result<ExitCode, Failure> {
+    async fn locked(&self) -> Result<ExitCode, Failure> {
+        let (router, backend) = (&self.connection.router, self.connection.backend.as_ref());
         let out = style::stdout_style();
         let mut state = backend.load().await.map_err(Failure::runtime)?;
-        if self.operation == "destroy" || self.args.refresh {
+        if self.operation == Operation::Destroy || self.args.refresh {
             crate::refresh::fold_unrecorded(&self.graph, &mut state, router).await;
         }
         if let Some(target) = &self.target {
@@ -199,7 +140,7 @@ impl Apply<'_> {
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
             println!("Nothing to do.");
-            if self.operation == "destroy" && state.resources.is_empty() {
+            if self.operation == Operation::Destroy && state.resources.is_empty() {
                 backend.discard(&state).await.map_err(Failure::runtime)?;
             }
             return Ok(ExitCode::SUCCESS);
@@ -208,7 +149,7 @@ impl Apply<'_> {
         if !self.args.yes {
             if !terminal {
                 return Err(Failure::usage(NeedsYes {
-                    operation: self.operation.to_string(),
+                    operation: self.operation.as_str(),
                 }));
             }
             if !confirm(self.operation, &plan.stack) {
@@ -240,7 +181,7 @@ impl Apply<'_> {
         let (mut report, state) = executor.run(&plan, state).await;
         // A destroy that removed everything leaves no state where a team
         // keeps it (the state Secret goes; its Lease goes with the lock).
-        if self.operation == "destroy" && !report.failed() && state.resources.is_empty() {
+        if self.operation == Operation::Destroy && !report.failed() && state.resources.is_empty() {
             if let Err(e) = backend.discard(&state).await {
                 report.state_error = Some(e);
             }
@@ -255,7 +196,7 @@ impl Apply<'_> {
             if let Outcome::Failed(error) = &entry.outcome {
                 eprintln!(
                     "{:?}",
-                    miette::Report::new(failure(&self.graph, &entry.id, error))
+                    miette::Report::new(ResourceFailed::new(&self.graph, &entry.id, error))
                 );
             }
         }

@@ -1,22 +1,16 @@
 //! The pipeline every command starts with: evaluate the script, build and
-//! validate the graph, pin chart version constraints, read the state.
+//! validate the graph, pin chart version constraints.
 
 use stack_stdlib::lockfile::LockPolicy;
 use std::collections::BTreeMap;
 
 use stack_engine::objects::RESOLVED_VERSION;
-use stack_engine::{state, Graph, State, Value};
-
-use crate::apply::ResourceFailed;
+use stack_engine::{state, Graph, Value};
 
 use crate::cli::StackArgs;
+use crate::context::Context;
 use crate::failure::Failure;
-
-/// A stack ready to plan or render.
-pub struct Loaded {
-    pub graph: Graph,
-    pub state: State,
-}
+use crate::resource_failed::ResourceFailed;
 
 /// A parameter given twice on the command line: which one wins is a guess
 /// nobody should have to make.
@@ -64,9 +58,9 @@ pub fn graph_with(args: &StackArgs, policy: LockPolicy) -> Result<Graph, Failure
 /// The graph with chart version constraints pinned to the exact versions
 /// they resolve to now (`resolved_version`), for commands that plan or
 /// write: `plan`, `run`, `render`. Exact versions need no network.
-pub fn pinned_graph(args: &StackArgs) -> Result<Graph, Failure> {
+pub fn pinned_graph(context: &Context, args: &StackArgs) -> Result<Graph, Failure> {
     let mut graph = graph(args)?;
-    pin_chart_versions(&mut graph)?;
+    pin_chart_versions(context, &mut graph)?;
     Ok(graph)
 }
 
@@ -84,8 +78,8 @@ pub struct NothingDeclared {
 
 /// What `plan` and `run` work from: the pinned graph of a script that
 /// declares something.
-pub fn planned_graph(args: &StackArgs) -> Result<Graph, Failure> {
-    let graph = pinned_graph(args)?;
+pub fn planned_graph(context: &Context, args: &StackArgs) -> Result<Graph, Failure> {
+    let graph = pinned_graph(context, args)?;
     if graph.resources().is_empty() {
         return Err(Failure::usage(NothingDeclared {
             file: args.file.clone(),
@@ -94,29 +88,14 @@ pub fn planned_graph(args: &StackArgs) -> Result<Graph, Failure> {
     Ok(graph)
 }
 
-fn pin_chart_versions(graph: &mut Graph) -> Result<(), Failure> {
-    let resolved = runtime()?
-        .block_on(stack_providers::helm::pin::resolve_constraints(graph))
+fn pin_chart_versions(context: &Context, graph: &mut Graph) -> Result<(), Failure> {
+    let resolved = context
+        .block_on(stack_providers::helm::pin::resolve_constraints(graph))?
         .map_err(|(id, error)| Failure::runtime(ResourceFailed::new(graph, &id, &error)))?;
     for (id, version) in resolved {
         graph.settle_input(&id, RESOLVED_VERSION, Value::String(version));
     }
     Ok(())
-}
-
-/// Reads the state of the stack `graph` declares, through the clients of
-/// `router` (an EKS cluster that keeps the state is reached with a token,
-/// as a run reaches it).
-pub fn load(
-    args: &StackArgs,
-    graph: Graph,
-    router: &stack_providers::router::StackRouter,
-) -> Result<Loaded, Failure> {
-    let backend = crate::backend::for_stack(args, &graph, router.clients.clone());
-    let state = runtime()?
-        .block_on(backend.load())
-        .map_err(Failure::runtime)?;
-    Ok(Loaded { graph, state })
 }
 
 /// The directory of the stack script: relative paths in it start there.
@@ -132,17 +111,4 @@ pub fn state_path(args: &StackArgs, stack: &str) -> std::path::PathBuf {
     args.state
         .clone()
         .unwrap_or_else(|| state::path_for(&args.file, stack))
-}
-
-/// The async runtime the commands that talk to the world run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Failure::runtime(stack_engine::state::StateError::Backend {
-                message: format!("cannot start the async runtime: {e}"),
-                help: None,
-            })
-        })
 }

@@ -1,7 +1,8 @@
 //! `stack`: Kubernetes platforms as Rhai scripts.
 //!
 //! - `cli.rs` — commands and flags
-//! - `load.rs` — evaluate → graph → state, shared by the commands
+//! - `load.rs` — evaluate → graph, shared by the commands
+//! - `context.rs` — the runtime, providers and state backend, made once
 //! - `commands/` — one file per command
 //! - `failure.rs`, `style.rs` — exit codes, colour and diagnostics
 
@@ -9,12 +10,14 @@ mod apply;
 mod backend;
 mod cli;
 mod commands;
+mod context;
 mod failure;
 mod load;
 mod preflight;
 mod progress;
 mod protection;
 mod refresh;
+mod resource_failed;
 mod style;
 
 use std::process::ExitCode;
@@ -37,7 +40,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli.command) {
+    match run(&context::Context::default(), cli.command) {
         Ok(code) => code,
         Err(failure) => {
             eprintln!("{:?}", failure.report);
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode, Failure> {
+fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure> {
     let print = |text: String| {
         print!("{text}");
         ExitCode::SUCCESS
@@ -58,18 +61,18 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             output,
             detailed_exitcode,
             refresh,
-        } => commands::plan::run(&stack, output, detailed_exitcode, refresh),
+        } => commands::plan::run(context, &stack, output, detailed_exitcode, refresh),
         Command::Run {
             stack,
             apply,
             target,
-        } => commands::run::run(&stack, &apply, target.as_deref()),
-        Command::Destroy { stack, apply } => commands::destroy::run(&stack, &apply),
+        } => commands::run::run(context, &stack, &apply, target.as_deref()),
+        Command::Destroy { stack, apply } => commands::destroy::run(context, &stack, &apply),
         Command::Render {
             stack,
             out,
             repo_url,
-        } => commands::render::run(&stack, &out, repo_url.as_deref()).map(print),
+        } => commands::render::run(context, &stack, &out, repo_url.as_deref()).map(print),
         Command::Graph { stack, format } => commands::graph::run(&stack, format).map(print),
         Command::Repl { file, set, history } => {
             commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)

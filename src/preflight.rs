@@ -9,8 +9,8 @@ use stack_engine::provider::Router;
 use stack_engine::state::{State, StateBackend};
 use stack_engine::Graph;
 
-use crate::apply::ResourceFailed;
 use crate::failure::Failure;
+use crate::resource_failed::ResourceFailed;
 
 /// Resources the cluster cannot take as declared.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -5,8 +5,8 @@ use stack_engine::plan::{Action, Plan};
 use stack_engine::provider::ProviderError;
 use stack_engine::{Graph, State};
 
-use crate::apply::ResourceFailed;
 use crate::failure::Failure;
+use crate::resource_failed::ResourceFailed;
 
 /// Protected resources the plan would delete or replace.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -10,8 +10,8 @@ use stack_engine::state::{State, StateBackend};
 use stack_engine::unrecorded::Unsearched;
 use stack_engine::Graph;
 
-use crate::apply::ResourceFailed;
 use crate::failure::Failure;
+use crate::resource_failed::ResourceFailed;
 
 pub async fn refresh(
     graph: &Graph,

@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use stack_engine::{Declarations, Graph};
 
-use crate::apply::Apply;
+use crate::apply::{Apply, Operation};
 use crate::cli::{ApplyArgs, StackArgs};
+use crate::context::Context;
 use crate::failure::Failure;
 use crate::load;
 
-pub fn run(args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
+pub fn run(context: &Context, args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
     // The script names the stack and its state; nothing it declares is kept.
     let declared = load::graph(args)?;
     let nothing = Declarations {
@@ -18,14 +19,12 @@ pub fn run(args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
         ..declared.declarations.clone()
     };
     let graph = Graph::build(nothing).map_err(Failure::usage)?;
-    let stack_dir = load::stack_dir(&args.file);
     Apply {
-        operation: "destroy",
+        operation: Operation::Destroy,
+        connection: context.connect(args, &graph),
         graph,
-        stack: args,
-        stack_dir: &stack_dir,
         args: apply,
         target: None,
     }
-    .execute()
+    .execute(context)
 }

@@ -8,48 +8,32 @@ use stack_engine::plan;
 
 use crate::cli::OutputFormat;
 use crate::cli::StackArgs;
+use crate::context::Context;
 use crate::failure::Failure;
 use crate::{load, style};
 
 pub fn run(
+    context: &Context,
     args: &StackArgs,
     output: OutputFormat,
     detailed_exitcode: bool,
     refresh: bool,
 ) -> Result<ExitCode, Failure> {
-    let graph = load::planned_graph(args)?;
-    let router = stack_providers::router::StackRouter::new(
-        &graph.declarations.stack,
-        &load::stack_dir(&args.file),
-    );
-    let mut loaded = load::load(args, graph, &router)?;
-    let backend = crate::backend::for_stack(args, &loaded.graph, router.clients.clone());
-    let runtime = load::runtime()?;
-    if refresh {
-        runtime.block_on(crate::refresh::fold_unrecorded(
-            &loaded.graph,
-            &mut loaded.state,
-            &router,
-        ));
-    }
-    let mut plan = plan::plan(&loaded.graph, &loaded.state);
-    if refresh {
-        plan = runtime.block_on(crate::refresh::refresh(
-            &loaded.graph,
-            plan,
-            &loaded.state,
-            &router,
-            backend.as_ref(),
-        ))?;
-    }
-    let plan = runtime.block_on(crate::preflight::preflight(
-        &loaded.graph,
-        plan,
-        &loaded.state,
-        &router,
-        backend.as_ref(),
-    ))?;
-    crate::protection::refuse_protected(&loaded.graph, &plan, &loaded.state)?;
+    let graph = load::planned_graph(context, args)?;
+    let connection = context.connect(args, &graph);
+    let mut state = connection.load(context)?;
+    let (router, backend) = (&connection.router, connection.backend.as_ref());
+    let plan = context.block_on(async {
+        if refresh {
+            crate::refresh::fold_unrecorded(&graph, &mut state, router).await;
+        }
+        let mut plan = plan::plan(&graph, &state);
+        if refresh {
+            plan = crate::refresh::refresh(&graph, plan, &state, router, backend).await?;
+        }
+        crate::preflight::preflight(&graph, plan, &state, router, backend).await
+    })??;
+    crate::protection::refuse_protected(&graph, &plan, &state)?;
     match output {
         OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style())),
         OutputFormat::Json => {

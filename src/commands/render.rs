@@ -6,21 +6,22 @@ use std::path::Path;
 use stack_engine::render;
 
 use crate::cli::StackArgs;
+use crate::context::Context;
 use crate::failure::Failure;
 use crate::load;
 
-pub fn run(args: &StackArgs, out: &Path, repo_url: Option<&str>) -> Result<String, Failure> {
-    let graph = load::pinned_graph(args)?;
-    let router = stack_providers::router::StackRouter::new(
-        &graph.declarations.stack,
-        &load::stack_dir(&args.file),
-    );
-    let loaded = load::load(args, graph, &router)?;
-    let rendered =
-        render::render(&loaded.graph, Some(&loaded.state), repo_url).map_err(|e| match e {
-            render::RenderError::Write { .. } => Failure::runtime(e),
-            other => Failure::usage(other),
-        })?;
+pub fn run(
+    context: &Context,
+    args: &StackArgs,
+    out: &Path,
+    repo_url: Option<&str>,
+) -> Result<String, Failure> {
+    let graph = load::pinned_graph(context, args)?;
+    let state = context.connect(args, &graph).load(context)?;
+    let rendered = render::render(&graph, Some(&state), repo_url).map_err(|e| match e {
+        render::RenderError::Write { .. } => Failure::runtime(e),
+        other => Failure::usage(other),
+    })?;
     let written = render::write(&rendered, out).map_err(Failure::runtime)?;
     let mut report = format!(
         "Rendered {} file{} into {}:\n",

@@ -4,21 +4,25 @@ use std::process::ExitCode;
 
 use stack_engine::ResourceId;
 
-use crate::apply::Apply;
+use crate::apply::{Apply, Operation};
 use crate::cli::{ApplyArgs, StackArgs};
+use crate::context::Context;
 use crate::failure::Failure;
 use crate::load;
 
-pub fn run(args: &StackArgs, apply: &ApplyArgs, target: Option<&str>) -> Result<ExitCode, Failure> {
-    let graph = load::planned_graph(args)?;
-    let stack_dir = load::stack_dir(&args.file);
+pub fn run(
+    context: &Context,
+    args: &StackArgs,
+    apply: &ApplyArgs,
+    target: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    let graph = load::planned_graph(context, args)?;
     Apply {
-        operation: "run",
+        operation: Operation::Run,
+        connection: context.connect(args, &graph),
         graph,
-        stack: args,
-        stack_dir: &stack_dir,
         args: apply,
         target: target.map(ResourceId::new),
     }
-    .execute()
+    .execute(context)
 }
