@@ -49,12 +49,10 @@ pub struct FinishFailed {
 
 impl FinishFailed {
     fn new(provider: &str, error: &ProviderError) -> FinishFailed {
-        let mut help: Vec<String> = error.details.clone();
-        help.extend(error.help.clone());
         FinishFailed {
             provider: provider.to_string(),
-            message: error.message.clone(),
-            help: (!help.is_empty()).then(|| help.join("\n")),
+            message: error.message(),
+            help: error.help(),
         }
     }
 }

@@ -123,7 +123,7 @@ impl Observer for Progress {
                 "  {} {}: {} ({took})",
                 s.red("failed"),
                 report.id,
-                e.message
+                e.message()
             ),
             Outcome::Skipped { because } => format!(
                 "  {} {} (needs {because}, which failed)",

@@ -21,6 +21,16 @@ pub struct Protected {
     resources: Vec<ResourceFailed>,
 }
 
+/// One protected resource the plan would delete or replace.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("it is protected and the plan would {verb} it")]
+#[diagnostic(code(stack::plan::protected))]
+struct WouldChange {
+    verb: &'static str,
+    #[help]
+    help: &'static str,
+}
+
 /// Fails (exit 2) when `plan` deletes or replaces a protected resource.
 pub fn refuse_protected(graph: &Graph, plan: &Plan, state: &State) -> Result<(), Failure> {
     let resources: Vec<ResourceFailed> = plan
@@ -41,8 +51,7 @@ pub fn refuse_protected(graph: &Graph, plan: &Plan, state: &State) -> Result<(),
                     "it is no longer declared but was protected when last applied: declare it again without `protect: true` and run, then remove it",
                 ),
             };
-            let error = ProviderError::new(format!("it is protected and the plan would {verb} it"))
-                .help(help);
+            let error: ProviderError = WouldChange { verb, help }.into();
             ResourceFailed::refused(graph, &change.id, &error)
         })
         .collect();

@@ -71,11 +71,12 @@ pub async fn fold_unrecorded(graph: &Graph, state: &mut State, router: &dyn Rout
             "{} {}: {}{}",
             style.yellow("warning"),
             cluster,
-            error.message,
+            error.message(),
             error
-                .details
+                .help()
                 .iter()
-                .map(|d| format!("\n  {d}"))
+                .flat_map(|help| help.lines())
+                .map(|line| format!("\n  {line}"))
                 .collect::<String>()
         );
     }

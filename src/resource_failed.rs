@@ -6,13 +6,15 @@ use stack_engine::provider::ProviderError;
 use stack_engine::{Graph, ResourceId};
 
 /// A resource the run could not apply (or a plan refuses to), pointing at
-/// its declaration.
+/// its declaration, with the provider's code when it has one. The code
+/// is the provider's, so the derive cannot give it.
 #[derive(Debug, thiserror::Error)]
 #[error("`{id}` {}: {message}", if *refused { "refused" } else { "failed" })]
 pub struct ResourceFailed {
     id: ResourceId,
     /// Refused by the plan before anything was tried, rather than failed.
     refused: bool,
+    code: Option<String>,
     message: String,
     help: Option<String>,
     src: Option<NamedSource<std::sync::Arc<str>>>,
@@ -21,11 +23,12 @@ pub struct ResourceFailed {
 
 impl Diagnostic for ResourceFailed {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(if self.refused {
+        let fallback = if self.refused {
             "stack::plan::refused"
         } else {
             "stack::run::failed"
-        }))
+        };
+        Some(Box::new(self.code.as_deref().unwrap_or(fallback)))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         self.help
@@ -45,28 +48,23 @@ impl Diagnostic for ResourceFailed {
 
 impl ResourceFailed {
     pub fn new(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
-        failure(graph, id, error)
+        let declared = graph.get(id);
+        ResourceFailed {
+            id: id.clone(),
+            refused: false,
+            code: error.code(),
+            message: error.message(),
+            help: error.help(),
+            src: declared.map(|r| graph.sources().named(r.span.source)),
+            span: declared.map(|r| r.span.source_span()),
+        }
     }
 
     /// What a plan refuses before anything is tried.
     pub fn refused(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
         ResourceFailed {
             refused: true,
-            ..failure(graph, id, error)
+            ..ResourceFailed::new(graph, id, error)
         }
-    }
-}
-
-fn failure(graph: &Graph, id: &ResourceId, error: &ProviderError) -> ResourceFailed {
-    let declared = graph.get(id);
-    let mut help: Vec<String> = error.details.clone();
-    help.extend(error.help.clone());
-    ResourceFailed {
-        id: id.clone(),
-        refused: false,
-        message: error.message.clone(),
-        help: (!help.is_empty()).then(|| help.join("\n")),
-        src: declared.map(|r| graph.sources().named(r.span.source)),
-        span: declared.map(|r| r.span.source_span()),
     }
 }

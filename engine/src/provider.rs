@@ -5,7 +5,10 @@
 //! this trait.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
+
+use miette::Diagnostic;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -213,33 +216,76 @@ pub struct Drift {
     pub sensitive: bool,
 }
 
-/// A provider failure, with what a person needs to act on it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct ProviderError {
-    pub message: String,
-    /// Further lines: an Argo CD condition, the other field manager.
-    pub details: Vec<String>,
-    pub help: Option<String>,
+/// A provider failure: the provider's own diagnostic (a `thiserror` enum
+/// of its module, with its code and help), carried through the engine to
+/// whoever shows it, which adds the declaration it is about. Any
+/// diagnostic converts into one with `?`.
+#[derive(Clone)]
+pub struct ProviderError(Arc<dyn Diagnostic + Send + Sync + 'static>);
+
+impl<E: Diagnostic + Send + Sync + 'static> From<E> for ProviderError {
+    fn from(error: E) -> Self {
+        ProviderError(Arc::new(error))
+    }
 }
 
 impl ProviderError {
-    pub fn new(message: impl Into<String>) -> Self {
-        ProviderError {
-            message: message.into(),
-            details: Vec::new(),
-            help: None,
-        }
+    /// What failed, in one line.
+    pub fn message(&self) -> String {
+        self.0.to_string()
     }
 
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.details.push(detail.into());
-        self
+    /// The diagnostic code (`stack::kubernetes::conflict`).
+    pub fn code(&self) -> Option<String> {
+        self.0.code().map(|c| c.to_string())
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        self.0.help().map(|h| h.to_string())
+    }
+
+    /// The provider's diagnostic as it is.
+    pub fn diagnostic(&self) -> &(dyn Diagnostic + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// The provider's error, when it is of type `E`: for tests that check
+    /// which failure it was rather than its wording.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let error: &(dyn std::error::Error + 'static) = &*self.0;
+        error.downcast_ref()
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Debug for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderError")
+            .field("code", &self.code())
+            .field("message", &self.message())
+            .field("help", &self.help())
+            .finish()
+    }
+}
+
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two failures are the same when they read the same.
+impl PartialEq for ProviderError {
+    fn eq(&self, other: &Self) -> bool {
+        self.code() == other.code()
+            && self.message() == other.message()
+            && self.help() == other.help()
     }
 }
 

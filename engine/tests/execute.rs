@@ -17,6 +17,12 @@ use stack_engine::state::backend::BoxFuture;
 use stack_engine::state::{LocalBackend, StateBackend};
 use stack_engine::{Declarations, Graph, Kind, Resource, ResourceId, SourceId, Span, State, Value};
 
+/// What the test providers fail with.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{0}")]
+#[diagnostic(code(test::failed))]
+struct Failed(String);
+
 #[derive(Default)]
 struct Recorder {
     log: Mutex<Vec<String>>,
@@ -41,7 +47,7 @@ impl Provider for Recorder {
             self.running.fetch_sub(1, Ordering::SeqCst);
             self.log.lock().unwrap().push(format!("apply {}", r.id));
             if self.fail.contains(&r.name) {
-                return Err(ProviderError::new(format!("{} is Degraded", r.name)));
+                return Err(Failed(format!("{} is Degraded", r.name)).into());
             }
             let mut outputs = BTreeMap::new();
             outputs.insert("endpoint".into(), json!(format!("https://{}", r.name)));
@@ -56,7 +62,7 @@ impl Provider for Recorder {
         Box::pin(async move {
             self.log.lock().unwrap().push(format!("delete {}", r.id));
             if self.fail_delete.iter().any(|n| n == r.id.name()) {
-                return Err(ProviderError::new(format!("{} is stuck terminating", r.id)));
+                return Err(Failed(format!("{} is stuck terminating", r.id)).into());
             }
             Ok(())
         })
@@ -476,7 +482,7 @@ impl Provider for Peeker {
             let record = saved["resources"][r.id.as_str()].clone();
             self.seen.lock().unwrap().push((r.id.to_string(), record));
             if self.fail && r.kind == Kind::Namespace {
-                return Err(ProviderError::new("the API went away"));
+                return Err(Failed("the API went away".into()).into());
             }
             Ok(Applied::default())
         })

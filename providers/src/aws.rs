@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 pub use aws_credential_types::Credentials;
+use aws_sdk_eks::config::http::HttpResponse;
 use aws_sdk_eks::config::Region;
-use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use stack_engine::provider::ProviderError;
 
@@ -67,13 +68,30 @@ impl Aws {
     }
 
     /// An EKS client for `region`.
-    pub async fn eks(&self, region: &str) -> aws_sdk_eks::Client {
-        aws_sdk_eks::Client::new(&self.config(region).await)
+    pub async fn eks(&self, region: &str) -> Api<aws_sdk_eks::Client> {
+        let config = self.config(region).await;
+        Api {
+            client: aws_sdk_eks::Client::new(&config),
+            endpoint: self.endpoint(&config, "AWS_ENDPOINT_URL_EKS"),
+        }
     }
 
     /// A Cognito user pools client for `region`.
-    pub async fn cognito(&self, region: &str) -> aws_sdk_cognitoidentityprovider::Client {
-        aws_sdk_cognitoidentityprovider::Client::new(&self.config(region).await)
+    pub async fn cognito(&self, region: &str) -> Api<aws_sdk_cognitoidentityprovider::Client> {
+        let config = self.config(region).await;
+        Api {
+            client: aws_sdk_cognitoidentityprovider::Client::new(&config),
+            endpoint: self.endpoint(&config, "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"),
+        }
+    }
+
+    /// The endpoint a service's calls go to when it is not AWS's own: the
+    /// service's variable, else the configured one.
+    fn endpoint(&self, config: &SdkConfig, service_variable: &str) -> Option<String> {
+        std::env::var(service_variable)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .or_else(|| config.endpoint_url().map(str::to_string))
     }
 }
 
@@ -109,30 +127,155 @@ pub fn is_not_found<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool 
         .is_some_and(|code| code == "ResourceNotFoundException")
 }
 
-/// `what` failed to `action` (`create`, `describe`), with AWS's message and
-/// error code; `help` says which options to check when AWS refused.
-pub fn aws_error<E, R>(what: &str, action: &str, error: SdkError<E, R>, help: &str) -> ProviderError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let (code, message) = match error.as_service_error() {
-        Some(service) => (
-            service.code().map(str::to_string),
-            service.message().map(str::to_string),
-        ),
-        None => (None, None),
-    };
-    let message = message.unwrap_or_else(|| DisplayErrorContext(&error).to_string());
-    let mut failure = ProviderError::new(format!("cannot {action} {what}: {message}"));
-    if let Some(code) = code {
-        failure = failure.detail(format!("AWS error code: {code}"));
+/// An AWS call that failed, as the user reads it: the operation, AWS's own
+/// code and message when it gave them, else the HTTP status or the network
+/// failure, and the endpoint when it is not AWS's own.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum AwsError {
+    /// AWS refused, in its own words.
+    #[error("cannot {action} {what}: {message}")]
+    #[diagnostic(code(stack::aws::refused))]
+    Refused {
+        action: String,
+        what: String,
+        /// AWS's error code (`InvalidParameterException`).
+        code: String,
+        message: String,
+        status: u16,
+        #[help]
+        help: String,
+    },
+
+    /// An answer without AWS's words: a proxy, or an endpoint that does not
+    /// serve the call.
+    #[error("cannot {action} {what}: {} answered HTTP {status}{}", endpoint.as_deref().unwrap_or("AWS"), code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    #[diagnostic(code(stack::aws::http_status))]
+    HttpStatus {
+        action: String,
+        what: String,
+        status: u16,
+        code: Option<String>,
+        endpoint: Option<String>,
+        #[help]
+        help: String,
+    },
+
+    #[error("cannot {action} {what}: cannot reach {}: {cause}", endpoint.as_deref().unwrap_or("AWS"))]
+    #[diagnostic(
+        code(stack::aws::unreachable),
+        help("check the network, and the AWS endpoint if one is set (AWS_ENDPOINT_URL)")
+    )]
+    Unreachable {
+        action: String,
+        what: String,
+        endpoint: Option<String>,
+        cause: String,
+    },
+
+    /// The SDK could not make the request (credentials, region).
+    #[error("cannot {action} {what}: {cause}")]
+    #[diagnostic(
+        code(stack::aws::request),
+        help("check the AWS credentials and region in use (AWS_PROFILE, AWS_REGION)")
+    )]
+    Request {
+        action: String,
+        what: String,
+        cause: String,
+    },
+}
+
+/// An AWS client with the endpoint it was configured with, when that is
+/// not AWS's own, for errors to name.
+#[derive(Debug, Clone)]
+pub struct Api<C> {
+    pub client: C,
+    pub endpoint: Option<String>,
+}
+
+impl<C> std::ops::Deref for Api<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.client
     }
-    let help = match error {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            "check the network and the AWS endpoint (AWS_ENDPOINT_URL, if set)"
+}
+
+impl<C> Api<C> {
+    /// `what` failed to `action` (`create`, `describe`); `help` says which
+    /// options to check when AWS refused.
+    pub fn error<E>(
+        &self,
+        what: &str,
+        action: &str,
+        error: SdkError<E, HttpResponse>,
+        help: &str,
+    ) -> ProviderError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let (action, what) = (action.to_string(), what.to_string());
+        let endpoint = self.endpoint.clone();
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let (code, message) = match error.as_service_error() {
+            Some(service) => (
+                service.code().map(str::to_string),
+                service.message().map(str::to_string),
+            ),
+            None => (None, None),
+        };
+        let failure = match (&error, status, code, message) {
+            (_, Some(status), Some(code), Some(message)) => AwsError::Refused {
+                action,
+                what,
+                help: format!("AWS error code {code} (HTTP {status}); {help}"),
+                code,
+                message,
+                status,
+            },
+            (_, Some(status), code, _) => AwsError::HttpStatus {
+                action,
+                what,
+                status,
+                code,
+                help: match &endpoint {
+                    Some(url) => format!(
+                        "is {url} an AWS endpoint that serves this call? (AWS_ENDPOINT_URL)"
+                    ),
+                    None => "AWS answered without saying why; try again, and check the region"
+                        .to_string(),
+                },
+                endpoint,
+            },
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), ..) => {
+                AwsError::Unreachable {
+                    action,
+                    what,
+                    endpoint,
+                    cause: innermost_cause(&error),
+                }
+            }
+            _ => AwsError::Request {
+                action,
+                what,
+                cause: innermost_cause(&error),
+            },
+        };
+        failure.into()
+    }
+}
+
+/// The deepest cause of `error` that says something, by its `Display`:
+/// the SDK's outer layers only say that a layer below failed.
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut said = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !text.is_empty() {
+            said = text;
         }
-        _ => help,
-    };
-    failure.help(help)
+        cause = inner.source();
+    }
+    said
 }

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
 use stack_engine::state::backend::BoxFuture;
 
-use crate::aws::{aws_error, is_not_found, Aws, Journal};
+use crate::aws::{is_not_found, Api, Aws, Journal};
 
 const HELP: &str =
     "check the oidc options (`user_pool_id`, `region`, `domain`) and the AWS credentials in use";
@@ -50,7 +50,10 @@ impl ClientSpec {
                 .map(str::to_string)
         };
         let required = |key: &str| {
-            text(key).ok_or_else(|| ProviderError::new(format!("oidc `{name}` has no `{key}`")))
+            text(key).ok_or_else(|| CognitoError::Missing {
+                name: name.to_string(),
+                key: key.to_string(),
+            })
         };
         Ok(ClientSpec {
             region: required("region")?,
@@ -106,6 +109,38 @@ macro_rules! oauth_settings {
     };
 }
 
+/// How a Cognito app client fails, apart from AWS refusing a call.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CognitoError {
+    #[error("oidc `{name}` has no `{key}`")]
+    #[diagnostic(
+        code(stack::cognito::missing),
+        help("a Cognito client needs `region` and `user_pool_id`")
+    )]
+    Missing { name: String, key: String },
+
+    #[error("AWS created {what} but did not describe it")]
+    #[diagnostic(
+        code(stack::cognito::undescribed),
+        help("run again: the client is found by its name")
+    )]
+    Undescribed { what: String },
+
+    #[error("the Cognito domain `{domain}` belongs to another user pool, `{pool}`")]
+    #[diagnostic(
+        code(stack::cognito::domain_taken),
+        help("hosted UI domain prefixes are unique per region: choose another `domain`")
+    )]
+    DomainTaken { domain: String, pool: String },
+
+    #[error("{what} disappeared while it was updated")]
+    #[diagnostic(
+        code(stack::cognito::disappeared),
+        help("someone deleted it outside the stack; run again to create it anew")
+    )]
+    Disappeared { what: String },
+}
+
 /// The provider of Cognito app clients.
 #[derive(Clone, Default)]
 pub struct CognitoProvider {
@@ -128,7 +163,7 @@ impl CognitoProvider {
 
     async fn describe(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
         client_id: &str,
     ) -> Result<Option<UserPoolClientType>, ProviderError> {
@@ -141,14 +176,14 @@ impl CognitoProvider {
         {
             Ok(out) => Ok(out.user_pool_client),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(aws_error(&spec.what(), "describe", e, HELP)),
+            Err(e) => Err(client.error(&spec.what(), "describe", e, HELP)),
         }
     }
 
     /// The id of the pool's client named like ours, if there is one.
     async fn find_by_name(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
     ) -> Result<Option<String>, ProviderError> {
         let mut pages = client
@@ -158,7 +193,7 @@ impl CognitoProvider {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error(&spec.what(), "look for", e, HELP))?;
+            let page = page.map_err(|e| client.error(&spec.what(), "look for", e, HELP))?;
             if let Some(found) = page
                 .user_pool_clients()
                 .iter()
@@ -173,7 +208,7 @@ impl CognitoProvider {
     /// The live client: the one the state recorded, else the one with our name.
     async fn live(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
         recorded_id: Option<&str>,
     ) -> Result<Option<UserPoolClientType>, ProviderError> {
@@ -190,7 +225,7 @@ impl CognitoProvider {
 
     async fn create(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
     ) -> Result<UserPoolClientType, ProviderError> {
         let created = client
@@ -200,22 +235,19 @@ impl CognitoProvider {
         let created = oauth_settings!(created, spec)
             .send()
             .await
-            .map_err(|e| aws_error(&spec.what(), "create", e, HELP))?;
+            .map_err(|e| client.error(&spec.what(), "create", e, HELP))?;
         self.journal.record(format!(
             "create client {} in {}",
             spec.client_name, spec.user_pool_id
         ));
-        created.user_pool_client.ok_or_else(|| {
-            ProviderError::new(format!(
-                "AWS created {} but did not describe it",
-                spec.what()
-            ))
-        })
+        Ok(created
+            .user_pool_client
+            .ok_or_else(|| CognitoError::Undescribed { what: spec.what() })?)
     }
 
     async fn update(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
         client_id: &str,
     ) -> Result<(), ProviderError> {
@@ -226,7 +258,7 @@ impl CognitoProvider {
         oauth_settings!(update, spec)
             .send()
             .await
-            .map_err(|e| aws_error(&spec.what(), "update", e, HELP))?;
+            .map_err(|e| client.error(&spec.what(), "update", e, HELP))?;
         self.journal.record(format!(
             "update client {} in {}",
             spec.client_name, spec.user_pool_id
@@ -237,7 +269,7 @@ impl CognitoProvider {
     /// The user pool a hosted UI domain prefix belongs to, if it is taken.
     async fn domain_owner(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         domain: &str,
     ) -> Result<Option<String>, ProviderError> {
         let out = client
@@ -245,7 +277,9 @@ impl CognitoProvider {
             .domain(domain)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("Cognito domain `{domain}`"), "describe", e, HELP))?;
+            .map_err(|e| {
+                client.error(&format!("Cognito domain `{domain}`"), "describe", e, HELP)
+            })?;
         // A free prefix is described as an empty description.
         Ok(out
             .domain_description
@@ -258,7 +292,7 @@ impl CognitoProvider {
     /// made. (A new pool is a replacement: the old domain went with it.)
     async fn converge_domain(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
         previous: Option<&ClientSpec>,
     ) -> Result<(), ProviderError> {
@@ -275,10 +309,11 @@ impl CognitoProvider {
         };
         match self.domain_owner(client, domain).await? {
             Some(pool) if pool == spec.user_pool_id => Ok(()),
-            Some(pool) => Err(ProviderError::new(format!(
-                "the Cognito domain `{domain}` belongs to another user pool, `{pool}`"
-            ))
-            .help("hosted UI domain prefixes are unique per region: choose another `domain`")),
+            Some(pool) => Err(CognitoError::DomainTaken {
+                domain: domain.to_string(),
+                pool,
+            }
+            .into()),
             None => {
                 client
                     .create_user_pool_domain()
@@ -287,7 +322,7 @@ impl CognitoProvider {
                     .send()
                     .await
                     .map_err(|e| {
-                        aws_error(&format!("Cognito domain `{domain}`"), "create", e, HELP)
+                        client.error(&format!("Cognito domain `{domain}`"), "create", e, HELP)
                     })?;
                 self.journal
                     .record(format!("create domain {domain} for {}", spec.user_pool_id));
@@ -298,7 +333,7 @@ impl CognitoProvider {
 
     async fn delete_domain(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         domain: &str,
         pool: &str,
     ) -> Result<(), ProviderError> {
@@ -314,12 +349,7 @@ impl CognitoProvider {
                 Ok(())
             }
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(aws_error(
-                &format!("Cognito domain `{domain}`"),
-                "delete",
-                e,
-                HELP,
-            )),
+            Err(e) => Err(client.error(&format!("Cognito domain `{domain}`"), "delete", e, HELP)),
         }
     }
 
@@ -355,9 +385,9 @@ impl CognitoProvider {
             Some(found) => {
                 let id = found.client_id().unwrap_or_default().to_string();
                 self.update(&client, &spec, &id).await?;
-                self.describe(&client, &spec, &id).await?.ok_or_else(|| {
-                    ProviderError::new(format!("{} disappeared while it was updated", spec.what()))
-                })?
+                self.describe(&client, &spec, &id)
+                    .await?
+                    .ok_or_else(|| CognitoError::Disappeared { what: spec.what() })?
             }
             None => self.create(&client, &spec).await?,
         };
@@ -371,7 +401,7 @@ impl CognitoProvider {
 
     async fn delete_client(
         &self,
-        client: &Client,
+        client: &Api<Client>,
         spec: &ClientSpec,
         client_id: &str,
     ) -> Result<(), ProviderError> {
@@ -388,7 +418,7 @@ impl CognitoProvider {
                 Ok(())
             }
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(aws_error(&spec.what(), "delete", e, HELP)),
+            Err(e) => Err(client.error(&spec.what(), "delete", e, HELP)),
         }
     }
 
@@ -482,6 +512,6 @@ mod tests {
         );
         let missing =
             ClientSpec::from_inputs("sso", &json!({ "region": "eu-west-1" })).unwrap_err();
-        assert_eq!(missing.message, "oidc `sso` has no `user_pool_id`");
+        assert_eq!(missing.message(), "oidc `sso` has no `user_pool_id`");
     }
 }

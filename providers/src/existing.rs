@@ -18,6 +18,7 @@ use stack_engine::state::backend::BoxFuture;
 
 use crate::kubernetes::client::{configured, Clients};
 use crate::kubernetes::retry::Conflicts;
+use crate::notes::with_notes;
 
 /// What an existing cluster told about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,22 +52,19 @@ pub async fn probe(clients: &Clients, target: &ClusterTarget) -> Result<ServerIn
             async move { client.apiserver_version().await }
         })
         .await
-        .map_err(|e| match e.status() {
-            Some(status) if status.code == 401 || status.code == 403 => ProviderError::new(
-                format!(
+        .map_err(|e| -> ProviderError { match e.status() {
+            Some(status) if status.code == 401 || status.code == 403 => ExistingError::Refused { message: format!(
                     "the API of {} refused the credentials of the kubeconfig",
                     cluster.describe()
-                ),
-            )
-            .detail(e.to_string())
-            .help("log in again (refresh the kubeconfig's credentials), or pick another `context`"),
-            Some(_) => ProviderError::new(format!(
+                ), help: with_notes([e.to_string()], Some("log in again (refresh the kubeconfig's credentials), or pick another `context`".to_string())) }.into(),
+            Some(_) => ExistingError::Refused { message: format!(
                 "the API of {} failed to tell its version",
                 cluster.describe()
-            ))
-            .detail(e.to_string()),
-            None => cluster.unreachable(e),
-        })?;
+            ), help: with_notes([e.to_string()], None) }.into(),
+            None => cluster
+                .unreachable("cannot ask for its version", e)
+                .into(),
+        }})?;
     Ok(ServerInfo {
         endpoint: cluster.server.clone(),
         version: info.git_version,
@@ -96,20 +94,17 @@ fn check_version(
     running: &str,
 ) -> Result<(), ProviderError> {
     match (major_minor(declared), major_minor(running)) {
-        (Some(d), Some(r)) if d != r => Err(ProviderError::new(format!(
+        (Some(d), Some(r)) if d != r => Err(ExistingError::Version { message: format!(
             "cluster `{}` runs Kubernetes {running}, but the script declares `version: \"{declared}\"`",
             target.name
-        ))
-        .detail("the modules chose API versions for the declared version")
-        .help(format!(
+        ), help: with_notes(["the modules chose API versions for the declared version".to_string()], Some(format!(
             "set `version: \"{}.{}\"` on the cluster, or point it at a cluster of {declared}",
             r.0, r.1
-        ))),
-        (None, _) => Err(ProviderError::new(format!(
+        ))) }.into()),
+        (None, _) => Err(ExistingError::Version { message: format!(
             "`version: \"{declared}\"` of cluster `{}` is not a Kubernetes version",
             target.name
-        ))
-        .help("write the major and minor version, like \"1.30\"")),
+        ), help: Some("write the major and minor version, like \"1.30\"".to_string()) }.into()),
         _ => Ok(()),
     }
 }
@@ -191,6 +186,28 @@ impl Provider for ExistingClusterProvider {
     }
 }
 
+/// How an existing cluster fails its check.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ExistingError {
+    /// The API refused to tell its version.
+    #[error("{message}")]
+    #[diagnostic(code(stack::existing::refused))]
+    Refused {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The cluster runs another Kubernetes version than the script declares.
+    #[error("{message}")]
+    #[diagnostic(code(stack::existing::version))]
+    Version {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +223,7 @@ mod tests {
         assert!(check_version(&target, "1.20", "v1.20.2").is_ok());
         assert!(check_version(&target, "v1.30", "v1.30.1-eks-4f5a").is_ok());
         let other = check_version(&target, "1.21", "v1.20.2").expect_err("another minor");
-        assert!(other.message.contains("v1.20.2"), "{other:?}");
+        assert!(other.message().contains("v1.20.2"), "{other:?}");
         assert!(check_version(&target, "latest", "v1.20.2").is_err());
     }
     use serde_json::json;

@@ -21,6 +21,7 @@ use stack_engine::state::backend::BoxFuture;
 use stack_engine::Kind;
 
 use crate::kubernetes::KubernetesProvider;
+use crate::notes::with_notes;
 
 /// Where a cluster's files go.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,12 +90,12 @@ impl GitOpsProvider {
     async fn prepare(&self, cluster: &ClusterTarget) -> Result<Checkout, ProviderError> {
         let gitops = cluster.inputs.get("gitops");
         let setting = |key: &str| gitops.and_then(|g| g.get(key)).and_then(Json::as_str);
-        let repo = setting("repo").ok_or_else(|| {
-            ProviderError::new(format!(
+        let repo = setting("repo").ok_or_else(|| GitOpsError::Repository {
+            message: format!(
                 "cluster `{}` delivers through GitOps but names no repository",
                 cluster.name
-            ))
-            .help("set `gitops: #{ repo: \"...\" }` on the cluster")
+            ),
+            help: Some("set `gitops: #{ repo: \"...\" }` on the cluster".to_string()),
         })?;
         let branch = setting("branch").unwrap_or("main").to_string();
         let path = setting("path").unwrap_or("").trim_matches('/').to_string();
@@ -118,12 +119,11 @@ impl GitOpsProvider {
             }
             let current = git(&dir, &["symbolic-ref", "--short", "HEAD"]).await?;
             if current.trim() != branch {
-                return Err(ProviderError::new(format!(
+                return Err(GitOpsError::Repository { message: format!(
                     "the GitOps working copy {} is on branch `{}`, but `gitops.branch` is `{branch}`",
                     dir.display(),
                     current.trim()
-                ))
-                .help(format!("check out `{branch}` there, or set `gitops.branch`")));
+                ), help: Some(format!("check out `{branch}` there, or set `gitops.branch`")) }.into());
             }
             dir
         };
@@ -156,7 +156,10 @@ impl GitOpsProvider {
         cluster: Option<&'a ClusterTarget>,
         what: &str,
     ) -> Result<&'a ClusterTarget, ProviderError> {
-        cluster.ok_or_else(|| ProviderError::new(format!("`{what}` has no cluster to deliver to")))
+        Ok(cluster.ok_or_else(|| GitOpsError::Invalid {
+            message: format!("`{what}` has no cluster to deliver to"),
+            help: None,
+        })?)
     }
 
     async fn write_objects(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
@@ -167,10 +170,14 @@ impl GitOpsProvider {
         let mut written = BTreeSet::new();
         for object in &request.objects {
             let Some(identity) = object_ref(object) else {
-                return Err(ProviderError::new(format!(
-                    "`{}` renders an object without apiVersion, kind or name",
-                    request.id
-                )));
+                return Err(GitOpsError::Invalid {
+                    message: format!(
+                        "`{}` renders an object without apiVersion, kind or name",
+                        request.id
+                    ),
+                    help: None,
+                }
+                .into());
             };
             let mut object = object.clone();
             annotate(&mut object, request.wave);
@@ -443,19 +450,21 @@ async fn git(dir: &Path, args: &[&str]) -> Result<String, ProviderError> {
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .await
-        .map_err(|e| {
-            ProviderError::new(format!("cannot run git: {e}"))
-                .help("GitOps delivery needs `git` on PATH")
+        .map_err(|e| GitOpsError::Git {
+            message: format!("cannot run git: {e}"),
+            help: Some("GitOps delivery needs `git` on PATH".to_string()),
         })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(ProviderError::new(format!(
-            "`git {}` failed in {}",
-            args.join(" "),
-            dir.display()
-        ))
-        .detail(String::from_utf8_lossy(&output.stderr).trim().to_string()))
+        Err(GitOpsError::Git {
+            message: format!("`git {}` failed in {}", args.join(" "), dir.display()),
+            help: with_notes(
+                [String::from_utf8_lossy(&output.stderr).trim().to_string()],
+                None,
+            ),
+        }
+        .into())
     }
 }
 
@@ -485,5 +494,49 @@ async fn remove_file(file: &Path) -> Result<(), ProviderError> {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> ProviderError {
-    ProviderError::new(format!("cannot write {}: {e}", path.display()))
+    GitOpsError::Write {
+        message: format!("cannot write {}: {e}", path.display()),
+        help: None,
+    }
+    .into()
+}
+
+/// How GitOps delivery fails.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum GitOpsError {
+    /// The cluster names no repository, or its working copy is on another branch.
+    #[error("{message}")]
+    #[diagnostic(code(stack::gitops::repository))]
+    Repository {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// What is to be delivered cannot be written to git.
+    #[error("{message}")]
+    #[diagnostic(code(stack::gitops::invalid))]
+    Invalid {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `git` is missing or failed.
+    #[error("{message}")]
+    #[diagnostic(code(stack::gitops::git))]
+    Git {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A file of the working copy cannot be written.
+    #[error("{message}")]
+    #[diagnostic(code(stack::gitops::write))]
+    Write {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }

@@ -35,6 +35,7 @@ use stack_engine::state::backend::BoxFuture;
 
 use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
+use crate::notes::with_notes;
 
 /// keycloak-config-cli built for the Keycloak release of `std/keycloak`'s chart.
 pub const CONFIG_CLI_IMAGE: &str = "docker.io/adorsys/keycloak-config-cli:6.5.0-24.0.5";
@@ -70,18 +71,20 @@ impl RealmSpec {
     fn from_request(request: &ApplyRequest) -> Result<RealmSpec, ProviderError> {
         let inputs = &request.inputs;
         let text = |key: &str| inputs.get(key).and_then(Json::as_str).map(str::to_string);
-        let realm = text("realm")
-            .ok_or_else(|| ProviderError::new(format!("`{}` has no `realm`", request.id)))?;
+        let realm = text("realm").ok_or_else(|| KeycloakError::Invalid {
+            message: format!("`{}` has no `realm`", request.id),
+            help: None,
+        })?;
         let namespace = text("namespace").unwrap_or_else(|| "keycloak".to_string());
         let base_domain = request
             .cluster
             .as_ref()
             .and_then(|c| c.input_str("base_domain"))
             .ok_or_else(|| {
-                ProviderError::new(format!(
+                KeycloakError::Invalid { message: format!(
                     "`{}` needs its cluster's `base_domain`: Keycloak is served at keycloak.<base_domain>",
                     request.id
-                ))
+                ), help: None }
             })?;
         Ok(RealmSpec {
             client_id: text("client_id").unwrap_or_else(|| request.name.clone()),
@@ -238,9 +241,13 @@ impl KeycloakOidcProvider {
     }
 
     fn target(request: &ApplyRequest) -> Result<&ClusterTarget, ProviderError> {
-        request.cluster.as_ref().ok_or_else(|| {
-            ProviderError::new(format!("`{}` has no cluster Keycloak runs on", request.id))
-        })
+        Ok(request
+            .cluster
+            .as_ref()
+            .ok_or_else(|| KeycloakError::Invalid {
+                message: format!("`{}` has no cluster Keycloak runs on", request.id),
+                help: None,
+            })?)
     }
 
     /// The client secret kept in the cluster by an earlier run.
@@ -280,24 +287,26 @@ impl KeycloakOidcProvider {
         let cluster = self.kubernetes.clients().cluster(target).await?;
         let claims: kube::Api<PersistentVolumeClaim> =
             kube::Api::namespaced(cluster.client.clone(), &spec.namespace);
-        let found = claims.get_opt(DATABASE_VOLUME).await.map_err(|e| {
-            ProviderError::new(format!(
-                "cannot read PersistentVolumeClaim {}/{DATABASE_VOLUME} on {}",
-                spec.namespace,
-                cluster.describe()
-            ))
-            .detail(e.to_string())
-        })?;
+        let found = claims
+            .get_opt(DATABASE_VOLUME)
+            .await
+            .map_err(|e| KeycloakError::Database {
+                message: format!(
+                    "cannot read PersistentVolumeClaim {}/{DATABASE_VOLUME} on {}",
+                    spec.namespace,
+                    cluster.describe()
+                ),
+                help: with_notes([e.to_string()], None),
+            })?;
         match found {
             None => Ok(()),
-            Some(_) => Err(ProviderError::new(format!(
+            Some(_) => Err(KeycloakError::Database { message: format!(
                 "Keycloak's database volume {}/{DATABASE_VOLUME} exists, but its passwords in Secret `{}` are gone",
                 spec.namespace, spec.admin_credentials
-            ))
-            .help(format!(
+            ), help: Some(format!(
                 "new passwords would lock Keycloak out of its database: restore Secret `{}` (keys `admin-password`, `db-password`), or delete the volume to start Keycloak afresh",
                 spec.admin_credentials
-            ))),
+            )) }.into()),
         }
     }
 
@@ -380,13 +389,13 @@ impl KeycloakOidcProvider {
             .cluster(Self::target(request)?)
             .await?;
         let jobs: kube::Api<Job> = kube::Api::namespaced(cluster.client.clone(), &spec.namespace);
-        let failed_to = |action: &str, e: kube::Error| {
-            ProviderError::new(format!(
+        let failed_to = |action: &str, e: kube::Error| KeycloakError::Import {
+            message: format!(
                 "cannot {action} Job {}/{job_name} on {}",
                 spec.namespace,
                 cluster.describe()
-            ))
-            .detail(e.to_string())
+            ),
+            help: with_notes([e.to_string()], None),
         };
         let failed = jobs
             .get_opt(job_name)
@@ -412,10 +421,14 @@ impl KeycloakOidcProvider {
             .is_some()
         {
             if tokio::time::Instant::now() >= deadline {
-                return Err(ProviderError::new(format!(
-                    "the failed Job {}/{job_name} was not deleted in time",
-                    spec.namespace
-                )));
+                return Err(KeycloakError::Import {
+                    message: format!(
+                        "the failed Job {}/{job_name} was not deleted in time",
+                        spec.namespace
+                    ),
+                    help: None,
+                }
+                .into());
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
@@ -448,7 +461,7 @@ impl KeycloakOidcProvider {
             wait: true,
             ..request.clone()
         };
-        let applied = self.kubernetes.apply(&sub).await.map_err(|mut e| {
+        let applied = self.kubernetes.apply(&sub).await.map_err(|e| {
             let hint = format!(
                 "the import's log: `kubectl logs -n {ns} -l app.kubernetes.io/part-of={name}`; Keycloak must answer at {url} with its admin password in Secret `{secret}`; the next run imports again",
                 ns = spec.namespace,
@@ -456,11 +469,10 @@ impl KeycloakOidcProvider {
                 url = spec.url,
                 secret = spec.admin_credentials,
             );
-            e.help = Some(match e.help.take() {
-                Some(first) => format!("{first}\n{hint}"),
-                None => hint,
-            });
-            e
+            KeycloakError::Import {
+                message: e.message(),
+                help: with_notes(e.help(), Some(hint)),
+            }
         })?;
         Ok(Applied {
             outputs: Self::outputs(&spec, client_secret),
@@ -486,8 +498,10 @@ impl KeycloakOidcProvider {
 /// 32 random bytes from the operating system, hex-encoded.
 fn generate_secret() -> Result<String, ProviderError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| ProviderError::new(format!("cannot generate a client secret: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| KeycloakError::Secret {
+        message: format!("cannot generate a client secret: {e}"),
+        help: None,
+    })?;
     Ok(hex::encode(bytes))
 }
 
@@ -520,6 +534,46 @@ impl Provider for KeycloakOidcProvider {
     ) -> BoxFuture<'a, Result<BTreeMap<String, Json>, ProviderError>> {
         Box::pin(self.read(request))
     }
+}
+
+/// How a Keycloak realm fails to be imported.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum KeycloakError {
+    /// The declaration lacks what the import needs.
+    #[error("{message}")]
+    #[diagnostic(code(stack::keycloak::invalid))]
+    Invalid {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// Keycloak's database and its passwords disagree.
+    #[error("{message}")]
+    #[diagnostic(code(stack::keycloak::database))]
+    Database {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The import Job failed or could not be run.
+    #[error("{message}")]
+    #[diagnostic(code(stack::keycloak::import))]
+    Import {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A client secret could not be generated.
+    #[error("{message}")]
+    #[diagnostic(code(stack::keycloak::secret))]
+    Secret {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use stack_engine::state::backend::BoxFuture;
 
 use crate::existing::probe;
 use crate::kubernetes::client::Clients;
+use crate::notes::with_notes;
 
 pub struct KindProvider {
     clients: Arc<Clients>,
@@ -51,21 +52,24 @@ pub fn config(version: Option<&str>, workers: u64) -> String {
 
 /// Runs a tool; a missing tool is a diagnostic saying what it is for.
 async fn run(tool: &str, args: &[&str], why: &str) -> Result<String, ProviderError> {
-    let output = tokio::process::Command::new(tool).args(args).output().await.map_err(|e| {
+    let output = tokio::process::Command::new(tool).args(args).output().await.map_err(|e| -> ProviderError {
         if e.kind() == std::io::ErrorKind::NotFound {
-            ProviderError::new(format!("`{tool}` is not installed: {why}"))
-                .help("install kind and Docker (kind.sigs.k8s.io), or declare the cluster with `provider: \"existing\"`")
+            KindError::Tool { message: format!("`{tool}` is not installed: {why}"), help: Some("install kind and Docker (kind.sigs.k8s.io), or declare the cluster with `provider: \"existing\"`".to_string()) }.into()
         } else {
-            ProviderError::new(format!("cannot run `{tool}`: {e}"))
+            KindError::Tool { message: format!("cannot run `{tool}`: {e}"), help: None }.into()
         }
     })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(
-            ProviderError::new(format!("`{tool} {}` failed", args.join(" ")))
-                .detail(String::from_utf8_lossy(&output.stderr).trim().to_string()),
-        )
+        Err(KindError::Tool {
+            message: format!("`{tool} {}` failed", args.join(" ")),
+            help: with_notes(
+                [String::from_utf8_lossy(&output.stderr).trim().to_string()],
+                None,
+            ),
+        }
+        .into())
     }
 }
 
@@ -97,7 +101,10 @@ impl KindProvider {
                 })
             })
             .map(|t| with_context(&t))
-            .ok_or_else(|| ProviderError::new("no cluster"))?;
+            .ok_or_else(|| KindError::Invalid {
+                message: "no cluster".to_string(),
+                help: None,
+            })?;
         let name = &request.name;
         let version = request.inputs.get("version").and_then(Json::as_str);
         if let (Some(old), Some(new)) = (
@@ -109,8 +116,7 @@ impl KindProvider {
             version,
         ) {
             if old != new {
-                return Err(ProviderError::new(format!("kind cluster `{name}` cannot change from {old} to {new} in place"))
-                    .help("kind clusters are recreated for a new version: `stack destroy`, then `stack run`"));
+                return Err(KindError::Invalid { message: format!("kind cluster `{name}` cannot change from {old} to {new} in place"), help: Some("kind clusters are recreated for a new version: `stack destroy`, then `stack run`".to_string()) }.into());
             }
         }
         let existing = run(
@@ -126,16 +132,25 @@ impl KindProvider {
                 "kind runs the cluster's nodes as Docker containers",
             )
             .await
-            .map_err(|e| e.help("start Docker: kind runs the cluster's nodes as containers"))?;
+            .map_err(|e| KindError::Tool {
+                message: e.message(),
+                help: Some("start Docker: kind runs the cluster's nodes as containers".into()),
+            })?;
             let workers = request
                 .inputs
                 .get("workers")
                 .and_then(Json::as_u64)
                 .unwrap_or(0);
-            let file = tempfile::NamedTempFile::new()
-                .map_err(|e| ProviderError::new(format!("cannot write the kind config: {e}")))?;
-            std::fs::write(file.path(), config(version, workers))
-                .map_err(|e| ProviderError::new(format!("cannot write the kind config: {e}")))?;
+            let file = tempfile::NamedTempFile::new().map_err(|e| KindError::Config {
+                message: format!("cannot write the kind config: {e}"),
+                help: None,
+            })?;
+            std::fs::write(file.path(), config(version, workers)).map_err(|e| {
+                KindError::Config {
+                    message: format!("cannot write the kind config: {e}"),
+                    help: None,
+                }
+            })?;
             let path = file.path().to_string_lossy().into_owned();
             let wait = format!("{}s", request.timeout.as_secs().max(60));
             let mut args = vec![
@@ -199,6 +214,37 @@ impl Provider for KindProvider {
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(self.remove(request))
     }
+}
+
+/// How a KinD cluster fails.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum KindError {
+    /// `kind` or `docker` is missing or failed.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kind::tool))]
+    Tool {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The cluster cannot be made as declared.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kind::invalid))]
+    Invalid {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The kind configuration cannot be written.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kind::config))]
+    Config {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod helm;
 pub mod keycloak;
 pub mod kind;
 pub mod kubernetes;
+mod notes;
 pub mod oidc;
 pub mod ownership;
 pub mod router;

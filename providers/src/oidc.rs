@@ -44,42 +44,47 @@ impl ExternalOidcProvider {
             issuer.trim_end_matches('/')
         );
         let response = self.http.get(&url).send().await.map_err(|e| {
-            ProviderError::new(format!("cannot reach the OIDC issuer {issuer}: {e}"))
-                .help("check `issuer_url`: its discovery document must be reachable from where `stack` runs")
+            OidcError::Issuer { message: format!("cannot reach the OIDC issuer {issuer}: {e}"), help: Some("check `issuer_url`: its discovery document must be reachable from where `stack` runs".to_string()) }
         })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(ProviderError::new(format!(
-                "the OIDC issuer {issuer} answered {status} for {url}"
-            ))
-            .help("check `issuer_url`: it is the issuer itself, without `/.well-known/...`"));
+            return Err(OidcError::Issuer {
+                message: format!("the OIDC issuer {issuer} answered {status} for {url}"),
+                help: Some(
+                    "check `issuer_url`: it is the issuer itself, without `/.well-known/...`"
+                        .to_string(),
+                ),
+            }
+            .into());
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::new(format!("cannot read {url}: {e}")))?;
-        let document: Json = serde_json::from_slice(&body).map_err(|e| {
-            ProviderError::new(format!(
-                "{url} is not an OpenID Connect discovery document: {e}"
-            ))
+        let body = response.bytes().await.map_err(|e| OidcError::Issuer {
+            message: format!("cannot read {url}: {e}"),
+            help: None,
+        })?;
+        let document: Json = serde_json::from_slice(&body).map_err(|e| OidcError::Issuer {
+            message: format!("{url} is not an OpenID Connect discovery document: {e}"),
+            help: None,
         })?;
         if let Some(missing) = REQUIRED
             .iter()
             .find(|k| document.get(**k).and_then(Json::as_str).is_none())
         {
-            return Err(ProviderError::new(format!(
-                "{url} is not an OpenID Connect discovery document: it has no `{missing}`"
-            )));
+            return Err(OidcError::Issuer {
+                message: format!(
+                    "{url} is not an OpenID Connect discovery document: it has no `{missing}`"
+                ),
+                help: None,
+            }
+            .into());
         }
         let announced = document
             .get("issuer")
             .and_then(Json::as_str)
             .unwrap_or_default();
         if announced.trim_end_matches('/') != issuer.trim_end_matches('/') {
-            return Err(ProviderError::new(format!(
+            return Err(OidcError::Issuer { message: format!(
                 "the discovery document at {url} names another issuer, `{announced}`"
-            ))
-            .help(format!("set `issuer_url: \"{announced}\"`: clients check that tokens come from exactly that issuer")));
+            ), help: Some(format!("set `issuer_url: \"{announced}\"`: clients check that tokens come from exactly that issuer")) }.into());
         }
         Ok(document)
     }
@@ -96,7 +101,10 @@ impl ExternalOidcProvider {
             .inputs
             .get("issuer_url")
             .and_then(Json::as_str)
-            .ok_or_else(|| ProviderError::new(format!("`{}` has no `issuer_url`", request.id)))?;
+            .ok_or_else(|| OidcError::Invalid {
+                message: format!("`{}` has no `issuer_url`", request.id),
+                help: None,
+            })?;
         self.discover(issuer).await?;
         Ok(Applied {
             outputs: Self::outputs(request),
@@ -133,4 +141,26 @@ impl Provider for ExternalOidcProvider {
     ) -> BoxFuture<'a, Result<BTreeMap<String, Json>, ProviderError>> {
         Box::pin(async move { Ok(Self::outputs(request)) })
     }
+}
+
+/// How an external OIDC issuer fails its check.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum OidcError {
+    /// The issuer cannot be reached, or its discovery document is not what OIDC says.
+    #[error("{message}")]
+    #[diagnostic(code(stack::oidc::issuer))]
+    Issuer {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The declaration lacks what the check needs.
+    #[error("{message}")]
+    #[diagnostic(code(stack::oidc::invalid))]
+    Invalid {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }

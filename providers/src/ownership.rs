@@ -5,6 +5,7 @@
 
 use std::fmt::Display;
 
+use crate::notes::with_notes;
 use stack_engine::ownership::{Holder, Owner};
 use stack_engine::provider::ProviderError;
 
@@ -25,37 +26,59 @@ pub fn check_create(
             stack,
             resource: None,
         }) if adopt && *stack == owner.stack => Ok(()),
-        Some(Holder::Nobody) => Err(ProviderError::new(format!(
-            "refused to take over {what}: it exists already and no stack owns it"
-        ))
-        .detail("it was made outside any stack (by hand, with another tool, or by the cluster itself)")
-        .help(format!(
-            "to manage it from now on, declare `{}` with `adopt: true`; otherwise choose another name",
-            owner.resource
-        ))),
+        Some(Holder::Nobody) => Err(OwnershipError::Taken {
+            what: what.to_string(),
+            held: "it exists already and no stack owns it".into(),
+            help: with_notes(
+                ["it was made outside any stack (by hand, with another tool, or by the cluster itself)".to_string()],
+                Some(format!(
+                    "to manage it from now on, declare `{}` with `adopt: true`; otherwise choose another name",
+                    owner.resource
+                )),
+            ),
+        }
+        .into()),
         Some(Holder::OtherStack { stack, resource }) => {
             let held = match resource {
                 Some(r) => format!("stack `{stack}` holds it as `{r}`"),
                 None => format!("stack `{stack}` (or an earlier release of this one) holds it"),
             };
-            let mut error = ProviderError::new(format!("refused to take over {what}: {held}"));
-            if *stack == owner.stack && resource.is_none() {
-                return Err(error.help(format!(
+            let help = if *stack == owner.stack && resource.is_none() {
+                Some(format!(
                     "if this stack made it before it marked what it owns, declare `{}` with `adopt: true`; otherwise remove it from this script",
                     owner.resource
-                )));
-            }
-            if *stack == owner.stack {
-                error = error.detail(format!(
+                ))
+            } else {
+                let copy = (*stack == owner.stack).then(|| format!(
                     "that is another stack named `{stack}`: a copy of this script in another directory or repository, or with another state"
                 ));
+                with_notes(copy, Some(format!(
+                    "a thing has one owner: remove `{}` from this script, or remove it from stack `{stack}` first; `adopt: true` does not take from another stack",
+                    owner.resource
+                )))
+            };
+            Err(OwnershipError::Taken {
+                what: what.to_string(),
+                held,
+                help,
             }
-            Err(error.help(format!(
-                "a thing has one owner: remove `{}` from this script, or remove it from stack `{stack}` first; `adopt: true` does not take from another stack",
-                owner.resource
-            )))
+            .into())
         }
     }
+}
+
+/// What the ownership check refuses.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum OwnershipError {
+    /// Something of another stack, or of nobody, that the apply would take.
+    #[error("refused to take over {what}: {held}")]
+    #[diagnostic(code(stack::ownership::taken))]
+    Taken {
+        what: String,
+        held: String,
+        #[help]
+        help: Option<String>,
+    },
 }
 
 /// Whether a create that `check_create` lets through takes over what
@@ -125,9 +148,8 @@ mod tests {
         };
         let refused = check_create(&what, Some(&other), &me, true).expect_err("another copy");
         assert!(refused
-            .details
-            .iter()
-            .any(|d| d.contains("another stack named `prod`")));
+            .help()
+            .is_some_and(|h| h.contains("another stack named `prod`")));
         let elsewhere = Holder::OtherStack {
             stack: "web".into(),
             resource: None,

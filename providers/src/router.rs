@@ -58,8 +58,11 @@ impl StackRouter {
 }
 
 fn not_yet(what: &str, help: &str) -> ProviderError {
-    ProviderError::new(format!("{what} cannot be applied by this release of stack"))
-        .help(help.to_string())
+    RouterError::NotSupported {
+        message: format!("{what} cannot be applied by this release of stack"),
+        help: Some(help.to_string()),
+    }
+    .into()
 }
 
 impl Router for StackRouter {
@@ -111,4 +114,17 @@ impl Router for StackRouter {
             self.helm.clone(),
         ]
     }
+}
+
+/// What no provider of this release serves.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RouterError {
+    /// A cluster or identity provider this release cannot apply.
+    #[error("{message}")]
+    #[diagnostic(code(stack::provider::not_supported))]
+    NotSupported {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 }

@@ -202,10 +202,10 @@ impl KubernetesStateBackend {
 
     fn fail(&self, cluster: &Cluster, doing: &str, error: &CallError) -> StateError {
         if error.is_transport() {
-            let e = cluster.unreachable(error);
+            let e = cluster.unreachable(&format!("cannot {doing} {}", self.describe()), error);
             return StateError::Backend {
-                message: format!("cannot {doing} {}: {}: {error}", self.describe(), e.message),
-                help: e.help,
+                message: e.to_string(),
+                help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
             };
         }
         let help = match error.code() {
@@ -599,14 +599,9 @@ async fn create_or_replace(
 }
 
 fn provider_error(e: ProviderError) -> StateError {
-    let mut message = e.message;
-    for d in e.details {
-        message.push_str(": ");
-        message.push_str(&d);
-    }
     StateError::Backend {
-        message,
-        help: e.help,
+        message: e.message(),
+        help: e.help(),
     }
 }
 

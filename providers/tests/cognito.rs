@@ -185,8 +185,14 @@ async fn a_cognito_client_is_created_converged_updated_and_deleted() {
         .apply(&request(inputs("eu-west-1_nope", &[], "acme-x"), None))
         .await
         .expect_err("no such pool");
-    assert!(missing.message.contains("eu-west-1_nope"), "{missing:?}");
-    assert!(missing.help.is_some(), "{missing:?}");
+    assert!(missing.message().contains("eu-west-1_nope"), "{missing:?}");
+    assert!(
+        matches!(
+            missing.downcast_ref::<stack_providers::aws::AwsError>(),
+            Some(stack_providers::aws::AwsError::Refused { code, .. }) if code == "ResourceNotFoundException"
+        ),
+        "{missing:?}"
+    );
 }
 
 /// The owner every request of these tests applies and deletes as.

@@ -11,7 +11,9 @@ use aws_credential_types::Credentials;
 use serde_json::{json, Value as Json};
 use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, ProviderError};
 use stack_engine::{Kind, ResourceId};
-use stack_providers::eks::{Aws, AwsSettings, EksProvider};
+use stack_providers::aws::AwsError;
+use stack_providers::eks::{Aws, AwsSettings, EksError, EksProvider};
+use stack_providers::ownership::OwnershipError;
 use stack_testkit::Moto;
 
 use common::{moto_aws, recorded};
@@ -366,9 +368,10 @@ async fn a_cluster_of_the_same_name_in_another_stack_is_neither_taken_over_nor_d
         .expect_err("refused at plan time");
     let error = provider.apply(&second).await.expect_err("refused");
     assert!(
-        error
-            .message
-            .contains("refused to take over EKS cluster `prod`"),
+        matches!(
+            error.downcast_ref::<OwnershipError>(),
+            Some(OwnershipError::Taken { what, .. }) if what == "EKS cluster `prod`"
+        ),
         "{error:?}"
     );
     assert_eq!(
@@ -418,7 +421,13 @@ async fn a_cluster_of_the_same_name_in_another_stack_is_neither_taken_over_nor_d
     let untagged = tags(&client).await;
     assert!(!untagged.contains_key("stack.dev/identity"), "{untagged:?}");
     let error = provider.apply(&second).await.expect_err("refused");
-    assert!(error.message.contains("no stack owns it"), "{error:?}");
+    assert!(
+        matches!(
+            error.downcast_ref::<OwnershipError>(),
+            Some(OwnershipError::Taken { held, .. }) if held.contains("no stack owns it")
+        ),
+        "{error:?}"
+    );
     let mut adopting = second.clone();
     adopting.inputs["adopt"] = json!(true);
     let shown = provider.preflight(&adopting).await.expect("adoptable");
@@ -443,12 +452,15 @@ async fn aws_errors_name_the_cluster_and_carry_the_aws_message() {
         .await
         .expect_err("moto refuses the role");
     assert_eq!(
-        error.message,
+        error.message(),
         "cannot create EKS cluster `prod`: Invalid Role Arn: 'not-a-role'"
     );
-    assert_eq!(
-        error.details,
-        vec!["AWS error code: InvalidParameterException"]
+    assert!(
+        matches!(
+            error.downcast_ref::<AwsError>(),
+            Some(AwsError::Refused { code, status: 400, .. }) if code == "InvalidParameterException"
+        ),
+        "{error:?}"
     );
 
     let mut unknown = inputs("1.30", 2, json!({}), &[]);
@@ -457,9 +469,12 @@ async fn aws_errors_name_the_cluster_and_carry_the_aws_message() {
         .apply(&request(unknown, None))
         .await
         .expect_err("no region");
-    assert_eq!(
-        error.message,
-        "EKS cluster `prod`: `region` is required (a string)"
+    assert!(
+        matches!(
+            error.downcast_ref::<EksError>(),
+            Some(EksError::Invalid { problem, .. }) if problem.contains("`region`")
+        ),
+        "{error:?}"
     );
 }
 
@@ -554,4 +569,50 @@ fn test_owner() -> stack_engine::ownership::Owner {
         identity: "test-identity".into(),
         resource: "dev/resources".into(),
     }
+}
+
+/// An endpoint that answers every request with `404 Not Found` and no
+/// body, as a proxy or an emulator without the call does.
+fn not_found_endpoint() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 65536];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    url
+}
+
+/// An AWS failure without AWS's own words reads as the operation, the HTTP
+/// status and the endpoint: never the SDK's error structure.
+#[tokio::test]
+async fn an_endpoint_without_the_call_is_named_with_its_http_status() {
+    let endpoint = not_found_endpoint();
+    let provider = EksProvider::with_aws(Aws::with_settings(AwsSettings {
+        endpoint_url: Some(endpoint.clone()),
+        credentials: Some(Credentials::new("testing", "testing", None, None, "test")),
+    }));
+    let error = provider
+        .apply(&request(inputs("1.30", 2, json!({}), &[]), None))
+        .await
+        .expect_err("nothing answers the call");
+    let shown = format!("{} {}", error.message(), error.help().unwrap_or_default());
+    println!("{shown}");
+    assert!(shown.contains("HTTP 404"), "{shown}");
+    assert!(shown.contains(&endpoint), "{shown}");
+    for debug in ["ServiceError", "Unhandled", "{", "source:"] {
+        assert!(!shown.contains(debug), "{debug} in: {shown}");
+    }
+    assert_eq!(
+        error.code().as_deref(),
+        Some("stack::aws::http_status"),
+        "{shown}"
+    );
 }

@@ -7,11 +7,13 @@
 //! graph's order, then deletes of what is no longer declared, over the
 //! recorded edges reversed (dependents first).
 //!
+//! - `error.rs` — how a step fails for reasons of the run
 //! - `ready.rs` — the ready set: which steps may start
 //! - `schedule.rs` — the loop: prepare, carry out, save, release
 //! - `request.rs` — what a provider is asked, and the cluster it goes to
 //! - `record.rs` — what the state records before and after a step
 
+mod error;
 mod ready;
 mod record;
 mod request;
@@ -31,6 +33,7 @@ use crate::resource::{Kind, ResourceId};
 use crate::state::{State, StateBackend, StateError};
 use crate::value::{OutputRef, Resolve};
 
+pub use error::StepError;
 pub use request::parse_duration;
 use schedule::{Phase, Run, Step};
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use super::error::StepError;
 use super::schedule::Run;
 use super::{Executor, Outputs, RunOutputs};
 use crate::objects::{self, ObjectsError};
@@ -126,16 +127,13 @@ impl Executor<'_> {
             let request = self.plain_request(producer, state, outputs, depths)?;
             let provider = self.router.route(request.route_key())?;
             let read = provider.read_outputs(&request).await?;
-            let value = read.get(&r.output).cloned().ok_or_else(|| {
-                ProviderError::new(format!(
-                    "`{}` needs the sensitive output `{r}`, which its provider cannot read back",
-                    resource.id
-                ))
-                .help(format!(
-                    "re-create `{}` so that the output is produced in this run",
-                    r.resource
-                ))
-            })?;
+            let value =
+                read.get(&r.output)
+                    .cloned()
+                    .ok_or_else(|| StepError::SecretNotReadable {
+                        resource: resource.id.clone(),
+                        output: r.clone(),
+                    })?;
             outputs
                 .entry(r.resource.clone())
                 .or_default()
@@ -156,11 +154,9 @@ impl Executor<'_> {
             graph: self.graph,
             outputs,
         };
-        let unknown = |r: OutputRef| {
-            ProviderError::new(format!(
-                "`{}` needs `{r}`, which `{}` did not report",
-                resource.id, r.resource
-            ))
+        let unknown = |output: OutputRef| StepError::Unreported {
+            resource: resource.id.clone(),
+            output,
         };
         let inputs = Value::Map(resource.inputs.clone())
             .materialize(&resolve)

@@ -14,6 +14,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+use super::error::StepError;
 use super::ready::ReadySet;
 use super::{Executor, Outcome, Outputs, Report, ResourceReport};
 use crate::plan::{Action, Change};
@@ -183,8 +184,11 @@ impl Executor<'_> {
                         }
                         Err(e) => {
                             for Completed { step, elapsed, .. } in std::mem::take(&mut in_save) {
-                                let error = ProviderError::new(unsaved_message(steps[step].action));
-                                self.report(run, &steps[step], Outcome::Failed(error), elapsed);
+                                let error = match steps[step].action {
+                                    Action::Delete => StepError::DeletedUnsaved,
+                                    _ => StepError::AppliedUnsaved,
+                                };
+                                self.report(run, &steps[step], Outcome::Failed(error.into()), elapsed);
                             }
                             // Not begun: what a step is about to make is
                             // recorded before it begins.
@@ -359,16 +363,5 @@ impl Executor<'_> {
         };
         self.observer.finished(&entry);
         run.report.resources.push(entry);
-    }
-}
-
-/// Why a step that was carried out is reported failed when the save that
-/// would have held it fails.
-fn unsaved_message(action: Action) -> &'static str {
-    match action {
-        Action::Delete => {
-            "deleted, but the state could not be saved: the next run finds it gone and forgets it"
-        }
-        _ => "applied, but the state could not be saved: the next run applies it again",
     }
 }

@@ -4,11 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_eks::types::{Cluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest};
-use aws_sdk_eks::Client;
 use serde_json::Value as Json;
 use stack_engine::provider::ProviderError;
 
-use super::error::{aws_error, is_not_found};
+use super::error::{is_not_found, Eks, EksError};
 use super::nodegroups::NodeGroupSpec;
 use super::Journal;
 
@@ -35,8 +34,12 @@ pub struct ClusterSpec {
     pub node_groups: Vec<NodeGroupSpec>,
 }
 
-fn invalid(name: &str, text: impl std::fmt::Display) -> ProviderError {
-    ProviderError::new(format!("EKS cluster `{name}`: {text}"))
+fn invalid(name: &str, text: impl std::fmt::Display) -> EksError {
+    EksError::Invalid {
+        what: format!("EKS cluster `{name}`"),
+        problem: text.to_string(),
+        help: None,
+    }
 }
 
 /// A string input that must be there.
@@ -45,7 +48,7 @@ fn required<'a>(name: &str, inputs: &'a Json, key: &str) -> Result<&'a str, Prov
         .get(key)
         .and_then(Json::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| invalid(name, format!("`{key}` is required (a string)")))
+        .ok_or_else(|| invalid(name, format!("`{key}` is required (a string)")).into())
 }
 
 /// A map of strings (`tags`, `labels`); absent is empty.
@@ -63,7 +66,7 @@ pub fn string_map(
                 other => Ok((k.clone(), other.to_string())),
             })
             .collect(),
-        Some(_) => Err(invalid(name, format!("`{key}` must be a map of strings"))),
+        Some(_) => Err(invalid(name, format!("`{key}` must be a map of strings")).into()),
     }
 }
 
@@ -74,12 +77,12 @@ fn string_list(name: &str, value: Option<&Json>, key: &str) -> Result<Vec<String
         Some(Json::Array(items)) => items
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| invalid(name, format!("`{key}` must be a list of strings")))
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    invalid(name, format!("`{key}` must be a list of strings")).into()
+                })
             })
             .collect(),
-        Some(_) => Err(invalid(name, format!("`{key}` must be a list of strings"))),
+        Some(_) => Err(invalid(name, format!("`{key}` must be a list of strings")).into()),
     }
 }
 
@@ -88,10 +91,12 @@ impl ClusterSpec {
     pub fn from_inputs(name: &str, inputs: &Json) -> Result<ClusterSpec, ProviderError> {
         let logging = string_list(name, inputs.get("logging"), "logging")?;
         if let Some(unknown) = logging.iter().find(|t| !LOG_TYPES.contains(&t.as_str())) {
-            return Err(
-                invalid(name, format!("unknown log type `{unknown}` in `logging`"))
-                    .help(format!("log types are: {}", LOG_TYPES.join(", "))),
-            );
+            return Err(EksError::Invalid {
+                what: format!("EKS cluster `{name}`"),
+                problem: format!("unknown log type `{unknown}` in `logging`"),
+                help: Some(format!("log types are: {}", LOG_TYPES.join(", "))),
+            }
+            .into());
         }
         let node_groups = match inputs.get("node_groups") {
             None | Some(Json::Null) => Vec::new(),
@@ -99,7 +104,7 @@ impl ClusterSpec {
                 .iter()
                 .map(|g| NodeGroupSpec::from_input(name, g))
                 .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => return Err(invalid(name, "`node_groups` must be a list of maps")),
+            Some(_) => return Err(invalid(name, "`node_groups` must be a list of maps").into()),
         };
         Ok(ClusterSpec {
             name: name.to_string(),
@@ -171,15 +176,11 @@ pub(crate) fn tags(map: &BTreeMap<String, String>) -> Option<HashMap<String, Str
 }
 
 /// The cluster as AWS describes it, or `None` when it does not exist.
-pub async fn describe(client: &Client, spec_name: &str) -> Result<Option<Cluster>, ProviderError> {
+pub async fn describe(client: &Eks, spec_name: &str) -> Result<Option<Cluster>, ProviderError> {
     match client.describe_cluster().name(spec_name).send().await {
         Ok(out) => Ok(out.cluster),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(aws_error(
-            &format!("EKS cluster `{spec_name}`"),
-            "describe",
-            e,
-        )),
+        Err(e) => Err(client.failed(&format!("EKS cluster `{spec_name}`"), "describe", e)),
     }
 }
 
@@ -200,7 +201,7 @@ pub fn is_failed(cluster: &Cluster) -> bool {
 }
 
 pub async fn create(
-    client: &Client,
+    client: &Eks,
     spec: &ClusterSpec,
     journal: &Journal,
 ) -> Result<(), ProviderError> {
@@ -215,12 +216,12 @@ pub async fn create(
         .set_tags(tags(&spec.tags))
         .send()
         .await
-        .map_err(|e| aws_error(&spec.what(), "create", e))?;
+        .map_err(|e| client.failed(&spec.what(), "create", e))?;
     Ok(())
 }
 
 pub async fn upgrade(
-    client: &Client,
+    client: &Eks,
     spec: &ClusterSpec,
     journal: &Journal,
 ) -> Result<(), ProviderError> {
@@ -234,7 +235,7 @@ pub async fn upgrade(
         .version(&spec.version)
         .send()
         .await
-        .map_err(|e| aws_error(&spec.what(), "upgrade the Kubernetes version of", e))?;
+        .map_err(|e| client.failed(&spec.what(), "upgrade the Kubernetes version of", e))?;
     Ok(())
 }
 
@@ -263,7 +264,7 @@ pub fn config_changes(spec: &ClusterSpec, previous: Option<&ClusterSpec>) -> Vec
 
 /// Sends one configuration change.
 pub async fn reconfigure(
-    client: &Client,
+    client: &Eks,
     spec: &ClusterSpec,
     change: ConfigChange,
     journal: &Journal,
@@ -281,14 +282,14 @@ pub async fn reconfigure(
     };
     call.send()
         .await
-        .map_err(|e| aws_error(&spec.what(), "update the configuration of", e))?;
+        .map_err(|e| client.failed(&spec.what(), "update the configuration of", e))?;
     Ok(())
 }
 
 /// Puts the desired tags on the cluster and removes the ones the last
 /// apply set and the inputs no longer have; tags set by others stay.
 pub async fn retag(
-    client: &Client,
+    client: &Eks,
     spec: &ClusterSpec,
     cluster: &Cluster,
     previous: Option<&ClusterSpec>,
@@ -312,7 +313,7 @@ pub async fn retag(
             .set_tags(tags(&changed))
             .send()
             .await
-            .map_err(|e| aws_error(&spec.what(), "tag", e))?;
+            .map_err(|e| client.failed(&spec.what(), "tag", e))?;
     }
     let removed: Vec<String> = previous
         .map(|p| {
@@ -331,18 +332,18 @@ pub async fn retag(
             .set_tag_keys(Some(removed))
             .send()
             .await
-            .map_err(|e| aws_error(&spec.what(), "untag", e))?;
+            .map_err(|e| client.failed(&spec.what(), "untag", e))?;
     }
     Ok(())
 }
 
 /// Deletes the cluster; `false` when it was gone already.
-pub async fn delete(client: &Client, name: &str, journal: &Journal) -> Result<bool, ProviderError> {
+pub async fn delete(client: &Eks, name: &str, journal: &Journal) -> Result<bool, ProviderError> {
     journal.record(format!("delete cluster {name}"));
     match client.delete_cluster().name(name).send().await {
         Ok(_) => Ok(true),
         Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) => Err(aws_error(&format!("EKS cluster `{name}`"), "delete", e)),
+        Err(e) => Err(client.failed(&format!("EKS cluster `{name}`"), "delete", e)),
     }
 }
 
@@ -377,14 +378,14 @@ mod tests {
         no_region["region"] = Json::Null;
         let e = ClusterSpec::from_inputs("prod", &no_region).expect_err("no region");
         assert_eq!(
-            e.message,
+            e.message(),
             "EKS cluster `prod`: `region` is required (a string)"
         );
         let mut bad_log = base.clone();
         bad_log["logging"] = json!(["apis"]);
         let e = ClusterSpec::from_inputs("prod", &bad_log).expect_err("bad log type");
         assert_eq!(
-            e.message,
+            e.message(),
             "EKS cluster `prod`: unknown log type `apis` in `logging`"
         );
     }

@@ -24,7 +24,8 @@ pub mod wait;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_eks::Client;
+use self::error::Eks;
+pub use self::error::EksError;
 use futures_util::future::try_join_all;
 use serde_json::Value as Json;
 use stack_engine::ownership::{Holder, Owner};
@@ -38,6 +39,7 @@ pub use crate::aws::{Aws, AwsSettings, Credentials, Journal};
 
 use self::cluster::ClusterSpec;
 use self::nodegroups::NodeGroupSpec;
+
 pub use self::token::EksTokenSource;
 use self::wait::{Backoff, Deadline, Poll};
 
@@ -166,8 +168,9 @@ impl EksProvider {
         .await?;
 
         live = cluster::describe(&client, &spec.name).await?;
-        let live = live.ok_or_else(|| {
-            ProviderError::new(format!("{} disappeared while it was applied", spec.what()))
+        let live = live.ok_or_else(|| EksError::Disappeared {
+            what: spec.what(),
+            during: "it was applied".into(),
         })?;
         let text = |s: Option<&str>| Json::String(s.unwrap_or_default().to_string());
         let outputs: BTreeMap<String, Json> = [
@@ -191,7 +194,7 @@ impl EksProvider {
     /// ACTIVE after each change.
     async fn converge_group(
         &self,
-        client: &Client,
+        client: &Eks,
         spec: &ClusterSpec,
         group: &NodeGroupSpec,
         deadline: &Deadline,
@@ -246,7 +249,7 @@ impl EksProvider {
     /// Waits until the cluster is ACTIVE (and at `version`, when given).
     async fn cluster_ready(
         &self,
-        client: &Client,
+        client: &Eks,
         name: &str,
         version: Option<&str>,
         deadline: &Deadline,
@@ -256,14 +259,21 @@ impl EksProvider {
             let client = client.clone();
             async move {
                 match cluster::describe(&client, name).await? {
-                    None => Err(ProviderError::new(format!(
-                        "EKS cluster `{name}` disappeared while waiting for it to become ACTIVE"
-                    ))),
-                    Some(c) if cluster::is_failed(&c) => Err(ProviderError::new(format!(
-                        "EKS cluster `{name}` failed: its status is FAILED"
-                    ))
-                    .help("look at the cluster's health issues in the AWS console, fix the cause, delete it and run again")),
-                    Some(c) if cluster::is_active(&c) && version.is_none_or(|v| c.version() == Some(v)) => {
+                    None => Err(EksError::Disappeared {
+                        what: format!("EKS cluster `{name}`"),
+                        during: "waiting for it to become ACTIVE".into(),
+                    }
+                    .into()),
+                    Some(c) if cluster::is_failed(&c) => Err(EksError::Failed {
+                        what: format!("EKS cluster `{name}`"),
+                        status: cluster::status(&c),
+                        issues: Vec::new(),
+                    }
+                    .into()),
+                    Some(c)
+                        if cluster::is_active(&c)
+                            && version.is_none_or(|v| c.version() == Some(v)) =>
+                    {
                         Ok(Poll::Done(c))
                     }
                     Some(c) => Ok(Poll::Pending(format!(
@@ -279,7 +289,7 @@ impl EksProvider {
 
     async fn cluster_gone(
         &self,
-        client: &Client,
+        client: &Eks,
         name: &str,
         deadline: &Deadline,
     ) -> Result<(), ProviderError> {
@@ -298,7 +308,7 @@ impl EksProvider {
 
     async fn group_ready(
         &self,
-        client: &Client,
+        client: &Eks,
         cluster: &str,
         group: &str,
         deadline: &Deadline,
@@ -308,10 +318,11 @@ impl EksProvider {
             let client = client.clone();
             async move {
                 match nodegroups::describe(&client, cluster, group).await? {
-                    None => Err(ProviderError::new(format!(
-                        "{} disappeared while waiting for it to become ACTIVE",
-                        nodegroups::what(cluster, group)
-                    ))),
+                    None => Err(EksError::Disappeared {
+                        what: nodegroups::what(cluster, group),
+                        during: "waiting for it to become ACTIVE".into(),
+                    }
+                    .into()),
                     Some(g) if nodegroups::is_failed(&g) => {
                         let issues: Vec<String> = g
                             .health()
@@ -322,15 +333,12 @@ impl EksProvider {
                                     .collect()
                             })
                             .unwrap_or_default();
-                        let mut e = ProviderError::new(format!(
-                            "{} failed: its status is {}",
-                            nodegroups::what(cluster, group),
-                            nodegroups::status(&g)
-                        ));
-                        for issue in issues {
-                            e = e.detail(issue);
+                        Err(EksError::Failed {
+                            what: nodegroups::what(cluster, group),
+                            status: nodegroups::status(&g),
+                            issues,
                         }
-                        Err(e)
+                        .into())
                     }
                     Some(g) if nodegroups::is_active(&g) => Ok(Poll::Done(g)),
                     Some(g) => Ok(Poll::Pending(nodegroups::status(&g))),
@@ -342,7 +350,7 @@ impl EksProvider {
 
     async fn group_gone(
         &self,
-        client: &Client,
+        client: &Eks,
         cluster: &str,
         group: &str,
         deadline: &Deadline,

@@ -4,12 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_eks::types::{Nodegroup, NodegroupScalingConfig, NodegroupStatus, UpdateLabelsPayload};
-use aws_sdk_eks::Client;
 use serde_json::Value as Json;
 use stack_engine::provider::ProviderError;
 
 use super::cluster::{string_map, ClusterSpec};
-use super::error::{aws_error, is_not_found};
+use super::error::{is_not_found, Eks, EksError};
 use super::Journal;
 
 /// One node group the inputs ask for.
@@ -27,10 +26,13 @@ impl NodeGroupSpec {
     /// Reads one entry of `node_groups`.
     pub fn from_input(cluster: &str, input: &Json) -> Result<NodeGroupSpec, ProviderError> {
         let group = input.get("name").and_then(Json::as_str).unwrap_or("?");
-        let invalid = |text: String| {
-            ProviderError::new(format!(
-                "node group `{group}` of EKS cluster `{cluster}`: {text}"
-            ))
+        let invalid = |problem: String| -> ProviderError {
+            EksError::Invalid {
+                what: what(cluster, group),
+                problem,
+                help: None,
+            }
+            .into()
         };
         let text = |key: &str| {
             input
@@ -85,7 +87,7 @@ pub fn what(cluster: &str, group: &str) -> String {
 
 /// The node group as AWS describes it, or `None` when it does not exist.
 pub async fn describe(
-    client: &Client,
+    client: &Eks,
     cluster: &str,
     group: &str,
 ) -> Result<Option<Nodegroup>, ProviderError> {
@@ -98,12 +100,12 @@ pub async fn describe(
     {
         Ok(out) => Ok(out.nodegroup),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(aws_error(&what(cluster, group), "describe", e)),
+        Err(e) => Err(client.failed(&what(cluster, group), "describe", e)),
     }
 }
 
 /// The names of every node group of the cluster.
-pub async fn list(client: &Client, cluster: &str) -> Result<Vec<String>, ProviderError> {
+pub async fn list(client: &Eks, cluster: &str) -> Result<Vec<String>, ProviderError> {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -117,7 +119,7 @@ pub async fn list(client: &Client, cluster: &str) -> Result<Vec<String>, Provide
             Ok(page) => page,
             Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => {
-                return Err(aws_error(
+                return Err(client.failed(
                     &format!("EKS cluster `{cluster}`"),
                     "list the node groups of",
                     e,
@@ -155,7 +157,7 @@ pub fn is_failed(group: &Nodegroup) -> bool {
 }
 
 pub async fn create(
-    client: &Client,
+    client: &Eks,
     spec: &ClusterSpec,
     group: &NodeGroupSpec,
     journal: &Journal,
@@ -181,14 +183,14 @@ pub async fn create(
         .set_tags(super::cluster::tags(&spec.tags))
         .send()
         .await
-        .map_err(|e| aws_error(&what(&spec.name, &group.name), "create", e))?;
+        .map_err(|e| client.failed(&what(&spec.name, &group.name), "create", e))?;
     Ok(())
 }
 
 /// Scaling and labels, when the live node group differs from `group`;
 /// returns whether anything was sent.
 pub async fn reconfigure(
-    client: &Client,
+    client: &Eks,
     cluster: &str,
     group: &NodeGroupSpec,
     live: &Nodegroup,
@@ -234,13 +236,13 @@ pub async fn reconfigure(
     }
     call.send()
         .await
-        .map_err(|e| aws_error(&what(cluster, &group.name), "update", e))?;
+        .map_err(|e| client.failed(&what(cluster, &group.name), "update", e))?;
     Ok(true)
 }
 
 /// Upgrades the node group to `version` (the cluster's).
 pub async fn upgrade(
-    client: &Client,
+    client: &Eks,
     cluster: &str,
     group: &str,
     version: &str,
@@ -257,7 +259,7 @@ pub async fn upgrade(
         .send()
         .await
         .map_err(|e| {
-            aws_error(
+            client.failed(
                 &what(cluster, group),
                 "upgrade the Kubernetes version of",
                 e,
@@ -268,7 +270,7 @@ pub async fn upgrade(
 
 /// Deletes the node group; `false` when it was gone already.
 pub async fn delete(
-    client: &Client,
+    client: &Eks,
     cluster: &str,
     group: &str,
     journal: &Journal,
@@ -283,7 +285,7 @@ pub async fn delete(
     {
         Ok(_) => Ok(true),
         Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) => Err(aws_error(&what(cluster, group), "delete", e)),
+        Err(e) => Err(client.failed(&what(cluster, group), "delete", e)),
     }
 }
 
@@ -307,7 +309,7 @@ mod tests {
         )
         .expect_err("min above max");
         assert_eq!(
-            e.message,
+            e.message(),
             "node group `big` of EKS cluster `prod`: sizes must satisfy min ≤ desired ≤ max (min 3, desired 3, max 2)"
         );
     }

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::error::EksError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
@@ -29,9 +30,12 @@ pub fn token(
     cluster: &str,
     time: SystemTime,
 ) -> Result<String, ProviderError> {
-    let failed = |e: &dyn std::fmt::Display| {
-        ProviderError::new(format!("cannot sign an EKS token for cluster `{cluster}`"))
-            .detail(e.to_string())
+    let failed = |e: &dyn std::fmt::Display| -> ProviderError {
+        EksError::Token {
+            cluster: cluster.to_string(),
+            cause: e.to_string(),
+        }
+        .into()
     };
     let url =
         format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
@@ -93,19 +97,20 @@ impl EksTokenSource {
             .and_then(|n| n.as_str())
             .unwrap_or(&target.name);
         let config = self.aws.config(region).await;
-        let provider = config.credentials_provider().ok_or_else(|| {
-            ProviderError::new(format!(
-                "no AWS credentials to sign a token for EKS cluster `{name}`"
-            ))
-            .help("set AWS credentials the standard way (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)")
-        })?;
-        let credentials = provider.provide_credentials().await.map_err(|e| {
-            ProviderError::new(format!(
-                "no AWS credentials to sign a token for EKS cluster `{name}`"
-            ))
-            .detail(aws_sdk_eks::error::DisplayErrorContext(&e).to_string())
-            .help("set AWS credentials the standard way (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)")
-        })?;
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| EksError::NoCredentials {
+                cluster: name.to_string(),
+                cause: None,
+            })?;
+        let credentials =
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| EksError::NoCredentials {
+                    cluster: name.to_string(),
+                    cause: Some(e.to_string()),
+                })?;
         token(&credentials, region, name, SystemTime::now()).map(Some)
     }
 }

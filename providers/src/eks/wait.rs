@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::error::EksError;
 use stack_engine::provider::{ProgressSink, ProviderError};
 use tokio::time::Instant;
 
@@ -68,9 +69,11 @@ where
             .report(format!("waiting for {what}: {seen}"));
         let now = Instant::now();
         if now >= deadline.at {
-            return Err(ProviderError::new(format!("timed out waiting for {what}"))
-                .detail(format!("last seen: {seen}"))
-                .help("raise the cluster's `timeout` (like `timeout: \"45m\"`), or look at it in the AWS console; the next run picks up where this one stopped"));
+            return Err(EksError::TimedOut {
+                what: what.to_string(),
+                seen,
+            }
+            .into());
         }
         tokio::time::sleep(interval.min(deadline.at - now)).await;
         interval = backoff.next(interval);
@@ -129,7 +132,12 @@ mod tests {
         })
         .await
         .expect_err("the deadline has passed");
-        assert_eq!(never.message, "timed out waiting for nothing");
-        assert_eq!(never.details, vec!["last seen: CREATING".to_string()]);
+        assert!(
+            matches!(
+                never.downcast_ref::<EksError>(),
+                Some(EksError::TimedOut { what, seen }) if what == "nothing" && seen == "CREATING"
+            ),
+            "{never:?}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::HelmError;
 use stack_engine::provider::ProviderError;
 
 /// The environment variable that names the `helm` binary to run.
@@ -14,21 +15,23 @@ pub fn helm() -> Result<PathBuf, ProviderError> {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(ProviderError::new(format!(
-                "`{HELM_ENV}` names `{}`, which is not a file",
-                path.display()
-            ))
-            .help(format!(
-                "point `{HELM_ENV}` at a helm binary, or unset it to use `helm` on PATH"
-            )))
+            Err(HelmError::Tool {
+                message: format!(
+                    "`{HELM_ENV}` names `{}`, which is not a file",
+                    path.display()
+                ),
+                help: Some(format!(
+                    "point `{HELM_ENV}` at a helm binary, or unset it to use `helm` on PATH"
+                )),
+            }
+            .into())
         };
     }
-    on_path("helm").ok_or_else(|| {
-        ProviderError::new("`helm` is not installed: charts are rendered with `helm template`")
-            .help(format!(
+    Ok(on_path("helm").ok_or_else(|| {
+        HelmError::Tool { message: "`helm` is not installed: charts are rendered with `helm template`".to_string(), help: Some(format!(
                 "install helm (https://helm.sh/docs/intro/install/) and put it on PATH, or set `{HELM_ENV}` to its path"
-            ))
-    })
+            )) }
+    })?)
 }
 
 /// The first `name` in a directory of `PATH`.

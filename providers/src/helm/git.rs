@@ -3,16 +3,20 @@
 
 use std::path::Path;
 
+use miette::Diagnostic;
 use stack_engine::provider::ProviderError;
+
+use super::error::HelmError;
+use crate::notes::with_notes;
 
 /// A checkout of `repo` at `reference`; removed when dropped.
 pub async fn checkout(repo: &str, reference: &str) -> Result<tempfile::TempDir, ProviderError> {
     let dir = tempfile::Builder::new()
         .prefix("stack-chart-")
         .tempdir()
-        .map_err(|e| {
-            ProviderError::new("cannot create a directory to check out a chart into")
-                .detail(e.to_string())
+        .map_err(|e| HelmError::Tool {
+            message: "cannot create a directory to check out a chart into".to_string(),
+            help: with_notes([e.to_string()], None),
         })?;
     git(dir.path(), &["init", "--quiet"]).await?;
     git(
@@ -20,18 +24,18 @@ pub async fn checkout(repo: &str, reference: &str) -> Result<tempfile::TempDir, 
         &["fetch", "--quiet", "--depth", "1", repo, reference],
     )
     .await
-    .map_err(|e| ProviderError {
+    .map_err(|e| HelmError::Tool {
         message: format!("cannot fetch `{reference}` of the chart repository {repo}"),
-        help: Some(
-            "check `repo` and `version` (a tag, branch or commit of that repository)".into(),
+        help: with_notes(
+            e.help().map(|h| h.to_string()),
+            Some("check `repo` and `version` (a tag, branch or commit of that repository)".into()),
         ),
-        ..e
     })?;
     git(dir.path(), &["checkout", "--quiet", "FETCH_HEAD"]).await?;
     Ok(dir)
 }
 
-async fn git(dir: &Path, args: &[&str]) -> Result<(), ProviderError> {
+async fn git(dir: &Path, args: &[&str]) -> Result<(), HelmError> {
     let output = tokio::process::Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -39,20 +43,26 @@ async fn git(dir: &Path, args: &[&str]) -> Result<(), ProviderError> {
         .stdin(std::process::Stdio::null())
         .output()
         .await
-        .map_err(|e| {
-            ProviderError::new("cannot run `git`, which fetches charts kept in git")
-                .detail(e.to_string())
-                .help("install git and put it on PATH")
+        .map_err(|e| HelmError::Tool {
+            message: "cannot run `git`, which fetches charts kept in git".to_string(),
+            help: with_notes(
+                [e.to_string()],
+                Some("install git and put it on PATH".to_string()),
+            ),
         })?;
     if output.status.success() {
         return Ok(());
     }
-    let mut error = ProviderError::new(format!("`git {}` failed", args.join(" ")));
-    for line in String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
-        error = error.detail(line.to_string());
-    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error = HelmError::Tool {
+        message: format!("`git {}` failed", args.join(" ")),
+        help: with_notes(
+            stderr
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string),
+            None,
+        ),
+    };
     Err(error)
 }

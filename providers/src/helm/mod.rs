@@ -13,6 +13,7 @@
 
 pub mod binary;
 pub mod cache;
+pub mod error;
 pub mod git;
 pub mod mirror;
 pub mod pin;
@@ -29,6 +30,7 @@ use stack_engine::provider::{Applied, ApplyRequest, DeleteRequest, Provider, Pro
 use stack_engine::state::backend::BoxFuture;
 use stack_engine::Kind;
 
+use self::error::HelmError;
 use crate::kubernetes::{Clients, KubernetesProvider};
 use source::Source;
 
@@ -139,11 +141,9 @@ impl HelmProvider {
                 applied
             }
             _ => {
-                let target = request.cluster.as_ref().ok_or_else(|| {
-                    ProviderError::new(format!(
-                        "`{}` has no cluster to apply its chart to",
-                        request.id
-                    ))
+                let target = request.cluster.as_ref().ok_or_else(|| HelmError::Chart {
+                    message: format!("`{}` has no cluster to apply its chart to", request.id),
+                    help: None,
                 })?;
                 self.namespaces
                     .apply_and_wait(target, &[namespace_object], request.timeout)

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use super::error::HelmError;
+use crate::notes::with_notes;
 use serde_json::Value as Json;
 use stack_engine::provider::ProviderError;
 
@@ -25,13 +27,17 @@ pub async fn template(chart: &Path, release: &Release<'_>) -> Result<Vec<Json>, 
         .prefix("stack-values-")
         .suffix(".yaml")
         .tempfile()
-        .map_err(|e| {
-            ProviderError::new("cannot create a values file for helm").detail(e.to_string())
+        .map_err(|e| HelmError::Tool {
+            message: "cannot create a values file for helm".to_string(),
+            help: with_notes([e.to_string()], None),
         })?;
-    let text = serde_yaml::to_string(release.values)
-        .map_err(|e| ProviderError::new("cannot write the Helm values").detail(e.to_string()))?;
-    std::fs::write(values.path(), text).map_err(|e| {
-        ProviderError::new("cannot write the Helm values file").detail(e.to_string())
+    let text = serde_yaml::to_string(release.values).map_err(|e| HelmError::Tool {
+        message: "cannot write the Helm values".to_string(),
+        help: with_notes([e.to_string()], None),
+    })?;
+    std::fs::write(values.path(), text).map_err(|e| HelmError::Tool {
+        message: "cannot write the Helm values file".to_string(),
+        help: with_notes([e.to_string()], None),
     })?;
     let output = tokio::process::Command::new(&helm)
         .arg("template")
@@ -45,29 +51,33 @@ pub async fn template(chart: &Path, release: &Release<'_>) -> Result<Vec<Json>, 
         .stdin(std::process::Stdio::null())
         .output()
         .await
-        .map_err(|e| {
-            ProviderError::new(format!("cannot run `{}`", helm.display())).detail(e.to_string())
+        .map_err(|e| HelmError::Tool {
+            message: format!("cannot run `{}`", helm.display()),
+            help: with_notes([e.to_string()], None),
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let mut error =
-            ProviderError::new(format!("helm could not render chart {}", release.describe));
         // helm's advice to rerun it with `--debug` does not apply here.
-        for line in stderr
+        let said = stderr
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.contains("--debug"))
-        {
-            error = error.detail(line.to_string());
+            .map(str::to_string);
+        return Err(HelmError::Render {
+            message: format!("helm could not render chart {}", release.describe),
+            help: with_notes(
+                said,
+                Some("fix the chart or its values; `helm template` shows the same error".into()),
+            ),
         }
-        return Err(error.help("fix the chart or its values; `helm template` shows the same error"));
+        .into());
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut objects = parse(&stdout).map_err(|e| {
-        ProviderError::new(format!(
+    let mut objects = parse(&stdout).map_err(|e| HelmError::Render {
+        message: format!(
             "helm rendered chart {} into YAML that cannot be read",
             release.describe
-        ))
-        .detail(e)
+        ),
+        help: with_notes([e.to_string()], None),
     })?;
     for object in &mut objects {
         place(object, release.namespace);

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use stack_engine::provider::ProviderError;
 
+use super::error::HelmError;
 use super::{cache, mirror};
+use crate::notes::with_notes;
 
 /// A repository's `index.yaml`, as far as it is read.
 #[derive(Debug, Deserialize)]
@@ -43,9 +45,11 @@ pub fn resolve<'a>(
     chart: &str,
     wanted: &str,
 ) -> Result<&'a Entry, ProviderError> {
-    let entries = index.entries.get(chart).ok_or_else(|| {
-        ProviderError::new(format!("chart repository {repo} has no chart `{chart}`"))
-            .help("check `chart` and `repo`; the repository's index.yaml lists what it holds")
+    let entries = index.entries.get(chart).ok_or_else(|| HelmError::Chart {
+        message: format!("chart repository {repo} has no chart `{chart}`"),
+        help: Some(
+            "check `chart` and `repo`; the repository's index.yaml lists what it holds".to_string(),
+        ),
     })?;
     if let Some(exact) = entries.iter().find(|e| {
         e.version == wanted || e.version.trim_start_matches('v') == wanted.trim_start_matches('v')
@@ -56,20 +60,32 @@ pub fn resolve<'a>(
         // A pinned version that is not there is not a constraint to widen.
         let mut known: Vec<&str> = entries.iter().map(|e| e.version.as_str()).collect();
         known.truncate(10);
-        return Err(ProviderError::new(format!(
-            "chart repository {repo} has no version `{wanted}` of chart `{chart}`"
-        ))
-        .detail(format!("versions there: {}", known.join(", ")))
-        .help("pin a version the repository holds, or give a constraint like `^1.2`"));
+        return Err(HelmError::Chart {
+            message: format!(
+                "chart repository {repo} has no version `{wanted}` of chart `{chart}`"
+            ),
+            help: with_notes(
+                [format!("versions there: {}", known.join(", "))],
+                Some(
+                    "pin a version the repository holds, or give a constraint like `^1.2`"
+                        .to_string(),
+                ),
+            ),
+        }
+        .into());
     }
     let constraint = semver::VersionReq::parse(wanted.trim_start_matches('v')).map_err(|e| {
-        ProviderError::new(format!(
-            "`{wanted}` is neither a version of `{chart}` nor a version constraint"
-        ))
-        .detail(e.to_string())
-        .help("give an exact version like `1.2.3` or a constraint like `^1.2`")
+        HelmError::Chart {
+            message: format!(
+                "`{wanted}` is neither a version of `{chart}` nor a version constraint"
+            ),
+            help: with_notes(
+                [e.to_string()],
+                Some("give an exact version like `1.2.3` or a constraint like `^1.2`".to_string()),
+            ),
+        }
     })?;
-    entries
+    Ok(entries
         .iter()
         .filter_map(|e| {
             semver::Version::parse(e.version.trim_start_matches('v'))
@@ -82,11 +98,11 @@ pub fn resolve<'a>(
         .ok_or_else(|| {
             let mut known: Vec<&str> = entries.iter().map(|e| e.version.as_str()).collect();
             known.truncate(10);
-            ProviderError::new(format!(
-                "no version of chart `{chart}` in {repo} matches `{wanted}`"
-            ))
-            .detail(format!("versions there: {}", known.join(", ")))
-        })
+            HelmError::Chart {
+                message: format!("no version of chart `{chart}` in {repo} matches `{wanted}`"),
+                help: with_notes([format!("versions there: {}", known.join(", "))], None),
+            }
+        })?)
 }
 
 /// A repository's index, read through its mirror if it has one.
@@ -113,20 +129,23 @@ pub async fn repository(repo: &str) -> Result<Repository, ProviderError> {
     };
     let base =
         reqwest::Url::parse(&format!("{}/", read_from.trim_end_matches('/'))).map_err(|e| {
-            ProviderError::new(format!("`{shown}` is not a chart repository URL"))
-                .detail(e.to_string())
+            HelmError::Repository {
+                message: format!("`{shown}` is not a chart repository URL"),
+                help: with_notes([e.to_string()], None),
+            }
         })?;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
         .build()
-        .map_err(|e| ProviderError::new("cannot create an HTTP client").detail(e.to_string()))?;
+        .map_err(|e| HelmError::Repository {
+            message: "cannot create an HTTP client".to_string(),
+            help: with_notes([e.to_string()], None),
+        })?;
     let index_url = join(&base, "index.yaml", &shown)?;
     let text = get(&client, &index_url).await?;
-    let index: Index = serde_yaml::from_slice(&text).map_err(|e| {
-        ProviderError::new(format!(
-            "the index of chart repository {shown} cannot be read"
-        ))
-        .detail(e.to_string())
+    let index: Index = serde_yaml::from_slice(&text).map_err(|e| HelmError::Repository {
+        message: format!("the index of chart repository {shown} cannot be read"),
+        help: with_notes([e.to_string()], None),
     })?;
     Ok(Repository {
         shown,
@@ -152,11 +171,12 @@ pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, Pro
     } = repository(repo).await?;
     let repo = shown.as_str();
     let entry = resolve(&index, repo, chart, wanted)?;
-    let url = entry.urls.first().ok_or_else(|| {
-        ProviderError::new(format!(
+    let url = entry.urls.first().ok_or_else(|| HelmError::Repository {
+        message: format!(
             "chart `{chart}` {} in {repo} has no download URL",
             entry.version
-        ))
+        ),
+        help: None,
     })?;
     // An index may name its archives by absolute URL: those under a
     // mirrored repository are read through the mirror too.
@@ -182,13 +202,11 @@ pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, Pro
     if let Some(want) = &digest {
         let got = sha256(&bytes);
         if &got != want {
-            return Err(ProviderError::new(format!(
+            return Err(HelmError::Repository { message: format!(
                 "chart `{chart}` {} downloaded from {} does not match the digest in the repository index",
                 entry.version,
                 mirror::without_credentials(url.as_str())
-            ))
-            .detail(format!("index: sha256 {want}"))
-            .detail(format!("downloaded: sha256 {got}")));
+            ), help: with_notes([format!("index: sha256 {want}"), format!("downloaded: sha256 {got}")], None) }.into());
         }
     }
     let write = || -> std::io::Result<()> {
@@ -198,16 +216,15 @@ pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, Pro
         tmp.persist(&archive).map_err(|e| e.error)?;
         Ok(())
     };
-    write().map_err(|e| {
-        ProviderError::new(format!(
-            "cannot keep chart `{chart}` in the cache {}",
-            dir.display()
-        ))
-        .detail(e.to_string())
-        .help(format!(
-            "set `{}` to a writable directory",
-            cache::CACHE_ENV
-        ))
+    write().map_err(|e| HelmError::Repository {
+        message: format!("cannot keep chart `{chart}` in the cache {}", dir.display()),
+        help: with_notes(
+            [e.to_string()],
+            Some(format!(
+                "set `{}` to a writable directory",
+                cache::CACHE_ENV
+            )),
+        ),
     })?;
     Ok(Fetched {
         archive,
@@ -217,22 +234,28 @@ pub async fn fetch(repo: &str, chart: &str, wanted: &str) -> Result<Fetched, Pro
 
 fn join(base: &reqwest::Url, path: &str, repo: &str) -> Result<reqwest::Url, ProviderError> {
     base.join(path).map_err(|e| {
-        ProviderError::new(format!("`{path}` in chart repository {repo} is not a URL"))
-            .detail(e.to_string())
+        HelmError::Repository {
+            message: format!("`{path}` in chart repository {repo} is not a URL"),
+            help: with_notes([e.to_string()], None),
+        }
+        .into()
     })
 }
 
 async fn get(client: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<u8>, ProviderError> {
     let shown = mirror::without_credentials(url.as_str());
-    let failed = |e: reqwest::Error| {
-        ProviderError::new(format!("cannot download {shown}")).detail(e.without_url().to_string())
+    let failed = |e: reqwest::Error| HelmError::Repository {
+        message: format!("cannot download {shown}"),
+        help: with_notes([e.without_url().to_string()], None),
     };
     let response = client.get(url.clone()).send().await.map_err(failed)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(ProviderError::new(format!(
-            "cannot download {shown}: the server answered {status}"
-        )));
+        return Err(HelmError::Repository {
+            message: format!("cannot download {shown}: the server answered {status}"),
+            help: None,
+        }
+        .into());
     }
     Ok(response.bytes().await.map_err(failed)?.to_vec())
 }
@@ -273,17 +296,21 @@ mod tests {
         let index = index();
         let error = resolve(&index, "r", "argo-like", "1.2.1").expect_err("no 1.2.1");
         assert!(
-            error.message.contains("no version `1.2.1`"),
+            error.message().contains("no version `1.2.1`"),
             "{}",
-            error.message
+            error.message()
         );
         let error = resolve(&index, "r", "argo-like", "^3").expect_err("no 3.x");
-        assert!(error.message.contains("matches `^3`"), "{}", error.message);
+        assert!(
+            error.message().contains("matches `^3`"),
+            "{}",
+            error.message()
+        );
         let error = resolve(&index, "r", "nope", "1").expect_err("no chart");
         assert!(
-            error.message.contains("no chart `nope`"),
+            error.message().contains("no chart `nope`"),
             "{}",
-            error.message
+            error.message()
         );
     }
 }

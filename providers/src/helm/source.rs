@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 use stack_engine::provider::ProviderError;
 
+use super::error::HelmError;
 use super::{git, repo};
+use crate::notes::with_notes;
 
 /// A chart source, as declared.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,16 +61,16 @@ impl Source {
             (None, _, Some(path)) => Ok(Source::Local { path }),
             (Some(repo), Some(chart), None) => {
                 if !(repo.starts_with("http://") || repo.starts_with("https://")) {
-                    return Err(ProviderError::new(format!(
+                    return Err(HelmError::Chart { message: format!(
                         "chart repository `{repo}` is not an HTTP(S) URL"
-                    ))
-                    .help("chart repositories are read over HTTP(S); a chart in git takes `path` instead of `chart`"));
+                    ), help: Some("chart repositories are read over HTTP(S); a chart in git takes `path` instead of `chart`".to_string()) }.into());
                 }
                 // A constraint pinned when the plan was made wins.
                 let version = text(super::pin::RESOLVED_VERSION)
                     .or_else(|| text("version"))
-                    .ok_or_else(|| {
-                        ProviderError::new(format!("chart `{chart}` has no `version`"))
+                    .ok_or_else(|| HelmError::Chart {
+                        message: format!("chart `{chart}` has no `version`"),
+                        help: None,
                     })?;
                 Ok(Source::Http {
                     repo,
@@ -76,9 +78,11 @@ impl Source {
                     version,
                 })
             }
-            _ => Err(ProviderError::new(
-                "no chart to render: give `repo` and `chart`, or `path`",
-            )),
+            _ => Err(HelmError::Chart {
+                message: "no chart to render: give `repo` and `chart`, or `path`".to_string(),
+                help: None,
+            }
+            .into()),
         }
     }
 
@@ -106,9 +110,13 @@ impl Source {
                 let checkout = git::checkout(repo, reference).await?;
                 let dir = checkout.path().join(path.trim_start_matches('/'));
                 if !dir.join("Chart.yaml").is_file() {
-                    return Err(ProviderError::new(format!(
+                    return Err(HelmError::Chart {
+                        message: format!(
                         "`{path}` at `{reference}` of {repo} is not a chart: it has no Chart.yaml"
-                    )));
+                    ),
+                        help: None,
+                    }
+                    .into());
                 }
                 Ok(Chart {
                     path: dir,
@@ -120,12 +128,10 @@ impl Source {
             Source::Local { path } => {
                 let dir = stack_dir.join(path);
                 let chart_yaml = std::fs::read_to_string(dir.join("Chart.yaml")).map_err(|e| {
-                    ProviderError::new(format!(
+                    HelmError::Chart { message: format!(
                         "`{path}` is not a chart: cannot read {}",
                         dir.join("Chart.yaml").display()
-                    ))
-                    .detail(e.to_string())
-                    .help("`path` without `repo` names a chart directory relative to the stack")
+                    ), help: with_notes([e.to_string()], Some("`path` without `repo` names a chart directory relative to the stack".to_string())) }
                 })?;
                 let version = serde_yaml::from_str::<Json>(&chart_yaml)
                     .ok()
@@ -187,9 +193,9 @@ mod tests {
             Source::from_inputs(&json!({ "repo": "oci://r", "chart": "a", "version": "1" }))
                 .expect_err("not http");
         assert!(
-            error.message.contains("not an HTTP(S) URL"),
+            error.message().contains("not an HTTP(S) URL"),
             "{}",
-            error.message
+            error.message()
         );
     }
 }

@@ -2,13 +2,13 @@
 //! its namespace settled (the context's default for namespaced objects that
 //! name none, none for cluster-scoped ones), field manager `stack`.
 
+use super::error::{object_error, KubeError};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value as Json;
 use stack_engine::provider::ProviderError;
 
 use super::client::Cluster;
 use super::discovery::KindInfo;
-use super::error::object_error;
 use super::object::{Desired, ObjectId};
 use super::retry::Conflicts;
 
@@ -38,16 +38,19 @@ pub struct AppliedObject {
 pub async fn kind_of(cluster: &Cluster, object: &ObjectId) -> Result<KindInfo, ProviderError> {
     match cluster.kind(object).await {
         Ok(Some(kind)) => Ok(kind),
-        Ok(None) => Err(ProviderError::new(format!(
-            "cannot apply {object}: the API of {} has no kind `{}` in `{}`",
-            cluster.describe(),
-            object.kind,
-            object.api_version
-        ))
-        .help(format!(
-            "install what defines `{}` first: declare its CustomResourceDefinition (or the chart that brings it) and make this resource depend on it",
-            object.kind
-        ))),
+        Ok(None) => Err(KubeError::NotServed {
+            message: format!(
+                "cannot apply {object}: the API of {} has no kind `{}` in `{}`",
+                cluster.describe(),
+                object.kind,
+                object.api_version
+            ),
+            help: Some(format!(
+                "install what defines `{}` first: declare its CustomResourceDefinition (or the chart that brings it) and make this resource depend on it",
+                object.kind
+            )),
+        }
+        .into()),
         Err(e) => Err(object_error(cluster, "look up the kind of", object, &e)),
     }
 }
@@ -143,9 +146,10 @@ pub async fn apply_object(
         })
         .await
         .map_err(|e| object_error(cluster, verb, &id, &e))?;
-    let live = serde_json::to_value(&answer).map_err(|e| {
-        ProviderError::new(format!("cannot read the answer to the apply of {id}"))
-            .detail(e.to_string())
+    let live = serde_json::to_value(&answer).map_err(|e| KubeError::Refused {
+        message: format!("cannot read the answer to the apply of {id}: {e}"),
+        status: 0,
+        help: None,
     })?;
     Ok(AppliedObject { id, live, api })
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::error::KubeError;
 use http::{HeaderValue, Request};
 use stack_engine::provider::{ClusterTarget, ProviderError};
 use tower::{Layer, Service};
@@ -54,7 +55,11 @@ impl BearerLayer {
                 let Some(current) = held.upgrade() else { break };
                 let fresh = match tokens.token(&target).await {
                     Ok(Some(token)) => header(&token),
-                    Ok(None) => Err(ProviderError::new("no token was issued")),
+                    Ok(None) => Err(KubeError::Token {
+                        message: "no token was issued".into(),
+                        help: None,
+                    }
+                    .into()),
                     Err(e) => Err(e),
                 };
                 let outcome = match fresh {
@@ -62,7 +67,7 @@ impl BearerLayer {
                         *current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
                         None
                     }
-                    Err(e) => Some(e.message),
+                    Err(e) => Some(e.message()),
                 };
                 wait = if outcome.is_none() {
                     every
@@ -89,7 +94,10 @@ impl BearerLayer {
 
 fn header(token: &str) -> Result<HeaderValue, ProviderError> {
     let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| ProviderError::new("a cluster token is not a valid HTTP header value"))?;
+        .map_err(|_| KubeError::Token {
+            message: "a cluster token is not a valid HTTP header value".into(),
+            help: Some("the token source returned text that cannot be sent; check the cloud credentials in use".into()),
+        })?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -171,7 +179,11 @@ mod tests {
             Box::pin(async move {
                 match first {
                     true => Ok(Some("only".to_string())),
-                    false => Err(ProviderError::new("the SSO session has expired")),
+                    false => Err(KubeError::Token {
+                        message: "the SSO session has expired".into(),
+                        help: None,
+                    }
+                    .into()),
                 }
             })
         }

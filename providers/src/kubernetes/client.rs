@@ -20,6 +20,7 @@ use stack_engine::state::backend::BoxFuture;
 
 use super::bearer::{BearerLayer, REFRESH_EVERY};
 use super::discovery::Kinds;
+use super::error::{with_notes, KubeError};
 use super::retry::RetryPolicy;
 
 /// Supplies a bearer token for clusters reached through their endpoint
@@ -178,13 +179,17 @@ impl Cluster {
     ) -> Result<Option<String>, ProviderError> {
         let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
             kube::Api::namespaced(self.client.clone(), namespace);
-        let found = secrets.get_opt(name).await.map_err(|e| {
-            ProviderError::new(format!(
-                "cannot read Secret {namespace}/{name} on {}",
-                self.describe()
-            ))
-            .detail(e.to_string())
-        })?;
+        let found = secrets
+            .get_opt(name)
+            .await
+            .map_err(|e| KubeError::Refused {
+                message: format!(
+                    "cannot read Secret {namespace}/{name} on {}: {e}",
+                    self.describe()
+                ),
+                status: 0,
+                help: None,
+            })?;
         Ok(found
             .and_then(|s| s.data)
             .and_then(|data| data.get(key).cloned())
@@ -221,14 +226,10 @@ impl Cluster {
         }
     }
 
-    /// The error for an API that did not answer.
-    pub fn unreachable(&self, error: impl std::fmt::Display) -> ProviderError {
-        ProviderError::new(format!(
-            "cannot reach the Kubernetes API of {}",
-            self.describe()
-        ))
-        .detail(error.to_string())
-        .help(match &self.context {
+    /// The error for an API that did not answer while `doing` something
+    /// (`cannot apply Deployment a/b`).
+    pub fn unreachable(&self, doing: &str, error: impl std::fmt::Display) -> KubeError {
+        let help = match &self.context {
             Some(c) => format!(
                 "check that the cluster is running and that `kubectl --context {c} version` works"
             ),
@@ -236,7 +237,14 @@ impl Cluster {
                 "check that the cluster is running and that {} answers",
                 self.server
             ),
-        })
+        };
+        KubeError::Unreachable {
+            message: format!(
+                "{doing}: cannot reach the Kubernetes API of {}",
+                self.describe()
+            ),
+            help: with_notes([error.to_string()], Some(help)),
+        }
     }
 }
 
@@ -309,11 +317,14 @@ impl Clients {
                 (config, None, ca_data.clone())
             }
             Source::Unknown => {
-                return Err(ProviderError::new(format!(
-                    "cluster `{}` has reported no API endpoint to connect to",
-                    target.name
-                ))
-                .help("the cluster must be applied before what runs on it; run again to create it, or set `kubeconfig`/`context` in its options"))
+                return Err(KubeError::Connection {
+                    message: format!(
+                        "cluster `{}` has reported no API endpoint to connect to",
+                        target.name
+                    ),
+                    help: Some("the cluster must be applied before what runs on it; run again to create it, or set `kubeconfig`/`context` in its options".into()),
+                }
+                .into())
             }
         };
         // Retries are ours (`retry.rs`): bounded, with jitter, and counted.
@@ -323,12 +334,12 @@ impl Clients {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let builder = ClientBuilder::try_from(config).map_err(|e| {
-            ProviderError::new(format!(
-                "cannot set up a client for cluster `{}` ({server})",
+        let builder = ClientBuilder::try_from(config).map_err(|e| KubeError::Connection {
+            message: format!(
+                "cannot set up a client for cluster `{}` ({server}): {e}",
                 target.name
-            ))
-            .detail(e.to_string())
+            ),
+            help: None,
         })?;
         let client = match &bearer {
             Some(layer) => builder.with_layer(layer).build(),
@@ -364,16 +375,19 @@ async fn from_kubeconfig(
     let help =
         "set `kubeconfig` (a file) or `context` in the cluster's options, or export KUBECONFIG";
     if !files.iter().any(|p| p.is_file()) {
-        return Err(ProviderError::new(format!(
-            "no kubeconfig for cluster `{}`: {} does not exist",
-            target.name,
-            if shown.is_empty() {
-                "~/.kube/config".to_string()
-            } else {
-                shown
-            },
-        ))
-        .help(help));
+        return Err(KubeError::Connection {
+            message: format!(
+                "no kubeconfig for cluster `{}`: {} does not exist",
+                target.name,
+                if shown.is_empty() {
+                    "~/.kube/config".to_string()
+                } else {
+                    shown
+                },
+            ),
+            help: Some(help.into()),
+        }
+        .into());
     }
     // Like kubectl: files of KUBECONFIG that do not exist are skipped, the
     // others merged (the first to set a value wins).
@@ -383,13 +397,12 @@ async fn from_kubeconfig(
         .try_fold(Kubeconfig::default(), |merged, p| {
             Kubeconfig::read_from(p).and_then(|k| merged.merge(k))
         })
-        .map_err(|e| {
-            ProviderError::new(format!(
+        .map_err(|e| KubeError::Connection {
+            message: format!(
                 "cannot read the kubeconfig of cluster `{}` ({shown})",
                 target.name
-            ))
-            .detail(kubeconfig_error(&e))
-            .help(help)
+            ),
+            help: with_notes([kubeconfig_error(&e)], Some(help.into())),
         })?;
     let names: Vec<&str> = kubeconfig
         .contexts
@@ -399,32 +412,37 @@ async fn from_kubeconfig(
     let chosen = match context.or(kubeconfig.current_context.as_deref()) {
         Some(c) => c.to_string(),
         None => {
-            return Err(ProviderError::new(format!(
-                "the kubeconfig of cluster `{}` ({shown}) has no current context",
-                target.name
-            ))
-            .detail(format!("contexts: {}", names.join(", ")))
-            .help("set `context` in the cluster's options"))
+            return Err(KubeError::Connection {
+                message: format!(
+                    "the kubeconfig of cluster `{}` ({shown}) has no current context",
+                    target.name
+                ),
+                help: with_notes(
+                    [format!("contexts: {}", names.join(", "))],
+                    Some("set `context` in the cluster's options".into()),
+                ),
+            }
+            .into())
         }
     };
     if !names.contains(&chosen.as_str()) {
-        let mut error = ProviderError::new(format!(
-            "the context `{chosen}` of cluster `{}` is not in the kubeconfig ({shown})",
-            target.name
-        ))
-        .detail(if names.is_empty() {
+        let known = if names.is_empty() {
             "the kubeconfig has no contexts".to_string()
         } else {
             format!("contexts: {}", names.join(", "))
-        });
-        error.help =
-            stack_engine::suggest::did_you_mean(&chosen, names.iter().copied()).or_else(|| {
-                Some(
-                    "pick one of its contexts, or check with `kubectl config get-contexts`"
-                        .to_string(),
-                )
+        };
+        let help = stack_engine::suggest::did_you_mean(&chosen, names.iter().copied())
+            .unwrap_or_else(|| {
+                "pick one of its contexts, or check with `kubectl config get-contexts`".to_string()
             });
-        return Err(error);
+        return Err(KubeError::Connection {
+            message: format!(
+                "the context `{chosen}` of cluster `{}` is not in the kubeconfig ({shown})",
+                target.name
+            ),
+            help: with_notes([known], Some(help)),
+        }
+        .into());
     }
     let ca_data = kubeconfig
         .contexts
@@ -440,13 +458,12 @@ async fn from_kubeconfig(
     };
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
-        .map_err(|e| {
-            ProviderError::new(format!(
+        .map_err(|e| KubeError::Connection {
+            message: format!(
                 "cannot use the context `{chosen}` of cluster `{}` ({shown})",
                 target.name
-            ))
-            .detail(kubeconfig_error(&e))
-            .help(help)
+            ),
+            help: with_notes([kubeconfig_error(&e)], Some(help.into())),
         })?;
     Ok((config, Some(chosen), ca_data))
 }
@@ -471,20 +488,23 @@ fn from_endpoint(
     endpoint: &str,
     ca_data: Option<&str>,
 ) -> Result<Config, ProviderError> {
-    let url = endpoint.parse::<http::Uri>().map_err(|e| {
-        ProviderError::new(format!(
-            "cluster `{}` reported an endpoint that is no URL: {endpoint}",
-            target.name
-        ))
-        .detail(e.to_string())
-    })?;
+    let url = endpoint
+        .parse::<http::Uri>()
+        .map_err(|e| KubeError::Connection {
+            message: format!(
+                "cluster `{}` reported an endpoint that is no URL: {endpoint} ({e})",
+                target.name
+            ),
+            help: None,
+        })?;
     let mut config = Config::new(url);
     if let Some(ca) = ca_data {
-        let certificates = pem_certificates(ca).ok_or_else(|| {
-            ProviderError::new(format!(
+        let certificates = pem_certificates(ca).ok_or_else(|| KubeError::Connection {
+            message: format!(
                 "cluster `{}` reported a `ca_data` that is no base64 PEM certificate",
                 target.name
-            ))
+            ),
+            help: None,
         })?;
         config.root_cert = Some(certificates);
     }

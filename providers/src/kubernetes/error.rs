@@ -5,9 +5,103 @@
 use kube::core::Status;
 use stack_engine::provider::ProviderError;
 
+pub use crate::notes::with_notes;
+
 use super::client::Cluster;
 use super::object::ObjectId;
 use super::retry::{is_conflict_cause, is_field_conflict, CallError};
+
+/// How the Kubernetes provider fails. Each kind of failure has its code;
+/// the message names the object and the cluster, the help says what to do
+/// (with what the server or the object's status said first).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum KubeError {
+    /// The API did not answer.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::unreachable))]
+    Unreachable {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// No way to reach the cluster: its kubeconfig, context or reported
+    /// endpoint is missing or wrong.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::kubeconfig))]
+    Connection {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The API refused a call, in its own words.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::refused))]
+    Refused {
+        message: String,
+        /// The HTTP status the API answered with.
+        status: u16,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// Fields of the object belong to another field manager.
+    #[error("cannot apply {object}: its fields are managed by field manager {managers}")]
+    #[diagnostic(code(stack::kubernetes::conflict))]
+    Conflict {
+        object: String,
+        managers: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The cluster does not serve the object's kind or API version.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::not_served))]
+    NotServed {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The object reports a failure, or is not ready in time.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::not_ready))]
+    NotReady {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The object went away while it was waited for, or stays after its
+    /// deletion.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::lifecycle))]
+    Lifecycle {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// What the provider was given cannot be applied.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::invalid))]
+    Invalid {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A cluster token could not be had.
+    #[error("{message}")]
+    #[diagnostic(code(stack::kubernetes::token))]
+    Token {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+}
 
 /// The failure of `verb` (`apply`, `delete`, `read`) on `object`.
 pub fn object_error(
@@ -17,20 +111,24 @@ pub fn object_error(
     error: &CallError,
 ) -> ProviderError {
     if error.is_transport() {
-        let mut e = cluster.unreachable(error);
-        e.message = format!("cannot {verb} {object}: {}", e.message);
-        return e;
+        return cluster
+            .unreachable(&format!("cannot {verb} {object}"), error)
+            .into();
     }
     let Some(status) = error.status() else {
-        return ProviderError::new(format!("cannot {verb} {object} on {}", cluster.describe()))
-            .detail(error.to_string());
+        return KubeError::Refused {
+            message: format!("cannot {verb} {object} on {}: {error}", cluster.describe()),
+            status: 0,
+            help: None,
+        }
+        .into();
     };
     if is_field_conflict(status) {
-        return conflict(object, status);
+        return conflict(object, status).into();
     }
-    let mut e = ProviderError::new(format!("cannot {verb} {object}: {}", message(status)));
+    let mut notes = Vec::new();
     if !status.reason.is_empty() || status.code != 0 {
-        e = e.detail(
+        notes.push(
             format!("the API answered {} {}", status.code, status.reason)
                 .trim_end()
                 .to_string(),
@@ -43,29 +141,39 @@ pub fn object_error(
             (false, true) => format!("{}: {}", cause.field, cause.reason),
             (true, true) => continue,
         };
-        e = e.detail(line);
+        notes.push(line);
     }
-    match status.code {
+    let help = match status.code {
         401 => match cluster.tokens.as_ref().and_then(|t| t.refresh_failure()) {
-            Some(why) => e.detail(format!("renewing the cluster's token failed: {why}")).help(
-                "the cloud credentials expired during the run: log in again and run again; what finished is saved",
-            ),
-            None => e.help(format!(
+            Some(why) => {
+                notes.push(format!("renewing the cluster's token failed: {why}"));
+                Some("the cloud credentials expired during the run: log in again and run again; what finished is saved".to_string())
+            }
+            None => Some(format!(
                 "the credentials of {} were refused; log in again",
                 cluster.describe()
             )),
         },
-        403 => e.help(format!(
+        403 => Some(format!(
             "the identity used for {} may not {verb} {}s; check its RBAC permissions",
             cluster.describe(),
             object.kind
         )),
-        404 if object.namespace.is_some() && status.message.contains("namespace") => {
-            e.help("declare the namespace, or make this resource depend on the one that creates it")
+        404 if object.namespace.is_some() && status.message.contains("namespace") => Some(
+            "declare the namespace, or make this resource depend on the one that creates it"
+                .to_string(),
+        ),
+        422 => {
+            Some("the object is not valid for this cluster's API; check the manifest".to_string())
         }
-        422 => e.help("the object is not valid for this cluster's API; check the manifest"),
-        _ => e,
+        _ => None,
+    };
+    KubeError::Refused {
+        message: format!("cannot {verb} {object}: {}", message(status)),
+        status: status.code,
+        help: with_notes(notes, help),
     }
+    .into()
 }
 
 fn message(status: &Status) -> String {
@@ -77,7 +185,7 @@ fn message(status: &Status) -> String {
 }
 
 /// A server-side apply conflict: who else manages which field.
-fn conflict(object: &ObjectId, status: &Status) -> ProviderError {
+fn conflict(object: &ObjectId, status: &Status) -> KubeError {
     let causes: Vec<(String, String)> = status
         .details
         .iter()
@@ -111,15 +219,17 @@ fn conflict(object: &ObjectId, status: &Status) -> ProviderError {
         .map(|m| format!("`{m}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut e = ProviderError::new(format!(
-        "cannot apply {object}: its fields are managed by field manager {managers}"
-    ));
-    for (manager, field) in &causes {
-        e = e.detail(format!("`{field}` is managed by `{manager}`"));
-    }
-    e.help(format!(
+    let notes = causes
+        .iter()
+        .map(|(manager, field)| format!("`{field}` is managed by `{manager}`"));
+    let help = format!(
         "another client ({managers}) changed these fields; drop them from that client, or let `stack` take them over by applying with force"
-    ))
+    );
+    KubeError::Conflict {
+        object: object.to_string(),
+        help: with_notes(notes, Some(help)),
+        managers,
+    }
 }
 
 /// `conflict with "kubectl" using apps/v1` → `kubectl`.

@@ -2,6 +2,7 @@
 //! cluster serves: what a killed run applied and did not record is found
 //! so, for `destroy` and prune to delete.
 
+use super::error::KubeError;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::{verbs, Discovery};
 use stack_engine::objects::STACK_LABEL;
@@ -73,9 +74,13 @@ pub async fn marked(
 }
 
 fn searching(cluster: &Cluster, what: &str, error: &impl std::fmt::Display) -> ProviderError {
-    ProviderError::new(format!(
-        "cannot search {} for objects this stack made: cannot {what}",
-        cluster.describe()
-    ))
-    .detail(error.to_string())
+    KubeError::Refused {
+        message: format!(
+            "cannot search {} for objects this stack made: cannot {what}: {error}",
+            cluster.describe()
+        ),
+        status: 0,
+        help: None,
+    }
+    .into()
 }

@@ -36,6 +36,7 @@ pub mod wait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use self::error::KubeError;
 use serde_json::Value as Json;
 use stack_engine::ownership::Owner;
 use stack_engine::provider::{
@@ -151,10 +152,9 @@ impl KubernetesProvider {
         target: Option<&ClusterTarget>,
         id: &ResourceId,
     ) -> Result<Arc<Cluster>, ProviderError> {
-        let target = target.ok_or_else(|| {
-            ProviderError::new(format!(
-                "`{id}` has Kubernetes objects but no cluster to apply them to"
-            ))
+        let target = target.ok_or_else(|| KubeError::Invalid {
+            message: format!("`{id}` has Kubernetes objects but no cluster to apply them to"),
+            help: Some("give it a `cluster`".into()),
         })?;
         self.clients.cluster(target).await
     }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::error::KubeError;
 use kube::core::GroupVersionKind;
 use serde_json::Value as Json;
 use stack_engine::provider::ProviderError;
@@ -124,10 +125,12 @@ impl Desired {
                 shown.truncate(end);
                 shown.push_str("...");
             }
-            return Err(ProviderError::new(
-                "a Kubernetes object needs `apiVersion`, `kind` and `metadata.name`",
-            )
-            .detail(format!("object: {shown}")));
+            return Err(KubeError::Invalid {
+                message: "a Kubernetes object needs `apiVersion`, `kind` and `metadata.name`"
+                    .into(),
+                help: Some(format!("object: {shown}")),
+            }
+            .into());
         };
         Ok(Desired {
             id: ObjectId {
@@ -187,8 +190,11 @@ mod tests {
     fn refuses_objects_without_identity() {
         let err = Desired::parse(&json!({ "kind": "ConfigMap", "metadata": { "name": "x" } }))
             .unwrap_err();
-        assert!(err.message.contains("apiVersion"), "{err}");
-        assert!(err.details[0].contains("ConfigMap"));
+        assert!(err.message().contains("apiVersion"), "{err}");
+        assert!(
+            err.help().is_some_and(|h| h.contains("ConfigMap")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use kube::Client;
 
+use super::error::{with_notes, KubeError};
 use stack_engine::provider::ProviderError;
 
 use super::client::Cluster;
@@ -65,33 +66,36 @@ pub async fn check(cluster: &Cluster, object: &ObjectId) -> Result<(), ProviderE
         .await
         .map(|v| v.git_version)
         .unwrap_or_else(|_| "of unknown version".into());
-    let error = ProviderError::new(format!(
+    let message = format!(
         "{} does not serve {} in `{}`",
         cluster.describe(),
         object.kind,
         object.api_version
-    ));
-    Err(match served.first() {
-        Some(instead) => error
-            .detail(format!(
+    );
+    let help = match served.first() {
+        Some(instead) => with_notes(
+            [format!(
                 "the cluster runs Kubernetes {version}, which serves {} as {}",
                 object.kind,
                 quoted(&served)
-            ))
-            .help(format!(
+            )],
+            Some(format!(
                 "use `apiVersion: \"{instead}\"` on this cluster, or upgrade it to a Kubernetes version that serves `{}`",
                 object.api_version
             )),
-        None => error
-            .detail(format!(
+        ),
+        None => with_notes(
+            [format!(
                 "the cluster runs Kubernetes {version}, which serves no version of {}",
                 object.kind
-            ))
-            .help(format!(
+            )],
+            Some(format!(
                 "upgrade the cluster to a Kubernetes version that serves `{}`, or leave {} out on this cluster",
                 object.api_version, object.kind
             )),
-    })
+        ),
+    };
+    Err(KubeError::NotServed { message, help }.into())
 }
 
 fn quoted(versions: &[String]) -> String {

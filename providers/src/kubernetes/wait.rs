@@ -14,7 +14,7 @@ use stack_engine::provider::{ProgressSink, ProviderError};
 use tokio::time::Instant;
 
 use super::client::Cluster;
-use super::error::object_error;
+use super::error::{object_error, with_notes, KubeError};
 use super::object::ObjectId;
 use super::readiness::{readiness, Readiness};
 use super::retry::{CallError, Conflicts};
@@ -195,42 +195,42 @@ pub async fn until_ready(
         .await
         .map_err(|e| object_error(cluster, "wait for", object, &e))?;
     let Some(live) = live else {
-        return Err(ProviderError::new(format!(
-            "{object} disappeared while waiting for it to become ready"
-        ))
-        .help("another client deleted it; run again to re-create it"));
+        return Err(KubeError::Lifecycle {
+            message: format!("{object} disappeared while waiting for it to become ready"),
+            help: Some("another client deleted it; run again to re-create it".into()),
+        }
+        .into());
     };
     let unchanged = stale.is_some() && live.get("status") == stale.as_ref();
     match readiness(object, &live) {
         Readiness::Ready => Ok(Some(live)),
         Readiness::Failed { summary, details } if unchanged => {
-            let mut e = ProviderError::new(format!(
-                "{object} still {summary} {} after it was applied again",
-                human(deadline.timeout)
-            ));
-            e.details = details;
-            Err(e.help(format!(
-                "its controller has not re-evaluated it since; inspect it with `kubectl describe {}`",
-                kubectl_name(object)
-            )))
+            Err(KubeError::NotReady {
+                message: format!(
+                    "{object} still {summary} {} after it was applied again",
+                    human(deadline.timeout)
+                ),
+                help: with_notes(details, Some(format!(
+                    "its controller has not re-evaluated it since; inspect it with `kubectl describe {}`",
+                    kubectl_name(object)
+                ))),
+            }
+            .into())
         }
         Readiness::Failed { summary, details } => {
-            let mut e = ProviderError::new(format!("{object} {summary}"));
-            e.details = details;
-            Err(e.help(format!(
-                "inspect it with `kubectl describe {}`",
-                kubectl_name(object)
-            )))
+            Err(failed(object, &summary, details))
         }
-        Readiness::Pending(why) => Err(ProviderError::new(format!(
-            "{object} is not ready after {}",
-            human(deadline.timeout)
-        ))
-        .detail(why)
-        .help(format!(
-            "raise the resource's `timeout`, or inspect it with `kubectl describe {}`",
-            kubectl_name(object)
-        ))),
+        Readiness::Pending(why) => Err(KubeError::NotReady {
+            message: format!("{object} is not ready after {}", human(deadline.timeout)),
+            help: with_notes(
+                [why],
+                Some(format!(
+                    "raise the resource's `timeout`, or inspect it with `kubectl describe {}`",
+                    kubectl_name(object)
+                )),
+            ),
+        }
+        .into()),
     }
 }
 
@@ -257,26 +257,26 @@ pub async fn until_applied_and_ready(
     match live.as_ref().map(|l| readiness(object, l)) {
         Some(Readiness::Ready) if applied => Ok(()),
         Some(Readiness::Failed { summary, details }) if applied => {
-            let mut e = ProviderError::new(format!("{object} {summary}"));
-            e.details = details;
-            Err(e.help(format!(
+            Err(failed(object, &summary, details))
+        }
+        _ if !applied => Err(KubeError::NotReady {
+            message: format!(
+                "{object} does not have the committed version after {}",
+                human(deadline.timeout)
+            ),
+            help: Some(
+                "check that Argo CD syncs the repository: `kubectl get applications -A`".into(),
+            ),
+        }
+        .into()),
+        _ => Err(KubeError::NotReady {
+            message: format!("{object} is not ready after {}", human(deadline.timeout)),
+            help: Some(format!(
                 "inspect it with `kubectl describe {}`",
                 kubectl_name(object)
-            )))
+            )),
         }
-        _ if !applied => Err(ProviderError::new(format!(
-            "{object} does not have the committed version after {}",
-            human(deadline.timeout)
-        ))
-        .help("check that Argo CD syncs the repository: `kubectl get applications -A`")),
-        _ => Err(ProviderError::new(format!(
-            "{object} is not ready after {}",
-            human(deadline.timeout)
-        ))
-        .help(format!(
-            "inspect it with `kubectl describe {}`",
-            kubectl_name(object)
-        ))),
+        .into()),
     }
 }
 
@@ -310,24 +310,43 @@ pub async fn until_gone(
         .filter_map(Json::as_str)
         .map(str::to_string)
         .collect();
-    let mut e = ProviderError::new(format!(
-        "{object} is still there {} after its deletion",
-        human(deadline.timeout)
-    ));
-    if finalizers.is_empty() {
-        e = e.detail("it has no finalizers left; its deletion is still in progress");
+    let note = if finalizers.is_empty() {
+        "it has no finalizers left; its deletion is still in progress".to_string()
     } else {
-        e = e.detail(format!("waiting for finalizers: {}", finalizers.join(", ")));
-    }
+        format!("waiting for finalizers: {}", finalizers.join(", "))
+    };
     let argocd = finalizers.iter().any(|f| f.ends_with("argocd.argoproj.io"));
-    Err(e.help(if argocd {
+    let help = if argocd {
         "Argo CD removes its finalizer once it has deleted the application's resources: check that Argo CD is running and can delete them".to_string()
     } else {
         format!(
             "the controllers that own these finalizers must be running; inspect it with `kubectl get {} -o yaml`",
             kubectl_name(object)
         )
-    }))
+    };
+    Err(KubeError::Lifecycle {
+        message: format!(
+            "{object} is still there {} after its deletion",
+            human(deadline.timeout)
+        ),
+        help: with_notes([note], Some(help)),
+    }
+    .into())
+}
+
+/// An object that reports a failure: what its status says, and how to look.
+fn failed(object: &ObjectId, summary: &str, details: Vec<String>) -> ProviderError {
+    KubeError::NotReady {
+        message: format!("{object} {summary}"),
+        help: with_notes(
+            details,
+            Some(format!(
+                "inspect it with `kubectl describe {}`",
+                kubectl_name(object)
+            )),
+        ),
+    }
+    .into()
 }
 
 /// `deployment/api -n team-web`, for kubectl hints.
