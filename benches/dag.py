@@ -45,3 +45,39 @@ def terraform_config(n: int) -> str:
             f"  depends_on = [{', '.join(deps)}]\n}}\n"
         )
     return "".join(out)
+
+
+def layered_stack_script(width: int = 100, layers: int = 10) -> str:
+    """`width` columns of `layers` helm_apps each, every app needing the one
+    before it in its column: a platform's apps in waves. Argo CD runs on the
+    cluster already and delivers them, so nothing else is declared."""
+    return (
+        'let c = cluster("bench", #{ provider: "existing", argocd_installed: true });\n'
+        "let before = [];\n"
+        f"for layer in 0..{layers} {{\n"
+        "    let now = [];\n"
+        f"    for column in 0..{width} {{\n"
+        "        let deps = if layer > 0 { [before[column]] } else { [] };\n"
+        '        now.push(helm_app(c, `app-${layer}-${column}`, #{\n'
+        '            repo: "https://charts.example.com", chart: "app", version: "1.2.3",\n'
+        '            namespace: "apps", values: #{ layer: layer, column: column },\n'
+        "            depends_on: deps,\n"
+        "        }));\n"
+        "    }\n"
+        "    before = now;\n"
+        "}\n"
+    )
+
+
+def layered_terraform_config(width: int = 100, layers: int = 10) -> str:
+    """The layered shape as Terraform `terraform_data` resources."""
+    out = []
+    for layer in range(layers):
+        for column in range(width):
+            deps = f"[terraform_data.app_{layer - 1}_{column}]" if layer > 0 else "[]"
+            out.append(
+                f'resource "terraform_data" "app_{layer}_{column}" {{\n'
+                f'  input = {{ layer = "{layer}", column = "{column}" }}\n'
+                f"  depends_on = {deps}\n}}\n"
+            )
+    return "".join(out)

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use std::collections::BTreeMap;
 
-use crate::resource::{Resource, ResourceId};
+use crate::resource::{Kind, Resource, ResourceId};
 use crate::source::{Sources, Span};
 use crate::value::Value;
 
@@ -33,6 +33,54 @@ pub struct Moved {
     pub span: Span,
 }
 
+/// What a resource needs that the script must declare, found by what it
+/// is rather than by its id (a realm needs the Keycloak app in its
+/// namespace, wherever the script declares it). The standard library
+/// states it; the graph orders the resource after what meets it, and
+/// refuses a script where nothing does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// Who needs it.
+    pub resource: ResourceId,
+    /// Met by a resource of this kind on this cluster...
+    pub kind: Kind,
+    pub cluster: ResourceId,
+    /// ...whose inputs hold these texts.
+    pub inputs: Vec<(String, String)>,
+    /// Said when the script declares nothing that meets it.
+    pub missing: String,
+    pub help: String,
+}
+
+impl Requirement {
+    /// Whether `candidate`, one of `resources`, meets it. An input given as
+    /// another resource's output known at evaluation (`namespace: ns.name`)
+    /// counts as that output's text.
+    pub fn met_by(&self, candidate: &Resource, resources: &[Resource]) -> bool {
+        let text = |value: &Value| match value {
+            Value::String(text) => Some(text.clone()),
+            Value::Output(output) => resources
+                .iter()
+                .find(|r| r.id == output.resource)?
+                .known_outputs
+                .get(&output.output)?
+                .as_str()
+                .map(str::to_string),
+            _ => None,
+        };
+        candidate.kind == self.kind
+            && candidate.cluster.as_ref() == Some(&self.cluster)
+            && self.inputs.iter().all(|(key, wanted)| {
+                candidate.input(key).and_then(text).as_deref() == Some(wanted.as_str())
+            })
+    }
+
+    /// What meets it among `resources`.
+    pub fn met_in<'a>(&self, resources: &'a [Resource]) -> Option<&'a Resource> {
+        resources.iter().find(|r| self.met_by(r, resources))
+    }
+}
+
 /// The output of evaluating a stack: its resources, in declaration order, and
 /// every source they were declared in.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +95,8 @@ pub struct Declarations {
     pub state: Option<StateConfig>,
     /// Renames declared with `moved(...)`, in declaration order.
     pub moves: Vec<Moved>,
+    /// What resources need that is found by what it is.
+    pub requirements: Vec<Requirement>,
 }
 
 impl Declarations {

@@ -74,34 +74,13 @@ pub enum GraphError {
         #[related]
         notes: Vec<SpanNote>,
     },
-    /// A Keycloak realm on a cluster where no Keycloak is declared.
-    #[error(
-        "`{id}` declares a realm in Keycloak, but no Keycloak is declared on cluster `{cluster}`"
-    )]
-    #[diagnostic(
-        code(stack::graph::no_keycloak),
-        help("let the realm install Keycloak (leave out `install: false`), install it first with `std/keycloak` (`keycloak::install(c, #{{ ... }})`, in the realm's namespace), or, if Keycloak runs there already, give the oidc its `url`")
-    )]
-    NoKeycloak {
-        id: ResourceId,
-        cluster: String,
-        #[source_code]
-        src: NamedSource<Arc<str>>,
-        #[label(collection)]
-        labels: Vec<LabeledSpan>,
-        #[related]
-        notes: Vec<SpanNote>,
-    },
-    /// A Keycloak realm to import into a Keycloak that GitOps has not
-    /// delivered yet.
-    #[error("`{id}` imports a Keycloak realm directly, but cluster `{cluster}` gets Keycloak through GitOps")]
-    #[diagnostic(
-        code(stack::graph::realm_before_gitops),
-        help("the realm is imported by a Job applied during the run, before the run's commit brings Keycloak and its namespace: once Keycloak runs, give the oidc its `url` (like `url: \"http://keycloak.keycloak.svc\"`), or deliver this cluster directly")
-    )]
-    RealmBeforeGitOps {
-        id: ResourceId,
-        cluster: String,
+    /// A resource needs something the script does not declare.
+    #[error("{message}")]
+    #[diagnostic(code(stack::graph::unmet))]
+    Unmet {
+        message: String,
+        #[help]
+        help: String,
         #[source_code]
         src: NamedSource<Arc<str>>,
         #[label(collection)]
@@ -205,7 +184,7 @@ impl Graph {
             }
         }
         check_argocd(&declarations)?;
-        check_keycloak(&declarations)?;
+        check_requirements(&declarations)?;
         check_moves(&declarations, &index)?;
         if let Some(cycle) = find_cycle(&graph) {
             return Err(cycle_error(&declarations, &graph, &cycle));
@@ -362,97 +341,47 @@ fn implicit_needs(
             namespace,
         ));
     }
-    // A Keycloak realm is imported once Keycloak runs.
-    if let Some(keycloak) = keycloak_app(declarations, resource) {
-        add(keycloak.id.clone());
+    for requirement in declarations
+        .requirements
+        .iter()
+        .filter(|r| r.resource == resource.id)
+    {
+        if let Some(met) = requirement.met_in(&declarations.resources) {
+            add(met.id.clone());
+        }
     }
     needs
 }
 
-/// The Keycloak app a `keycloak` oidc's realm goes into: the helm_app of
-/// the `keycloak` chart in the realm's namespace on the same cluster.
-fn keycloak_app<'a>(declarations: &'a Declarations, resource: &Resource) -> Option<&'a Resource> {
-    if resource.kind != Kind::Oidc || resource.input_str("provider") != Some("keycloak") {
-        return None;
-    }
-    keycloak_app_in(
-        &declarations.resources,
-        resource.cluster.as_ref()?,
-        resource.target_namespace()?,
-    )
-}
-
-/// The helm_app of the `keycloak` chart in `namespace` on `cluster`, among
-/// `resources`: where a Keycloak realm there is imported.
-pub fn keycloak_app_in<'a>(
-    resources: &'a [Resource],
-    cluster: &ResourceId,
-    namespace: &str,
-) -> Option<&'a Resource> {
-    resources.iter().find(|r| {
-        r.kind == Kind::HelmApp
-            && r.cluster.as_ref() == Some(cluster)
-            && r.input_str("chart") == Some("keycloak")
-            && r.input_str("namespace").unwrap_or(&r.name) == namespace
-    })
-}
-
-/// A `keycloak` oidc needs a Keycloak: one declared on its cluster, or one
-/// running there already that its `url` names.
+/// Every requirement is met by something the script declares.
 #[allow(
     clippy::result_large_err,
     reason = "a diagnostic carries its source text; it is built once, when a command fails"
 )]
-fn check_keycloak(declarations: &Declarations) -> Result<(), GraphError> {
-    for resource in &declarations.resources {
-        // With `url`, Keycloak runs already, outside the stack or from an
-        // earlier run: the realm is imported straight into it.
-        if resource.kind != Kind::Oidc
-            || resource.input_str("provider") != Some("keycloak")
-            || resource.input_str("url").is_some()
-        {
+fn check_requirements(declarations: &Declarations) -> Result<(), GraphError> {
+    for requirement in &declarations.requirements {
+        if requirement.met_in(&declarations.resources).is_some() {
             continue;
         }
-        let Some(cluster) = resource
-            .cluster
-            .as_ref()
-            .and_then(|c| declarations.resources.iter().find(|r| &r.id == c))
+        let find = |id: &ResourceId| declarations.resources.iter().find(|r| &r.id == id);
+        let (Some(resource), Some(cluster)) =
+            (find(&requirement.resource), find(&requirement.cluster))
         else {
             continue;
-        };
-        let gitops = cluster.input_str("delivery") == Some("gitops");
-        if !gitops && keycloak_app(declarations, resource).is_some() {
-            continue;
-        }
-        let on_cluster = if gitops {
-            "on this cluster, delivered through GitOps"
-        } else {
-            "on this cluster, where no Keycloak is declared in the realm's namespace"
         };
         let (src, labels, notes) = group_labels(
             &declarations.sources,
             &[
-                (resource.span, "a Keycloak realm".into()),
-                (cluster.span, on_cluster.into()),
+                (resource.span, "declared here".into()),
+                (cluster.span, "on this cluster".into()),
             ],
         );
-        let (id, cluster) = (resource.id.clone(), cluster.name.clone());
-        return Err(if gitops {
-            GraphError::RealmBeforeGitOps {
-                id,
-                cluster,
-                src,
-                labels,
-                notes,
-            }
-        } else {
-            GraphError::NoKeycloak {
-                id,
-                cluster,
-                src,
-                labels,
-                notes,
-            }
+        return Err(GraphError::Unmet {
+            message: requirement.missing.clone(),
+            help: requirement.help.clone(),
+            src,
+            labels,
+            notes,
         });
     }
     Ok(())

@@ -291,10 +291,9 @@ impl Resource {
                 .and_then(|o| o.get("metadata"))
                 .and_then(|m| m.get("namespace"))
                 .and_then(Value::as_str),
-            // A Keycloak realm is imported from Keycloak's namespace.
-            Kind::Oidc if self.input_str("provider") == Some("keycloak") => {
-                Some(self.input_str("namespace").unwrap_or("keycloak"))
-            }
+            // An identity provider that runs on the cluster (a Keycloak
+            // realm) works from its namespace.
+            Kind::Oidc => self.input_str("namespace"),
             _ => None,
         }
     }

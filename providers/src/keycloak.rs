@@ -34,11 +34,12 @@ use stack_engine::provider::{
 use stack_engine::state::backend::BoxFuture;
 
 use crate::kubernetes::client::Clients;
+use crate::kubernetes::delete::{delete_objects, Deletion};
+use crate::kubernetes::wait::Deadline;
 use crate::kubernetes::KubernetesProvider;
 use crate::notes::with_notes;
+use stack_engine::state::ObjectRef;
 
-/// keycloak-config-cli built for the Keycloak release of `std/keycloak`'s chart.
-pub const CONFIG_CLI_IMAGE: &str = "docker.io/adorsys/keycloak-config-cli:6.5.0-24.0.5";
 /// The volume of the PostgreSQL that the chart of an installed Keycloak runs.
 const DATABASE_VOLUME: &str = "data-keycloak-postgresql-0";
 /// Keys of the client Secret.
@@ -71,11 +72,17 @@ impl RealmSpec {
     fn from_request(request: &ApplyRequest) -> Result<RealmSpec, ProviderError> {
         let inputs = &request.inputs;
         let text = |key: &str| inputs.get(key).and_then(Json::as_str).map(str::to_string);
-        let realm = text("realm").ok_or_else(|| KeycloakError::Invalid {
-            message: format!("`{}` has no `realm`", request.id),
-            help: None,
-        })?;
-        let namespace = text("namespace").unwrap_or_else(|| "keycloak".to_string());
+        // The options' defaults are the schema's: every one is filled in.
+        let given = |key: &str| {
+            text(key).ok_or_else(|| KeycloakError::Invalid {
+                message: format!("`{}` has no `{key}`", request.id),
+                help: Some(
+                    "declare the realm with `oidc(...)`, which fills in every default".into(),
+                ),
+            })
+        };
+        let realm = given("realm")?;
+        let namespace = given("namespace")?;
         let base_domain = request
             .cluster
             .as_ref()
@@ -98,10 +105,9 @@ impl RealmSpec {
                 })
                 .unwrap_or_default(),
             url: text("url").unwrap_or_else(|| format!("http://keycloak.{namespace}.svc")),
-            admin_user: text("admin_user").unwrap_or_else(|| "admin".to_string()),
-            admin_credentials: text("admin_credentials")
-                .unwrap_or_else(|| "keycloak-credentials".to_string()),
-            image: text("image").unwrap_or_else(|| CONFIG_CLI_IMAGE.to_string()),
+            admin_user: given("admin_user")?,
+            admin_credentials: given("admin_credentials")?,
+            image: given("image")?,
             install: inputs
                 .get("install")
                 .and_then(Json::as_bool)
@@ -410,29 +416,21 @@ impl KeycloakOidcProvider {
         if !failed {
             return Ok(());
         }
-        jobs.delete(job_name, &kube::api::DeleteParams::background())
-            .await
-            .map_err(|e| failed_to("delete", e))?;
-        let deadline = tokio::time::Instant::now() + request.timeout;
-        while jobs
-            .get_opt(job_name)
-            .await
-            .map_err(|e| failed_to("read", e))?
-            .is_some()
-        {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(KeycloakError::Import {
-                    message: format!(
-                        "the failed Job {}/{job_name} was not deleted in time",
-                        spec.namespace
-                    ),
-                    help: None,
-                }
-                .into());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-        Ok(())
+        // Deleted as any object of the realm is, and waited for until gone.
+        let job = ObjectRef {
+            api_version: "batch/v1".into(),
+            kind: "Job".into(),
+            namespace: Some(spec.namespace.clone()),
+            name: job_name.to_string(),
+        };
+        let how = Deletion {
+            owner: &request.owner,
+            wait: true,
+            deadline: Deadline::after(request.timeout),
+            progress: &request.progress,
+            confirmed: true,
+        };
+        delete_objects(&cluster, [&job], &how).await
     }
 
     async fn apply_realm(&self, request: &ApplyRequest) -> Result<Applied, ProviderError> {
@@ -590,7 +588,7 @@ mod tests {
             url: "http://keycloak.keycloak.svc".into(),
             admin_user: "admin".into(),
             admin_credentials: "keycloak-credentials".into(),
-            image: CONFIG_CLI_IMAGE.into(),
+            image: "docker.io/adorsys/keycloak-config-cli:6.5.0-24.0.5".into(),
             install: false,
             issuer_url: "https://keycloak.example.com/realms/platform".into(),
         }

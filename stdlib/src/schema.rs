@@ -438,6 +438,19 @@ pub struct OptionProblem {
 
 impl Schema {
     /// The options that apply to a map, given its discriminating key.
+    /// The default of option `name` (of `variant`) as text, when it has one.
+    pub fn default_text(&self, variant: Option<&str>, name: &str) -> Option<String> {
+        let default = self
+            .options_for(variant)
+            .into_iter()
+            .find(|o| o.name == name)?
+            .default?;
+        match serde_json::from_str(default).ok()? {
+            serde_json::Value::String(text) => Some(text),
+            other => Some(other.to_string()),
+        }
+    }
+
     pub fn options_for(&self, variant: Option<&str>) -> Vec<Opt> {
         let mut all: Vec<Opt> = self.common.to_vec();
         if let (Some((_, variants)), Some(variant)) = (self.variants, variant) {

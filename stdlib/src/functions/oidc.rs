@@ -12,7 +12,7 @@ use crate::convert::string_value;
 use crate::declare::{declare, key_span, Declaration};
 use crate::fault::{Fault, RhaiResult};
 use crate::handle::Handle;
-use crate::schema::{opt, required, Opt, Schema, Ty, DEPENDS_ON, PROTECT};
+use crate::schema::{defaulted, opt, required, Opt, Schema, Ty, DEPENDS_ON, PROTECT};
 use crate::session::Session;
 use crate::token;
 
@@ -62,25 +62,33 @@ const KEYCLOAK: &[Opt] = &[
         Ty::Str,
         "a `secret(...)` for the client (default: generated once, kept in the Secret `<name>-oidc-client`)",
     ),
-    opt(
+    defaulted(
         "namespace",
         Ty::Str,
-        "Keycloak's namespace, where the realm is imported from (default `keycloak`)",
+        "\"keycloak\"",
+        "Keycloak's namespace, where the realm is imported from",
     ),
     opt(
         "url",
         Ty::Str,
         "Keycloak inside the cluster (default `http://keycloak.<namespace>.svc`); giving it says Keycloak runs already, so none need be declared (on a GitOps cluster it must be given)",
     ),
-    opt("admin_user", Ty::Str, "Keycloak's admin user (default `admin`)"),
-    opt(
+    defaulted(
+        "admin_user",
+        Ty::Str,
+        "\"admin\"",
+        "Keycloak's admin user",
+    ),
+    defaulted(
         "admin_credentials",
         Ty::Str,
-        "Secret holding the admin password under `admin-password` (default `keycloak-credentials`, as std/keycloak writes it)",
+        "\"keycloak-credentials\"",
+        "Secret holding the admin password under `admin-password`, as std/keycloak writes it",
     ),
-    opt(
+    defaulted(
         "image",
         Ty::Str,
+        "\"docker.io/adorsys/keycloak-config-cli:6.5.0-24.0.5\"",
         "keycloak-config-cli image that imports the realm",
     ),
     opt(
@@ -142,6 +150,7 @@ fn oidc(
         .unwrap_or_default();
     let mut known = BTreeMap::new();
     let mut cluster: Option<Handle> = None;
+    let mut requirement = None;
     if let Some(secret) = opts.get("client_secret") {
         let text = secret.to_string();
         if !token::has_tokens(&text) {
@@ -182,10 +191,26 @@ fn oidc(
                     secret: false,
                 });
                 let realm = opts.get("realm").map(|r| r.to_string()).unwrap_or_default();
-                let namespace = opts
-                    .get("namespace")
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "keycloak".to_string());
+                let keycloak_option = |key: &str| {
+                    opts.get(key)
+                        .map(|n| n.to_string())
+                        .or_else(|| SCHEMA.default_text(Some("keycloak"), key))
+                        .unwrap_or_default()
+                };
+                let namespace = keycloak_option("namespace");
+                let gitops = session
+                    .resource(&c.id)
+                    .is_some_and(|r| r.input_str("delivery") == Some("gitops"));
+                if gitops && !opts.contains_key("url") {
+                    return Err(Fault::new("stack::script::realm_before_gitops", format!("the realm `{name}` is imported directly, but cluster `{}` gets Keycloak through GitOps", c.id.name()))
+                        .label("a Keycloak realm on a GitOps cluster")
+                        .help("the realm is imported by a Job applied during the run, before the run's commit brings Keycloak and its namespace: once Keycloak runs, give the oidc its `url` (like `url: \"http://keycloak.keycloak.svc\"`), or deliver this cluster directly")
+                        .at(key_span(session, call, "cluster"))
+                        .raise(ctx.call_position()));
+                }
+                if !opts.contains_key("url") {
+                    requirement = Some(super::oidc_keycloak::requirement(&name, c, &namespace));
+                }
                 let explicit = opts.get("install").and_then(|i| i.as_bool().ok());
                 if explicit == Some(true) && super::oidc_keycloak::declared(session, c, &namespace)
                 {
@@ -198,10 +223,7 @@ fn oidc(
                 let install = explicit
                     .unwrap_or_else(|| super::oidc_keycloak::by_default(session, c, &namespace));
                 if install {
-                    let credentials = opts
-                        .get("admin_credentials")
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "keycloak-credentials".to_string());
+                    let credentials = keycloak_option("admin_credentials");
                     super::oidc_keycloak::install(&ctx, session, c, &namespace, &credentials)?;
                     // Only the realm that installs Keycloak makes its passwords.
                     opts.insert("install".into(), true.into());
@@ -239,7 +261,7 @@ fn oidc(
         }
         _ => {}
     }
-    declare(
+    let handle = declare(
         &ctx,
         session,
         Declaration {
@@ -254,7 +276,16 @@ fn oidc(
                 .filter(|(_, v)| !matches!(v, Value::Null))
                 .collect(),
         },
-    )
+    )?;
+    if let Some(mut requirement) = requirement {
+        requirement.resource = handle.id.clone();
+        session
+            .borrow_mut()
+            .declarations
+            .requirements
+            .push(requirement);
+    }
+    Ok(handle)
 }
 
 pub fn register(engine: &mut Engine, session: &Session) {

@@ -10,7 +10,7 @@
 
 use rhai::{Dynamic, Map, NativeCallContext};
 use serde_json::json;
-use stack_engine::graph::keycloak_app_in;
+use stack_engine::declarations::Requirement;
 use stack_engine::{Kind, OutputRef, ResourceId};
 
 use crate::fault::RhaiResult;
@@ -22,10 +22,32 @@ use crate::token;
 const REPO: &str = "https://charts.bitnami.com/bitnami";
 const VERSION: &str = "21.4.4";
 
+/// What a realm in `namespace` needs: the app of the `keycloak` chart
+/// there, declared anywhere in the script (the realm is imported once it
+/// runs). The realm's own id is filled in once it is declared.
+pub fn requirement(realm: &str, cluster: &Handle, namespace: &str) -> Requirement {
+    Requirement {
+        resource: ResourceId::of(Kind::Oidc, None, realm),
+        kind: Kind::HelmApp,
+        cluster: cluster.id.clone(),
+        inputs: vec![
+            ("chart".into(), "keycloak".into()),
+            ("namespace".into(), namespace.into()),
+        ],
+        missing: format!(
+            "the realm of `{realm}` goes into Keycloak, but no Keycloak is declared in namespace `{namespace}` of cluster `{}`",
+            cluster.id.name()
+        ),
+        help: "let the realm install Keycloak (leave out `install: false`), install it first with `std/keycloak` (`keycloak::install(c, #{ ... })`, in the realm's namespace), or, if Keycloak runs there already, give the oidc its `url`".into(),
+    }
+}
+
 /// Whether the stack declares a Keycloak in `namespace` on the cluster.
 pub fn declared(session: &Session, cluster: &Handle, namespace: &str) -> bool {
     let state = session.borrow();
-    keycloak_app_in(&state.declarations.resources, &cluster.id, namespace).is_some()
+    requirement("", cluster, namespace)
+        .met_in(&state.declarations.resources)
+        .is_some()
 }
 
 /// Whether a realm installs its Keycloak when the script does not say:
@@ -47,13 +69,7 @@ pub fn install(
     namespace: &str,
     credentials: &str,
 ) -> RhaiResult<Handle> {
-    let cluster_name = cluster
-        .id
-        .as_str()
-        .strip_prefix("cluster/")
-        .unwrap_or(cluster.id.as_str())
-        .to_string();
-    let declared = ResourceId::of(Kind::Namespace, Some(&cluster_name), namespace);
+    let declared = ResourceId::of(Kind::Namespace, Some(cluster.id.name()), namespace);
     if session.resource(&declared).is_none() {
         super::namespace::namespace(ctx, session, cluster.clone(), namespace.into(), Map::new())?;
     }
