@@ -44,8 +44,8 @@ TARGET = ROOT / "target" / "release"
 class Server:
     """The Kubernetes API test server as a separate process."""
 
-    def __init__(self, work: Path, latency_ms: int):
-        self.kubeconfig = work / f"kubeconfig-{latency_ms}"
+    def __init__(self, work: Path, latency_ms: int, name: str = "server"):
+        self.kubeconfig = work / f"kubeconfig-{name}-{latency_ms}"
         self.proc = subprocess.Popen(
             [str(TARGET / "stack-test-apiserver"), "--kubeconfig", str(self.kubeconfig), "--latency-ms", str(latency_ms)],
             stdout=subprocess.DEVNULL,
@@ -108,20 +108,25 @@ def main():
             results["terraform_apply_seconds"] = time.perf_counter() - start
             results["apply_speedup"] = results["terraform_apply_seconds"] / results["stack_apply_seconds"]
 
-        # 2. Latency: calibrate the cost of one resource, then compare with the bound.
-        server = Server(work, args.latency_ms)
-        try:
-            calibration = 40
-            c = stack_run(work, "calibrate", stack_script(calibration, "flat"), server, 1) / (calibration + 1)
-            results["seconds_per_resource"] = c
-            runs = []
-            for shape, nodes, parallelism in [("flat", n, 10), ("flat", n, 50), ("dag", 200, 10)]:
-                wall = stack_run(work, f"{shape}-{nodes}-{parallelism}", stack_script(nodes, shape), server, parallelism)
-                bound = max(depth(nodes, shape) * c, (nodes + 1) * c / parallelism)
-                runs.append({"shape": shape, "nodes": nodes, "parallelism": parallelism, "seconds": wall, "bound": bound, "ratio": wall / bound})
-            results["latency_runs"] = runs
-        finally:
-            server.stop()
+        # 2. Latency: calibrate the cost of one resource, then compare with
+        # the bound. Each run gets a server of its own: the stacks share a
+        # name, and one stack's objects are not another's to take.
+        def fresh_run(name, script, parallelism):
+            server = Server(work, args.latency_ms, name)
+            try:
+                return stack_run(work, name, script, server, parallelism)
+            finally:
+                server.stop()
+
+        calibration = 40
+        c = fresh_run("calibrate", stack_script(calibration, "flat"), 1) / (calibration + 1)
+        results["seconds_per_resource"] = c
+        runs = []
+        for shape, nodes, parallelism in [("flat", n, 10), ("flat", n, 50), ("dag", 200, 10)]:
+            wall = fresh_run(f"{shape}-{nodes}-{parallelism}", stack_script(nodes, shape), parallelism)
+            bound = max(depth(nodes, shape) * c, (nodes + 1) * c / parallelism)
+            runs.append({"shape": shape, "nodes": nodes, "parallelism": parallelism, "seconds": wall, "bound": bound, "ratio": wall / bound})
+        results["latency_runs"] = runs
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

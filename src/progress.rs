@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stack_engine::duration;
 use stack_engine::execute::{Observer, Outcome, Report, ResourceReport};
 use stack_engine::plan::{Action, Style};
 use stack_engine::{Kind, ResourceId};
@@ -49,16 +50,6 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// `1.2s`, `2m03s`.
-pub fn elapsed(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 60.0 {
-        format!("{secs:.1}s")
-    } else {
-        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
-    }
-}
-
 impl Observer for Progress {
     fn started(&self, id: &ResourceId, action: Action) {
         let Some(live) = &self.live else { return };
@@ -91,7 +82,7 @@ impl Observer for Progress {
             }
         }
         let s = self.style;
-        let took = elapsed(report.duration);
+        let took = duration::elapsed(report.duration);
         let text = match &report.outcome {
             Outcome::Unchanged => return,
             Outcome::Created => format!(
@@ -187,6 +178,6 @@ pub fn summary(report: &Report, style: Style) -> String {
     if cancelled > 0 {
         text.push_str(&format!(", {cancelled} not started"));
     }
-    text.push_str(&format!(" in {}.", elapsed(report.elapsed)));
+    text.push_str(&format!(" in {}.", duration::elapsed(report.elapsed)));
     text
 }

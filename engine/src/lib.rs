@@ -8,6 +8,7 @@
 //! - `source.rs` — script sources and spans, for diagnostics
 //! - `input.rs` — reading the files a user names, bounded
 //! - `cache.rs` — the user's cache directory
+//! - `duration.rs` — durations as people write and read them
 //! - `value.rs` — input values, output references and secrets
 //! - `resource.rs` — one declared resource and its kind
 //! - `declarations.rs` — what one evaluation declared
@@ -27,6 +28,7 @@
 pub mod cache;
 pub mod declarations;
 pub mod delivery;
+pub mod duration;
 pub mod execute;
 pub mod graph;
 pub mod graph_format;

@@ -677,69 +677,17 @@ fn now_micros() -> i64 {
         .unwrap_or_default()
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Microseconds since the epoch as a Kubernetes `MicroTime`:
 /// `2024-05-01T10:00:00.123456Z`.
 fn micro_time(micros: i64) -> String {
-    let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let at = jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{at:.6}")
 }
 
 /// Parses an RFC 3339 time (`Z` or `±HH:MM`, optional fraction) to
 /// microseconds since the epoch.
 fn parse_time(text: &str) -> Option<i64> {
-    let num = |s: &str| s.parse::<i64>().ok();
-    let (date, time) = text.split_once(['T', 't', ' '])?;
-    let mut date = date.splitn(3, '-');
-    let (y, m, d) = (num(date.next()?)?, num(date.next()?)?, num(date.next()?)?);
-    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else {
-        let at = time.rfind(['+', '-'])?;
-        let (clock, zone) = time.split_at(at);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let (h, mi) = zone[1..].split_once(':')?;
-        (clock, sign * (num(h)? * 3600 + num(mi)? * 60))
-    };
-    let (whole, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut hms = whole.splitn(3, ':');
-    let (h, mi, s) = (num(hms.next()?)?, num(hms.next()?)?, num(hms.next()?)?);
-    let digits: String = frac.chars().take(6).collect();
-    let micros = if digits.is_empty() {
-        0
-    } else {
-        num(&digits)? * 10i64.pow(6 - u32::try_from(digits.len()).ok()?)
-    };
-    let secs = days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + s - offset;
-    Some(secs * 1_000_000 + micros)
+    Some(text.parse::<jiff::Timestamp>().ok()?.as_microsecond())
 }
 
 impl StateBackend for KubernetesStateBackend {

@@ -335,19 +335,7 @@ pub fn describe_value(value: &Dynamic) -> String {
 
 /// Whether `s` is a duration like `90s`, `10m`, `1h30m`.
 pub fn is_duration(s: &str) -> bool {
-    let mut digits = false;
-    let mut any_unit = false;
-    for c in s.chars() {
-        match c {
-            '0'..='9' => digits = true,
-            's' | 'm' | 'h' if digits => {
-                digits = false;
-                any_unit = true;
-            }
-            _ => return false,
-        }
-    }
-    any_unit && !digits
+    stack_engine::duration::parse(s).is_some()
 }
 
 /// One option of a declaration.
@@ -547,10 +535,10 @@ mod tests {
 
     #[test]
     fn durations() {
-        for ok in ["10m", "90s", "1h30m", "2h"] {
+        for ok in ["10m", "90s", "1h30m", "2h", "1.5h"] {
             assert!(is_duration(ok), "{ok}");
         }
-        for bad in ["", "10", "m", "10x", "1.5h", "h10"] {
+        for bad in ["", "10", "m", "10x", "h10"] {
             assert!(!is_duration(bad), "{bad}");
         }
     }

@@ -34,7 +34,6 @@ use crate::state::{State, StateBackend, StateError};
 use crate::value::{OutputRef, Resolve};
 
 pub use error::StepError;
-pub use request::parse_duration;
 use schedule::{Phase, Run, Step};
 
 /// Stops a run from starting new work (Ctrl-C). Cloning shares it.
@@ -238,6 +237,9 @@ impl Executor<'_> {
         {
             let deletes = self.delete_steps(plan, &run.state);
             self.drive(&deletes, &mut run, &mut progress).await;
+        }
+        if let Err(e) = self.backend.sync().await {
+            run.report.state_error.get_or_insert(e);
         }
         // Reports sent as their resource finished.
         while let Ok((id, text)) = progress.try_recv() {

@@ -17,35 +17,13 @@ use crate::resource::{Resource, ResourceId};
 use crate::state::{ResourceState, State};
 use crate::value::{self, OutputRef, Value};
 
-/// Parses `"10m"`, `"90s"`, `"1h30m"`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in s.chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            'h' | 'm' | 's' => {
-                let n: u64 = number.parse().ok()?;
-                number.clear();
-                total += n * match c {
-                    'h' => 3600,
-                    'm' => 60,
-                    _ => 1,
-                };
-            }
-            _ => return None,
-        }
-    }
-    number.is_empty().then(|| Duration::from_secs(total))
-}
-
 impl Executor<'_> {
     /// How long a resource may take: its `timeout` input, else the run's.
     fn timeout(&self, inputs: &Json) -> Duration {
         inputs
             .get("timeout")
             .and_then(Json::as_str)
-            .and_then(parse_duration)
+            .and_then(crate::duration::parse)
             .unwrap_or(self.options.default_timeout)
     }
 

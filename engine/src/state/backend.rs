@@ -18,8 +18,16 @@ pub trait StateBackend: Send + Sync {
     fn load(&self) -> BoxFuture<'_, Result<State, StateError>>;
 
     /// Writes the whole state atomically: after a crash either the old or
-    /// the new state is there, never a mix.
+    /// the new state is there, never a mix. Once it returns, a killed
+    /// process loses nothing; a power loss may, until [`Self::sync`].
     fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Waits until every save so far would survive a power loss: called
+    /// once a run is done, so that no save waits for the disk. A backend
+    /// whose saves are durable when they return does nothing.
+    fn sync(&self) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Takes the lock for `holder`, or fails naming the current holder.
     /// With `force`, a lock held by someone else is broken.

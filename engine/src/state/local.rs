@@ -54,7 +54,10 @@ pub fn load(path: &Path, stack: &str) -> Result<State, StateError> {
     Ok(state)
 }
 
-/// Writes `state` to `path` so that a crash leaves the old or the new file.
+/// Writes `state` to `path` so that a crash leaves the old or the new file:
+/// a temporary file renamed over it. A killed process loses nothing once
+/// the rename is done (the page cache outlives it), so a save does not wait
+/// for the disk; [`sync`] does, once a run is done, against power loss.
 pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
     let fail = |source| StateError::Write {
         path: path.to_path_buf(),
@@ -68,18 +71,32 @@ pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&text)?;
         file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written.map_err(fail)
+}
+
+/// Waits until the state file at `path`, and its name in its directory,
+/// are on the disk.
+pub fn sync(path: &Path) -> Result<(), StateError> {
+    let fail = |source| StateError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::File::open(path) {
+        Ok(file) => file.sync_all().map_err(fail)?,
+        // Nothing saved (a destroy removed it, or nothing ran).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(fail(e)),
+    }
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// A state file and its lock file.
@@ -193,6 +210,10 @@ impl StateBackend for LocalBackend {
 
     fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move { save(&self.path, state) })
+    }
+
+    fn sync(&self) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move { sync(&self.path) })
     }
 
     fn lock<'a>(

@@ -18,26 +18,7 @@ use super::error::{object_error, with_notes, KubeError};
 use super::object::ObjectId;
 use super::readiness::{readiness, Readiness};
 use super::retry::{CallError, Conflicts};
-
-/// `90s`, `10m`, `1h5m`.
-pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
+use stack_engine::duration;
 
 /// A point in time waits must end by, and the timeout it came from.
 #[derive(Debug, Clone, Copy)]
@@ -208,7 +189,7 @@ pub async fn until_ready(
             Err(KubeError::NotReady {
                 message: format!(
                     "{object} still {summary} {} after it was applied again",
-                    human(deadline.timeout)
+                    duration::show(deadline.timeout)
                 ),
                 help: with_notes(details, Some(format!(
                     "its controller has not re-evaluated it since; inspect it with `kubectl describe {}`",
@@ -221,7 +202,7 @@ pub async fn until_ready(
             Err(failed(object, &summary, details))
         }
         Readiness::Pending(why) => Err(KubeError::NotReady {
-            message: format!("{object} is not ready after {}", human(deadline.timeout)),
+            message: format!("{object} is not ready after {}", duration::show(deadline.timeout)),
             help: with_notes(
                 [why],
                 Some(format!(
@@ -262,7 +243,7 @@ pub async fn until_applied_and_ready(
         _ if !applied => Err(KubeError::NotReady {
             message: format!(
                 "{object} does not have the committed version after {}",
-                human(deadline.timeout)
+                duration::show(deadline.timeout)
             ),
             help: Some(
                 "check that Argo CD syncs the repository: `kubectl get applications -A`".into(),
@@ -270,7 +251,10 @@ pub async fn until_applied_and_ready(
         }
         .into()),
         _ => Err(KubeError::NotReady {
-            message: format!("{object} is not ready after {}", human(deadline.timeout)),
+            message: format!(
+                "{object} is not ready after {}",
+                duration::show(deadline.timeout)
+            ),
             help: Some(format!(
                 "inspect it with `kubectl describe {}`",
                 kubectl_name(object)
@@ -327,7 +311,7 @@ pub async fn until_gone(
     Err(KubeError::Lifecycle {
         message: format!(
             "{object} is still there {} after its deletion",
-            human(deadline.timeout)
+            duration::show(deadline.timeout)
         ),
         help: with_notes([note], Some(help)),
     }
@@ -354,19 +338,5 @@ fn kubectl_name(object: &ObjectId) -> String {
     match &object.namespace {
         Some(ns) => format!("{}/{} -n {ns}", object.kind.to_lowercase(), object.name),
         None => format!("{}/{}", object.kind.to_lowercase(), object.name),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_for_people() {
-        assert_eq!(human(Duration::from_secs(600)), "10m");
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human(Duration::from_secs(3900)), "1h5m");
-        assert_eq!(human(Duration::from_secs(0)), "0ms");
-        assert_eq!(human(Duration::from_millis(250)), "250ms");
     }
 }
