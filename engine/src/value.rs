@@ -133,6 +133,21 @@ pub fn hides_secret(value: &Json) -> bool {
     }
 }
 
+/// The canonical form of a resource's inputs, as the state records them
+/// and the plan compares them.
+pub fn canonical_inputs(
+    inputs: &BTreeMap<String, Value>,
+    resolve: &dyn Resolve,
+    salt: &str,
+) -> Json {
+    Json::Object(
+        inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.canonical(resolve, salt)))
+            .collect(),
+    )
+}
+
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
         Value::String(s.into())

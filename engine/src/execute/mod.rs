@@ -34,7 +34,7 @@ use crate::state::{State, StateBackend, StateError};
 use crate::value::{OutputRef, Resolve};
 
 pub use error::StepError;
-use schedule::{Phase, Run, Step};
+use schedule::{Order, Phase, Run, Step};
 
 /// Stops a run from starting new work (Ctrl-C). Cloning shares it.
 #[derive(Debug, Clone, Default)]
@@ -283,20 +283,13 @@ impl Executor<'_> {
                 }
             })
             .collect();
-        let position: HashMap<&ResourceId, usize> =
-            steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
-        let edges = steps
-            .iter()
-            .enumerate()
-            .flat_map(|(then, step)| {
-                self.graph
-                    .needs(&step.id)
-                    .into_iter()
-                    .filter_map(|need| position.get(&need.id).map(|&first| (first, then)))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        Phase { steps, edges }
+        Phase::new(steps, Order::NeedsFirst, |step| {
+            self.graph
+                .needs(&step.id)
+                .into_iter()
+                .map(|need| need.id.clone())
+                .collect()
+        })
     }
 
     /// The delete phase: what the plan deletes, each once everything
@@ -317,22 +310,15 @@ impl Executor<'_> {
                 change: Some(change),
             })
             .collect();
-        let position: HashMap<&ResourceId, usize> =
-            steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
-        let edges = steps
-            .iter()
-            .enumerate()
-            .flat_map(|(first, step)| {
-                state
-                    .resources
-                    .get(&step.id)
-                    .into_iter()
-                    .flat_map(|r| r.depends_on.iter().chain(r.cluster.iter()))
-                    .filter_map(|need| position.get(need).map(|&then| (first, then)))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        Phase { steps, edges }
+        Phase::new(steps, Order::DependentsFirst, |step| {
+            state
+                .resources
+                .get(&step.id)
+                .into_iter()
+                .flat_map(|r| r.depends_on.iter().chain(r.cluster.iter()))
+                .cloned()
+                .collect()
+        })
     }
 
     /// With `--target`: the target and everything it needs.

@@ -129,13 +129,7 @@ impl Executor<'_> {
             graph: self.graph,
             outputs,
         };
-        let inputs = Json::Object(
-            resource
-                .inputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.canonical(&resolve, &state.salt)))
-                .collect(),
-        );
+        let inputs = crate::value::canonical_inputs(&resource.inputs, &resolve, &state.salt);
         let recorded_outputs = reported
             .into_iter()
             .map(|(name, output)| {

@@ -61,6 +61,39 @@ pub(super) struct Phase<'p> {
     pub edges: Vec<(usize, usize)>,
 }
 
+/// Which way a phase goes along what its steps need.
+pub(super) enum Order {
+    /// Applies: what a step needs goes first.
+    NeedsFirst,
+    /// Deletes: what needs a step goes first.
+    DependentsFirst,
+}
+
+impl<'p> Phase<'p> {
+    /// `steps`, ordered by what each needs (ids of other steps; others are
+    /// not in this phase and do not hold it).
+    pub fn new(
+        steps: Vec<Step<'p>>,
+        order: Order,
+        needs: impl Fn(&Step<'p>) -> Vec<ResourceId>,
+    ) -> Phase<'p> {
+        let position: HashMap<&ResourceId, usize> =
+            steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
+        let mut edges = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            for need in needs(step) {
+                if let Some(&n) = position.get(&need) {
+                    edges.push(match order {
+                        Order::NeedsFirst => (n, i),
+                        Order::DependentsFirst => (i, n),
+                    });
+                }
+            }
+        }
+        Phase { steps, edges }
+    }
+}
+
 /// What a provider is asked to do for a step.
 enum Work {
     Apply {

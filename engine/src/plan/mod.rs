@@ -235,13 +235,7 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
             },
             recreated: &recreated,
         };
-        let inputs = Json::Object(
-            resource
-                .inputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.canonical(&resolve, &state.salt)))
-                .collect(),
-        );
+        let inputs = crate::value::canonical_inputs(&resource.inputs, &resolve, &state.salt);
         let inputs_hash = hash(&inputs);
         let unknown_outputs = |all: bool| -> Vec<String> {
             resource
