@@ -27,6 +27,7 @@ pub mod kubernetes;
 mod notes;
 pub mod oidc;
 pub mod ownership;
+pub mod provider_kind;
 pub mod router;
 pub mod state_kubernetes;
 

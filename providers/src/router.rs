@@ -19,6 +19,7 @@ use crate::kind::KindProvider;
 use crate::kubernetes::client::Clients;
 use crate::kubernetes::KubernetesProvider;
 use crate::oidc::ExternalOidcProvider;
+use crate::provider_kind::{listed, ClusterProvider, IdentityProvider};
 
 pub struct StackRouter {
     /// One connection per cluster, shared by every provider and the state.
@@ -69,24 +70,30 @@ impl Router for StackRouter {
     fn route(&self, key: RouteKey<'_>) -> Result<Arc<dyn Provider>, ProviderError> {
         let input = |name: &str| key.inputs.get(name).and_then(Json::as_str);
         match key.kind {
-            Kind::Cluster => match input("provider") {
-                Some("existing") => Ok(self.existing.clone()),
-                Some("eks") => Ok(self.eks.clone()),
-                Some("kind") => Ok(self.kind.clone()),
-                other => Err(not_yet(
-                    &format!("a cluster with `provider: \"{}\"`", other.unwrap_or("?")),
-                    "declare the cluster with `provider: \"existing\"` and a kubeconfig `context`, `provider: \"kind\"` or `provider: \"eks\"`",
+            Kind::Cluster => match ClusterProvider::named_in(key.inputs) {
+                Some(ClusterProvider::Existing) => Ok(self.existing.clone()),
+                Some(ClusterProvider::Eks) => Ok(self.eks.clone()),
+                Some(ClusterProvider::Kind) => Ok(self.kind.clone()),
+                None => Err(not_yet(
+                    &format!("a cluster with `provider: \"{}\"`", input("provider").unwrap_or("?")),
+                    &format!(
+                        "declare the cluster with `provider:` {} (`\"existing\"` with a kubeconfig `context`)",
+                        listed(ClusterProvider::ALL.map(ClusterProvider::as_str))
+                    ),
                 )),
             },
             Kind::Bootstrap => Ok(self.helm.clone()),
             // Realm imports hold the client secret: applied directly, never committed.
-            Kind::Oidc => match input("provider") {
-                Some("external") => Ok(self.oidc.clone()),
-                Some("keycloak") => Ok(self.keycloak.clone()),
-                Some("cognito") => Ok(self.cognito.clone()),
-                other => Err(not_yet(
-                    &format!("`oidc` with `provider: \"{}\"`", other.unwrap_or("?")),
-                    "use `provider: \"external\"`, `\"keycloak\"` or `\"cognito\"`",
+            Kind::Oidc => match IdentityProvider::named_in(key.inputs) {
+                Some(IdentityProvider::External) => Ok(self.oidc.clone()),
+                Some(IdentityProvider::Keycloak) => Ok(self.keycloak.clone()),
+                Some(IdentityProvider::Cognito) => Ok(self.cognito.clone()),
+                None => Err(not_yet(
+                    &format!("`oidc` with `provider: \"{}\"`", input("provider").unwrap_or("?")),
+                    &format!(
+                        "use `provider:` {}",
+                        listed(IdentityProvider::ALL.map(IdentityProvider::as_str))
+                    ),
                 )),
             },
             Kind::HelmApp if input("via") == Some("helm") => Ok(self.helm.clone()),
@@ -127,4 +134,36 @@ pub enum RouterError {
         #[help]
         help: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A provider the schema knows and this release cannot apply is refused
+    /// at routing, naming what it can apply.
+    #[test]
+    fn a_provider_this_release_cannot_apply_is_refused_naming_the_others() {
+        let router = StackRouter::new("test", Path::new("."));
+        let inputs = json!({ "provider": "aks" });
+        let key = RouteKey {
+            kind: Kind::Cluster,
+            inputs: &inputs,
+            cluster: None,
+            direct: false,
+        };
+        let refused = router.route(key).err().expect("aks is refused");
+        assert_eq!(
+            refused.code().as_deref(),
+            Some("stack::provider::not_supported")
+        );
+        assert!(refused.help().is_some_and(|h| h.contains("`\"eks\"`")));
+        let inputs = json!({ "provider": "eks" });
+        let key = RouteKey {
+            inputs: &inputs,
+            ..key
+        };
+        assert!(router.route(key).is_ok());
+    }
 }

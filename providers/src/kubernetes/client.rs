@@ -22,6 +22,7 @@ use super::bearer::{BearerLayer, REFRESH_EVERY};
 use super::discovery::Kinds;
 use super::error::{with_notes, KubeError};
 use super::retry::RetryPolicy;
+use crate::provider_kind::ClusterProvider;
 
 /// Supplies a bearer token for clusters reached through their endpoint
 /// (a cloud's short-lived token); `None` connects without one.
@@ -70,12 +71,13 @@ impl Source {
         };
         let path = input("kubeconfig").map(|p| expand_home(&p));
         // kind names its clusters' contexts `kind-<name>`.
+        let provider = ClusterProvider::of(target);
         let context = input("context").or_else(|| {
-            (target.input_str("provider") == Some("kind")).then(|| format!("kind-{}", target.name))
+            (provider == Some(ClusterProvider::Kind)).then(|| format!("kind-{}", target.name))
         });
         let by_kubeconfig = matches!(
-            target.input_str("provider"),
-            None | Some("existing" | "kind")
+            provider,
+            Some(ClusterProvider::Existing | ClusterProvider::Kind)
         );
         if by_kubeconfig || path.is_some() || context.is_some() {
             return Source::Kubeconfig { path, context };
