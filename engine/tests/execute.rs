@@ -765,3 +765,74 @@ async fn cancelling_during_deletes_keeps_the_rest_recorded() {
     assert!(!report.failed(), "{report:?}");
     assert!(state.resources.is_empty());
 }
+
+/// Cancels the run when the first delete is about to start.
+struct CancelOnFirstDelete(stack_engine::execute::Cancel);
+
+impl stack_engine::execute::Observer for CancelOnFirstDelete {
+    fn started(&self, _: &ResourceId, action: Action) {
+        if action == Action::Delete {
+            self.0.cancel();
+        }
+    }
+    fn finished(&self, _: &stack_engine::execute::ResourceReport) {}
+}
+
+/// Ctrl-C while a delete waits for its mark to be saved: the delete is
+/// sent (the state says it began), and nothing else is marked, so that
+/// declaring the rest again replaces nothing.
+#[tokio::test]
+async fn a_delete_marked_before_ctrl_c_is_carried_out_and_nothing_else_is_marked() {
+    let s = setup(Recorder::default());
+    let full = graph(&[("a", &[]), ("b", &["a"])]);
+    run(&s, &full, ExecuteOptions::default()).await;
+    s.recorder.log.lock().unwrap().clear();
+    let options = ExecuteOptions::default();
+    let observer = CancelOnFirstDelete(options.cancel.clone());
+    let empty = Graph::build(Declarations::new("test", ".")).unwrap();
+    let (report, state) = run_with(&s, &s.backend, &observer, &empty, options).await;
+    assert!(report.cancelled);
+    assert_eq!(outcome(&report, "c/namespace/b"), Outcome::Deleted);
+    assert_eq!(outcome(&report, "c/namespace/a"), Outcome::Cancelled);
+    assert_eq!(
+        s.recorder.log.lock().unwrap().clone(),
+        ["delete c/namespace/b"]
+    );
+    let saved = s.backend.load().await.unwrap();
+    assert_eq!(saved, state);
+    assert!(!saved
+        .resources
+        .contains_key(&ResourceId::new("c/namespace/b")));
+    assert!(saved.resources.values().all(|r| !r.deleting));
+    // Declared again, what stayed is left alone and b is created anew.
+    let again = plan(&graph(&[("a", &[]), ("b", &["a"])]), &saved);
+    let action = |id: &str| {
+        again
+            .changes
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap()
+            .action
+    };
+    assert_eq!(action("c/namespace/a"), Action::NoOp);
+    assert_eq!(action("c/namespace/b"), Action::Create);
+}
+
+/// A save that fails while a delete waits for its mark: the delete is not
+/// sent, and its mark is taken back, so no later save says it began.
+#[tokio::test]
+async fn a_delete_whose_mark_was_not_saved_is_not_marked() {
+    let s = setup(Recorder::default());
+    run(&s, &graph(&[("a", &[])]), ExecuteOptions::default()).await;
+    s.recorder.log.lock().unwrap().clear();
+    let failing = FailingSaves {
+        inner: LocalBackend::new(s._dir.path().join("test.state.json"), "test"),
+        allowed: AtomicUsize::new(0),
+    };
+    let keep = graph(&[]);
+    let (report, state) = run_with(&s, &failing, &Quiet, &keep, ExecuteOptions::default()).await;
+    assert!(report.state_error.is_some());
+    assert_eq!(outcome(&report, "c/namespace/a"), Outcome::Cancelled);
+    assert!(s.recorder.log.lock().unwrap().is_empty());
+    assert!(state.resources.values().all(|r| !r.deleting));
+}

@@ -208,7 +208,12 @@ impl Executor<'_> {
                                 ready.release(step);
                             }
                             for (step, work) in std::mem::take(&mut starting) {
-                                if self.options.cancel.is_cancelled() {
+                                // A delete whose mark is saved goes ahead even
+                                // after Ctrl-C: the state now says it began,
+                                // and a resource declared again would be
+                                // replaced on the strength of that.
+                                let delete = matches!(work, Work::Delete(_));
+                                if self.options.cancel.is_cancelled() && !delete {
                                     self.report(run, &steps[step], Outcome::Cancelled, Duration::ZERO);
                                 } else {
                                     running.push(self.carry_out(step, work));
@@ -224,8 +229,15 @@ impl Executor<'_> {
                                 self.report(run, &steps[step], Outcome::Failed(error.into()), elapsed);
                             }
                             // Not begun: what a step is about to make is
-                            // recorded before it begins.
-                            for (step, _) in std::mem::take(&mut starting) {
+                            // recorded before it begins. A delete never sent
+                            // loses its mark, so that no later save says it
+                            // began.
+                            for (step, work) in std::mem::take(&mut starting) {
+                                if let Work::Delete(request) = work {
+                                    if let Some(recorded) = run.state.resources.get_mut(&request.id) {
+                                        recorded.deleting = false;
+                                    }
+                                }
                                 self.report(run, &steps[step], Outcome::Cancelled, Duration::ZERO);
                             }
                             run.report.state_error = Some(e);
