@@ -129,11 +129,15 @@ impl Apply<'_> {
                 }));
             }
         }
+        let parallelism = usize::from(self.args.parallelism);
         let mut plan: Plan = plan::plan(&self.graph, &state);
         if self.args.refresh {
-            plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend).await?;
+            plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend, parallelism)
+                .await?;
         }
-        let plan = crate::preflight::preflight(&self.graph, plan, &state, router, backend).await?;
+        let plan =
+            crate::preflight::preflight(&self.graph, plan, &state, router, backend, parallelism)
+                .await?;
         crate::protection::refuse_protected(&self.graph, &plan, &state)?;
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {

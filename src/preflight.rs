@@ -34,8 +34,9 @@ pub async fn preflight(
     state: &State,
     router: &dyn Router,
     backend: &dyn StateBackend,
+    parallelism: usize,
 ) -> Result<Plan, Failure> {
-    let found = crate::refresh::quiet_executor(graph, router, backend)
+    let found = crate::refresh::quiet_executor(graph, router, backend, parallelism)
         .preflight(&plan, state)
         .await;
     let problems: Vec<ResourceFailed> = found

@@ -19,8 +19,9 @@ pub async fn refresh(
     state: &State,
     router: &dyn Router,
     backend: &dyn StateBackend,
+    parallelism: usize,
 ) -> Result<Plan, Failure> {
-    match quiet_executor(graph, router, backend)
+    match quiet_executor(graph, router, backend, parallelism)
         .refresh(&plan, state)
         .await
     {
@@ -30,18 +31,22 @@ pub async fn refresh(
 }
 
 /// An executor that reports nothing, for the reads made before a plan is
-/// shown (drift, what the clusters serve).
+/// shown (drift, what the clusters serve), `parallelism` at a time.
 pub fn quiet_executor<'a>(
     graph: &'a Graph,
     router: &'a dyn Router,
     backend: &'a dyn StateBackend,
+    parallelism: usize,
 ) -> Executor<'a> {
     Executor {
         graph,
         router,
         observer: &Quiet,
         backend,
-        options: ExecuteOptions::default(),
+        options: ExecuteOptions {
+            parallelism,
+            ..ExecuteOptions::default()
+        },
     }
 }
 

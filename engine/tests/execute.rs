@@ -477,9 +477,8 @@ impl Provider for Peeker {
 
     fn apply<'a>(&'a self, r: &'a ApplyRequest) -> BoxFuture<'a, Result<Applied, ProviderError>> {
         Box::pin(async move {
-            let saved: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&self.state_file).unwrap()).unwrap();
-            let record = saved["resources"][r.id.as_str()].clone();
+            let saved = stack_engine::state::load(&self.state_file, "test").unwrap();
+            let record = serde_json::to_value(&saved.resources[&r.id]).unwrap();
             self.seen.lock().unwrap().push((r.id.to_string(), record));
             if self.fail && r.kind == Kind::Namespace {
                 return Err(Failed("the API went away".into()).into());
@@ -568,10 +567,7 @@ impl StateBackend for FailingSaves {
     fn load(&self) -> BoxFuture<'_, Result<State, stack_engine::state::StateError>> {
         self.inner.load()
     }
-    fn save<'a>(
-        &'a self,
-        state: &'a State,
-    ) -> BoxFuture<'a, Result<(), stack_engine::state::StateError>> {
+    fn save(&self, state: &State) -> BoxFuture<'_, Result<(), stack_engine::state::StateError>> {
         let left = self.allowed.load(Ordering::SeqCst);
         if left == 0 {
             return Box::pin(async {

@@ -311,9 +311,8 @@ impl KubernetesStateBackend {
         Ok(state)
     }
 
-    async fn write_state(&self, state: &State) -> Result<(), StateError> {
-        let cluster = self.cluster().await?;
-        self.ensure_namespace(cluster).await?;
+    /// The Secret's text for `state`.
+    fn state_text(&self, state: &State) -> Result<Vec<u8>, StateError> {
         let mut text = serde_json::to_vec_pretty(state).map_err(|e| self.invalid(e))?;
         text.push(b'\n');
         if text.len() > SECRET_LIMIT {
@@ -328,6 +327,12 @@ impl KubernetesStateBackend {
                 ),
             });
         }
+        Ok(text)
+    }
+
+    async fn write_state(&self, text: Vec<u8>) -> Result<(), StateError> {
+        let cluster = self.cluster().await?;
+        self.ensure_namespace(cluster).await?;
         let encoded = base64::engine::general_purpose::STANDARD.encode(&text);
         let seen = self.seen().clone();
         let mut metadata = json!({
@@ -703,8 +708,9 @@ impl StateBackend for KubernetesStateBackend {
         Box::pin(self.read_state())
     }
 
-    fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>> {
-        Box::pin(self.write_state(state))
+    fn save(&self, state: &State) -> BoxFuture<'_, Result<(), StateError>> {
+        let text = self.state_text(state);
+        Box::pin(async move { self.write_state(text?).await })
     }
 
     fn lock<'a>(

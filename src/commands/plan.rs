@@ -23,15 +23,18 @@ pub fn run(
     let connection = context.connect(args, &graph);
     let mut state = connection.load(context)?;
     let (router, backend) = (&connection.router, connection.backend.as_ref());
+    // A plan reads as many resources at once as a run applies by default.
+    let parallelism = stack_engine::execute::ExecuteOptions::default().parallelism;
     let plan = context.block_on(async {
         if refresh {
             crate::refresh::fold_unrecorded(&graph, &mut state, router).await;
         }
         let mut plan = plan::plan(&graph, &state);
         if refresh {
-            plan = crate::refresh::refresh(&graph, plan, &state, router, backend).await?;
+            plan =
+                crate::refresh::refresh(&graph, plan, &state, router, backend, parallelism).await?;
         }
-        crate::preflight::preflight(&graph, plan, &state, router, backend).await
+        crate::preflight::preflight(&graph, plan, &state, router, backend, parallelism).await
     })??;
     crate::protection::refuse_protected(&graph, &plan, &state)?;
     match output {

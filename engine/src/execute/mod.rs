@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt};
 use serde_json::Value as Json;
 
 use crate::graph::Graph;
@@ -209,17 +210,19 @@ impl Executor<'_> {
         let mut report = Report::default();
         // The identity every applied object carries is saved before the
         // first one does, so that a run killed before its first save finds
-        // its own objects again instead of taking them for another stack's.
-        if state.ensure_identity() || state.serial == 0 {
+        // its own objects again instead of taking them for another stack's;
+        // moved records are saved whole, since the saves of steps hold only
+        // their own records.
+        let new_identity = state.ensure_identity();
+        let moved = self.options.target.is_none() && record::move_records(plan, &mut state);
+        if new_identity || moved || state.serial == 0 {
             state.serial += 1;
             if let Err(e) = self.backend.save(&state).await {
                 report.state_error = Some(e);
                 return (report, state);
             }
         }
-        if self.options.target.is_none() {
-            record::move_records(plan, &mut state);
-        }
+        let first_serial = state.serial;
         let (progress_to, mut progress) = tokio::sync::mpsc::unbounded_channel();
         let mut run = Run {
             outputs: recorded_outputs(&state),
@@ -237,6 +240,13 @@ impl Executor<'_> {
         {
             let deletes = self.delete_steps(plan, &run.state);
             self.drive(&deletes, &mut run, &mut progress).await;
+        }
+        // The saves of steps are folded into one whole save, which a run
+        // whose saves failed does not make: its state holds what no save did.
+        if run.report.state_error.is_none() && run.state.serial != first_serial {
+            if let Err(e) = self.backend.save(&run.state).await {
+                run.report.state_error = Some(e);
+            }
         }
         if let Err(e) = self.backend.sync().await {
             run.report.state_error.get_or_insert(e);
@@ -349,7 +359,9 @@ impl Executor<'_> {
             .filter(|c| c.action == Action::NoOp)
             .map(|c| &c.id)
             .collect();
-        let mut drifts = HashMap::new();
+        // Requests are made in graph order (one may resolve what the next
+        // reads); the live reads go out side by side, up to `parallelism`.
+        let mut asked = Vec::new();
         for resource in self.graph.in_order().filter(|r| unchanged.contains(&r.id)) {
             let fail = |e| (resource.id.clone(), e);
             let request = self
@@ -357,7 +369,19 @@ impl Executor<'_> {
                 .await
                 .map_err(fail)?;
             let provider = self.router.route(request.route_key()).map_err(fail)?;
-            let found = provider.refresh(&request).await.map_err(fail)?;
+            asked.push((resource, request, provider));
+        }
+        let found: Vec<_> = stream::iter(asked)
+            .map(|(resource, request, provider)| async move {
+                let found = provider.refresh(&request).await;
+                (resource, found)
+            })
+            .buffered(self.options.parallelism.max(1))
+            .collect()
+            .await;
+        let mut drifts = HashMap::new();
+        for (resource, found) in found {
+            let found = found.map_err(|e| (resource.id.clone(), e))?;
             if !found.is_empty() {
                 drifts.insert(resource.id.clone(), found);
             }
@@ -385,15 +409,30 @@ impl Executor<'_> {
             })
             .map(|c| &c.id)
             .collect();
+        // Each resource is checked on its own, so the checks go out side by
+        // side, up to `parallelism`; what they find is kept in graph order.
+        let checks = self
+            .graph
+            .in_order()
+            .filter(|r| changing.contains(&r.id))
+            .filter_map(|resource| {
+                let request = self
+                    .plain_request(resource, state, &outputs, &depths)
+                    .ok()?;
+                let provider = self.router.route(request.route_key()).ok()?;
+                Some((resource, request, provider))
+            })
+            .collect::<Vec<_>>();
+        let answers: Vec<_> = stream::iter(checks)
+            .map(|(resource, request, provider)| async move {
+                (resource, provider.preflight(&request).await)
+            })
+            .buffered(self.options.parallelism.max(1))
+            .collect()
+            .await;
         let mut found = Preflight::default();
-        for resource in self.graph.in_order().filter(|r| changing.contains(&r.id)) {
-            let Ok(request) = self.plain_request(resource, state, &outputs, &depths) else {
-                continue;
-            };
-            let Ok(provider) = self.router.route(request.route_key()) else {
-                continue;
-            };
-            match provider.preflight(&request).await {
+        for (resource, answer) in answers {
+            match answer {
                 Ok(adoptions) if adoptions.is_empty() => {}
                 Ok(adoptions) => {
                     found.adoptions.insert(resource.id.clone(), adoptions);

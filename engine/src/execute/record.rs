@@ -16,12 +16,14 @@ use crate::value;
 
 /// A moved resource is the same one under its new id: its record goes
 /// with it (and what named it, names it anew), and its apply re-marks
-/// what it owns.
-pub(super) fn move_records(plan: &Plan, state: &mut State) {
+/// what it owns. True when anything moved.
+pub(super) fn move_records(plan: &Plan, state: &mut State) -> bool {
+    let mut moved = false;
     for change in &plan.changes {
         let Some(from) = &change.moved_from else {
             continue;
         };
+        moved = true;
         if let Some(recorded) = state.resources.remove(from) {
             state.resources.insert(change.id.clone(), recorded);
         }
@@ -34,6 +36,7 @@ pub(super) fn move_records(plan: &Plan, state: &mut State) {
             }
         }
     }
+    moved
 }
 
 impl Executor<'_> {

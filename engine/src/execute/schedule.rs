@@ -22,11 +22,8 @@ use crate::provider::{
     Applied, ApplyRequest, DeleteRequest, ProgressSink, ProviderError, RunChanges,
 };
 use crate::resource::{Kind, Resource, ResourceId};
+use crate::state::backend::BoxFuture;
 use crate::state::{ResourceState, State, StateError};
-
-/// A state save in flight beside the running work.
-type PendingSave<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StateError>> + Send + 'a>>;
 
 /// What a run carries from step to step.
 pub(super) struct Run {
@@ -145,7 +142,8 @@ impl Executor<'_> {
         // Steps whose intent must be saved before they begin.
         let mut held: Vec<(usize, Work)> = Vec::new();
         let mut starting: Vec<(usize, Work)> = Vec::new();
-        let mut saving: Option<PendingSave<'_>> = None;
+        // A state save in flight beside the running work.
+        let mut saving: Option<BoxFuture<'_, Result<(), StateError>>> = None;
         loop {
             while running.len() + held.len() + starting.len() < self.options.parallelism.max(1)
                 && !self.options.cancel.is_cancelled()
@@ -169,9 +167,13 @@ impl Executor<'_> {
             }
             if saving.is_none() && (!unsaved.is_empty() || !held.is_empty()) {
                 run.state.serial += 1;
-                let snapshot = run.state.clone();
-                let backend = self.backend;
-                saving = Some(Box::pin(async move { backend.save(&snapshot).await }));
+                let ids: Vec<ResourceId> = unsaved
+                    .iter()
+                    .map(|c| c.step)
+                    .chain(held.iter().map(|(step, _)| *step))
+                    .map(|step| steps[step].id.clone())
+                    .collect();
+                saving = Some(self.backend.save_records(&run.state, &ids));
                 in_save = std::mem::take(&mut unsaved);
                 starting = std::mem::take(&mut held);
             }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::{LockInfo, State, StateError};
+use crate::resource::ResourceId;
 
 /// A boxed future, so backends and providers can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -18,9 +19,25 @@ pub trait StateBackend: Send + Sync {
     fn load(&self) -> BoxFuture<'_, Result<State, StateError>>;
 
     /// Writes the whole state atomically: after a crash either the old or
-    /// the new state is there, never a mix. Once it returns, a killed
-    /// process loses nothing; a power loss may, until [`Self::sync`].
-    fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>>;
+    /// the new state is there, never a mix. `state` is read before this
+    /// returns, so a run goes on changing it while the write goes on. Once
+    /// the write is done, a killed process loses nothing; a power loss may,
+    /// until [`Self::sync`].
+    fn save(&self, state: &State) -> BoxFuture<'_, Result<(), StateError>>;
+
+    /// Saves the records of `ids` as they are in `state` (what a group of
+    /// steps changed) on top of the last save, with the same guarantees as
+    /// [`Self::save`]. A backend that can append writes only those, so a
+    /// save costs what it changed; by default the whole state is saved. A
+    /// run ends with a whole save.
+    fn save_records(
+        &self,
+        state: &State,
+        ids: &[ResourceId],
+    ) -> BoxFuture<'_, Result<(), StateError>> {
+        let _ = ids;
+        self.save(state)
+    }
 
     /// Waits until every save so far would survive a power loss: called
     /// once a run is done, so that no save waits for the disk. A backend

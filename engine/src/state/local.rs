@@ -1,12 +1,15 @@
 //! The local file backend: `.stack/<stack>.state.json` next to the script,
-//! written atomically (temporary file, fsync, rename, fsync of the
-//! directory) and guarded by a lock file that names its holder.
+//! written atomically (temporary file, rename) with a journal beside it for
+//! the saves during a run, and guarded by a lock file that names its holder.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::backend::{BoxFuture, StateBackend};
+use super::journal;
 use super::{LockInfo, State, StateError, FORMAT_VERSION};
+use crate::resource::ResourceId;
 
 /// `.stack/<stack>.state.json` in the script's directory.
 pub fn default_path(script: &Path, stack: &str) -> PathBuf {
@@ -17,11 +20,27 @@ pub fn default_path(script: &Path, stack: &str) -> PathBuf {
         .join(format!("{stack}.state.json"))
 }
 
-/// Reads a state file; a missing file is an empty state.
+/// The journal of the state file at `path`: `dev.state.journal` beside
+/// `dev.state.json`.
+fn journal_path(path: &Path) -> PathBuf {
+    path.with_extension("journal")
+}
+
+/// Reads a state file and replays its journal; a missing file is an empty
+/// state.
 pub fn load(path: &Path, stack: &str) -> Result<State, StateError> {
+    let journal = journal_path(path);
     let text = match crate::input::read_text(path, crate::input::MAX_STATE_BYTES) {
         Ok(text) => text,
-        Err(e) if e.is_not_found() => return Ok(State::empty(stack)),
+        Err(e) if e.is_not_found() => {
+            if journal.exists() {
+                return Err(StateError::JournalWithoutState {
+                    path: path.to_path_buf(),
+                    journal,
+                });
+            }
+            return Ok(State::empty(stack));
+        }
         Err(source) => {
             return Err(StateError::Read {
                 path: path.to_path_buf(),
@@ -40,7 +59,7 @@ pub fn load(path: &Path, stack: &str) -> Result<State, StateError> {
             });
         }
     }
-    let state: State = serde_json::from_str(&text).map_err(|source| StateError::Invalid {
+    let mut state: State = serde_json::from_str(&text).map_err(|source| StateError::Invalid {
         path: path.to_path_buf(),
         source,
     })?;
@@ -51,26 +70,46 @@ pub fn load(path: &Path, stack: &str) -> Result<State, StateError> {
             stack: stack.to_string(),
         });
     }
+    match crate::input::read_text(&journal, crate::input::MAX_STATE_BYTES) {
+        Ok(text) => journal::replay(&mut state, &text, &journal)?,
+        Err(e) if e.is_not_found() => {}
+        Err(source) => {
+            return Err(StateError::Read {
+                path: journal,
+                source,
+            })
+        }
+    }
     Ok(state)
 }
 
-/// Writes `state` to `path` so that a crash leaves the old or the new file:
+fn write_error(path: &Path) -> impl Fn(std::io::Error) -> StateError + '_ {
+    |source| StateError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The state file's text for `state`.
+fn whole_text(path: &Path, state: &State) -> Result<Vec<u8>, StateError> {
+    let mut text = serde_json::to_vec_pretty(state)
+        .map_err(|e| write_error(path)(std::io::Error::other(e)))?;
+    text.push(b'\n');
+    Ok(text)
+}
+
+/// Writes `text` to `path` so that a crash leaves the old or the new file:
 /// a temporary file renamed over it. A killed process loses nothing once
 /// the rename is done (the page cache outlives it), so a save does not wait
 /// for the disk; [`sync`] does, once a run is done, against power loss.
-pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
-    let fail = |source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+fn write_whole(path: &Path, text: &[u8]) -> Result<(), StateError> {
+    let fail = write_error(path);
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let text = serde_json::to_vec_pretty(state).map_err(|e| fail(std::io::Error::other(e)))?;
+    std::fs::create_dir_all(dir).map_err(&fail)?;
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&text)?;
-        file.write_all(b"\n")?;
+        file.write_all(text)?;
         std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
@@ -79,13 +118,10 @@ pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
     written.map_err(fail)
 }
 
-/// Waits until the state file at `path`, and its name in its directory,
-/// are on the disk.
-pub fn sync(path: &Path) -> Result<(), StateError> {
-    let fail = |source| StateError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+/// Waits until the file at `path`, and its name in its directory, are on
+/// the disk.
+fn sync(path: &Path) -> Result<(), StateError> {
+    let fail = write_error(path);
     match std::fs::File::open(path) {
         Ok(file) => file.sync_all().map_err(fail)?,
         // Nothing saved (a destroy removed it, or nothing ran).
@@ -99,10 +135,22 @@ pub fn sync(path: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
+/// What this backend knows of the journal beside its state file.
+enum Journal {
+    /// Not written by this backend: it may end in a line a killed run cut
+    /// short, so the next save folds it into a whole one before appending.
+    Unknown,
+    /// Folded into the state file and removed: the next save starts one.
+    Folded,
+    /// Being appended to by this backend.
+    Open(std::fs::File),
+}
+
 /// A state file and its lock file.
 pub struct LocalBackend {
     pub path: PathBuf,
     pub stack: String,
+    journal: Mutex<Journal>,
 }
 
 impl LocalBackend {
@@ -110,7 +158,47 @@ impl LocalBackend {
         LocalBackend {
             path: path.into(),
             stack: stack.into(),
+            journal: Mutex::new(Journal::Unknown),
         }
+    }
+
+    fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the whole state, then removes the journal it holds: killed
+    /// in between, the journal's lines are older than the state file and
+    /// are skipped when it is read.
+    fn write_folded(&self, journal: &mut Journal, text: &[u8]) -> Result<(), StateError> {
+        write_whole(&self.path, text)?;
+        let path = journal_path(&self.path);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(write_error(&path)(e)),
+        }
+        *journal = Journal::Folded;
+        Ok(())
+    }
+
+    /// Appends one save's line to the journal.
+    fn append(&self, journal: &mut Journal, line: &[u8]) -> Result<(), StateError> {
+        let path = journal_path(&self.path);
+        if let Journal::Folded = journal {
+            // Removed when folded: anything there now is not this run's.
+            let file = std::fs::OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(&path)
+                .map_err(write_error(&path))?;
+            *journal = Journal::Open(file);
+        }
+        let Journal::Open(file) = journal else {
+            unreachable!("opened above, or folded before");
+        };
+        // One write: a killed process leaves the line whole or cut short,
+        // and a line cut short is left out when the journal is read.
+        file.write_all(line).map_err(write_error(&path))
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -208,12 +296,30 @@ impl StateBackend for LocalBackend {
         Box::pin(async move { load(&self.path, &self.stack) })
     }
 
-    fn save<'a>(&'a self, state: &'a State) -> BoxFuture<'a, Result<(), StateError>> {
-        Box::pin(async move { save(&self.path, state) })
+    fn save(&self, state: &State) -> BoxFuture<'_, Result<(), StateError>> {
+        let text = whole_text(&self.path, state);
+        Box::pin(async move { self.write_folded(&mut self.journal(), &text?) })
+    }
+
+    fn save_records(
+        &self,
+        state: &State,
+        ids: &[ResourceId],
+    ) -> BoxFuture<'_, Result<(), StateError>> {
+        if let Journal::Unknown = *self.journal() {
+            return self.save(state);
+        }
+        let path = journal_path(&self.path);
+        let line =
+            journal::entry(state, ids).map_err(|e| write_error(&path)(std::io::Error::other(e)));
+        Box::pin(async move { self.append(&mut self.journal(), &line?) })
     }
 
     fn sync(&self) -> BoxFuture<'_, Result<(), StateError>> {
-        Box::pin(async move { sync(&self.path) })
+        Box::pin(async move {
+            sync(&journal_path(&self.path))?;
+            sync(&self.path)
+        })
     }
 
     fn lock<'a>(
@@ -261,10 +367,83 @@ mod tests {
         let path = dir.path().join(".stack").join("dev.state.json");
         let mut state = State::empty("dev");
         state.serial = 7;
-        save(&path, &state).unwrap();
+        write_whole(&path, &whole_text(&path, &state).unwrap()).unwrap();
         assert_eq!(load(&path, "dev").unwrap(), state);
         let files: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(files.len(), 1);
+    }
+
+    fn namespace(name: &str) -> (ResourceId, super::super::ResourceState) {
+        let id = ResourceId::of(crate::resource::Kind::Namespace, Some("c"), name);
+        let record = super::super::ResourceState {
+            kind: crate::resource::Kind::Namespace,
+            inputs_hash: name.into(),
+            inputs: serde_json::json!({}),
+            outputs: Default::default(),
+            objects: Vec::new(),
+            depends_on: Vec::new(),
+            cluster: None,
+            direct: false,
+            deleting: false,
+            intent: None,
+        };
+        (id, record)
+    }
+
+    fn block_on<T>(future: BoxFuture<'_, T>) -> T {
+        futures_util::FutureExt::now_or_never(future).expect("local saves do not wait")
+    }
+
+    #[test]
+    fn saves_of_records_append_and_a_whole_save_folds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.state.json");
+        let backend = LocalBackend::new(&path, "dev");
+        let mut state = State::empty("dev");
+        let (a, ra) = namespace("a");
+        let (b, rb) = namespace("b");
+        for (id, record) in [(&a, &ra), (&b, &rb)] {
+            state.serial += 1;
+            state.resources.insert(id.clone(), record.clone());
+            block_on(backend.save_records(&state, std::slice::from_ref(id))).unwrap();
+        }
+        // The first save of a backend is whole; the next one appends.
+        assert!(journal_path(&path).exists());
+        assert_eq!(load(&path, "dev").unwrap(), state);
+        state.serial += 1;
+        state.resources.remove(&a);
+        block_on(backend.save_records(&state, std::slice::from_ref(&a))).unwrap();
+        assert_eq!(load(&path, "dev").unwrap(), state);
+
+        // A second backend (the next run) folds what it finds first.
+        let next = LocalBackend::new(&path, "dev");
+        let mut journal = std::fs::OpenOptions::new()
+            .append(true)
+            .open(journal_path(&path))
+            .unwrap();
+        journal.write_all(b"{\"serial\":99,\"rec").unwrap();
+        assert_eq!(load(&path, "dev").unwrap(), state);
+        state.serial += 1;
+        state.resources.insert(b.clone(), namespace("b2").1);
+        block_on(next.save_records(&state, std::slice::from_ref(&b))).unwrap();
+        assert!(!journal_path(&path).exists());
+        state.serial += 1;
+        block_on(next.save_records(&state, std::slice::from_ref(&b))).unwrap();
+        assert_eq!(load(&path, "dev").unwrap(), state);
+        block_on(next.save(&state)).unwrap();
+        assert!(!journal_path(&path).exists());
+        assert_eq!(load(&path, "dev").unwrap(), state);
+    }
+
+    #[test]
+    fn a_journal_without_its_state_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.state.json");
+        std::fs::write(journal_path(&path), "").unwrap();
+        assert!(matches!(
+            load(&path, "dev"),
+            Err(StateError::JournalWithoutState { .. })
+        ));
     }
 
     #[test]

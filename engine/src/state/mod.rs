@@ -4,6 +4,7 @@
 //! resources and removed objects can be pruned.
 
 pub mod backend;
+mod journal;
 mod local;
 mod lock;
 
@@ -157,6 +158,12 @@ pub enum StateError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the state file {} is missing, and its journal {} is there", path.display(), journal.display())]
+    #[diagnostic(
+        code(stack::state::journal_without_state),
+        help("the journal only holds what changed since the state file was written: restore the state file from a backup or version control. To start the stack afresh, remove the journal too")
+    )]
+    JournalWithoutState { path: PathBuf, journal: PathBuf },
     #[error("the state file {} has format version {found}; this stack reads version {FORMAT_VERSION}", path.display())]
     #[diagnostic(
         code(stack::state::version),
