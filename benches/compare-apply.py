@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Times `stack run` against `terraform apply` and against the critical-path bound.
 
-1. Engine overhead: `stack run` of the 1,000-node DAG (node i needs i-1 and
-   i/2) against the Kubernetes API test server with no latency, beside
-   `terraform apply` of the same DAG as `terraform_data` resources.
+1. Engine overhead: `stack run` of 1,000 namespaces against the Kubernetes
+   API test server with no latency, in three shapes: the DAG (node i needs
+   i-1 and i/2), one chain, and 100 columns of 10 layers; beside
+   `terraform apply` of the DAG as `terraform_data` resources.
 2. Latency: with L ms added to every request, `stack run` of n independent
-   resources at parallelism 10 and 50 (bound by work) and of a chain (bound
-   by depth), compared with the critical-path bound
-   max(depth * c, n * c / parallelism), where c is the measured cost of one
-   resource at that latency (a calibration run at parallelism 1). The
-   cluster itself is one more node at the root of every graph. Wall time is
-   the whole process: start, evaluation and plan included.
+   resources at parallelism 10 and 50 (bound by work) and of a 200-node DAG
+   (bound by depth), compared with the critical-path bound. The bound comes
+   from the test server's request log: each resource's requests (those
+   naming its namespace) cost L each, one after the other; the requests
+   that name no resource (version, discovery) are the cluster's, at the
+   root of every graph. Bound = L * (cluster + max(longest path,
+   all resources' requests / parallelism)). Wall time is the whole
+   process: start, evaluation, plan and the reads before it included.
 
 Usage: benches/compare-apply.py [--nodes 1000] [--latency-ms 10]
 Writes the figures to bench-out/apply.json.
@@ -19,7 +22,9 @@ Writes the figures to bench-out/apply.json.
 import argparse
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dag import depth, stack_script, terraform_config  # noqa: E402
+from dag import needs, stack_script, terraform_config  # noqa: E402
 TARGET = ROOT / "target" / "release"
 
 
@@ -46,8 +51,10 @@ class Server:
 
     def __init__(self, work: Path, latency_ms: int, name: str = "server"):
         self.kubeconfig = work / f"kubeconfig-{name}-{latency_ms}"
+        self.request_log = work / f"requests-{name}-{latency_ms}.jsonl"
         self.proc = subprocess.Popen(
-            [str(TARGET / "stack-test-apiserver"), "--kubeconfig", str(self.kubeconfig), "--latency-ms", str(latency_ms)],
+            [str(TARGET / "stack-test-apiserver"), "--kubeconfig", str(self.kubeconfig),
+             "--latency-ms", str(latency_ms), "--request-log", str(self.request_log)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -57,9 +64,35 @@ class Server:
                 sys.exit("the test server did not start")
             time.sleep(0.05)
 
-    def stop(self):
-        self.proc.terminate()
+    def stop(self) -> list:
+        """Stops the server; the requests it answered."""
+        self.proc.send_signal(signal.SIGINT)
         self.proc.wait()
+        if not self.request_log.exists():
+            return []
+        return [json.loads(line) for line in self.request_log.read_text().splitlines()]
+
+
+NAMESPACE = re.compile(r"^/api/v1/namespaces/n(\d+)(/|$)")
+
+
+def bound_seconds(requests: list, nodes: int, shape: str, parallelism: int, latency_ms: int) -> dict:
+    """The critical-path bound of a run from the requests it made."""
+    per_node = [0] * nodes
+    cluster = 0
+    for r in requests:
+        m = NAMESPACE.match(r["path"])
+        if m and int(m.group(1)) < nodes:
+            per_node[int(m.group(1))] += 1
+        else:
+            cluster += 1
+    longest = [0] * nodes
+    for i in range(nodes):
+        longest[i] = per_node[i] + max((longest[j] for j in needs(i, shape)), default=0)
+    work = sum(per_node) / parallelism
+    seconds = latency_ms / 1000 * (cluster + max(max(longest, default=0), work))
+    return {"bound": seconds, "requests": len(requests), "cluster_requests": cluster,
+            "requests_per_resource": sum(per_node) / max(nodes, 1)}
 
 
 def stack_run(work: Path, name: str, script: str, server: Server, parallelism: int) -> float:
@@ -91,12 +124,22 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="stack-apply-bench-"))
     results = {"nodes": n, "latency_ms": args.latency_ms}
     try:
-        # 1. Engine overhead, no latency.
-        server = Server(work, 0)
-        try:
-            results["stack_apply_seconds"] = stack_run(work, "overhead", stack_script(n, "dag"), server, 10)
-        finally:
-            server.stop()
+        # 1. Engine overhead, no latency. Each run gets a server of its own:
+        # the stacks share a name, and one stack's objects are not another's
+        # to take.
+        def fresh_run(name, script, parallelism, latency_ms):
+            server = Server(work, latency_ms, name)
+            try:
+                seconds = stack_run(work, name, script, server, parallelism)
+            finally:
+                requests = server.stop()
+            return seconds, requests
+
+        results["no_latency"] = {}
+        for shape in ["dag", "chain", "layered"]:
+            seconds, _ = fresh_run(f"overhead-{shape}", stack_script(n, shape), 10, 0)
+            results["no_latency"][shape] = seconds
+        results["stack_apply_seconds"] = results["no_latency"]["dag"]
         if not args.skip_terraform and shutil.which("terraform"):
             tf = work / "terraform"
             tf.mkdir()
@@ -108,34 +151,26 @@ def main():
             results["terraform_apply_seconds"] = time.perf_counter() - start
             results["apply_speedup"] = results["terraform_apply_seconds"] / results["stack_apply_seconds"]
 
-        # 2. Latency: calibrate the cost of one resource, then compare with
-        # the bound. Each run gets a server of its own: the stacks share a
-        # name, and one stack's objects are not another's to take.
-        def fresh_run(name, script, parallelism):
-            server = Server(work, args.latency_ms, name)
-            try:
-                return stack_run(work, name, script, server, parallelism)
-            finally:
-                server.stop()
-
-        calibration = 40
-        c = fresh_run("calibrate", stack_script(calibration, "flat"), 1) / (calibration + 1)
-        results["seconds_per_resource"] = c
+        # 2. Latency, against the bound of the requests each run made.
         runs = []
         for shape, nodes, parallelism in [("flat", n, 10), ("flat", n, 50), ("dag", 200, 10)]:
-            wall = fresh_run(f"{shape}-{nodes}-{parallelism}", stack_script(nodes, shape), parallelism)
-            bound = max(depth(nodes, shape) * c, (nodes + 1) * c / parallelism)
-            runs.append({"shape": shape, "nodes": nodes, "parallelism": parallelism, "seconds": wall, "bound": bound, "ratio": wall / bound})
+            name = f"{shape}-{nodes}-{parallelism}"
+            wall, requests = fresh_run(name, stack_script(nodes, shape), parallelism, args.latency_ms)
+            bound = bound_seconds(requests, nodes, shape, parallelism, args.latency_ms)
+            runs.append({"shape": shape, "nodes": nodes, "parallelism": parallelism, "seconds": wall,
+                         **bound, "ratio": wall / bound["bound"]})
         results["latency_runs"] = runs
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"stack run, {n} resources, no latency: {results['stack_apply_seconds']:.2f} s")
+    for shape, seconds in results["no_latency"].items():
+        print(f"stack run, {n} resources ({shape}), no latency: {seconds:.2f} s")
     if "terraform_apply_seconds" in results:
-        print(f"terraform apply, {n} resources:         {results['terraform_apply_seconds']:.2f} s  ({results['apply_speedup']:.1f}x slower)")
-    print(f"one resource at {args.latency_ms} ms latency: {results['seconds_per_resource'] * 1000:.1f} ms")
+        print(f"terraform apply, {n} resources (dag):         {results['terraform_apply_seconds']:.2f} s  ({results['apply_speedup']:.1f}x slower)")
     for r in results["latency_runs"]:
-        print(f"  {r['shape']:5} n={r['nodes']:<5} parallelism {r['parallelism']:<3} {r['seconds']:7.2f} s  bound {r['bound']:7.2f} s  ratio {r['ratio']:.2f}")
+        print(f"  {args.latency_ms} ms: {r['shape']:5} n={r['nodes']:<5} parallelism {r['parallelism']:<3} {r['seconds']:7.2f} s"
+              f"  bound {r['bound']:7.2f} s ({r['requests_per_resource']:.1f} requests per resource, {r['cluster_requests']} for the cluster)"
+              f"  ratio {r['ratio']:.2f}")
     out = ROOT / "bench-out"
     out.mkdir(exist_ok=True)
     (out / "apply.json").write_text(json.dumps(results, indent=2) + "\n")

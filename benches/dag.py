@@ -1,13 +1,15 @@
 """The benchmark graphs, shared by the comparison scripts (and mirrored by
 benches/support/dag.rs for the criterion benches)."""
 
-import math
-
 NEEDS = {
     # node i needs i-1 and i/2: long chains and wide fan-out, like a platform
     "dag": "if i > 0 { deps.push(nodes[i - 1]); }\n    if i > 1 { deps.push(nodes[i / 2]); }",
     # node i needs (i-1)/2: a binary tree, depth about log2 n
     "tree": "if i > 0 { deps.push(nodes[(i - 1) / 2]); }",
+    # node i needs i-1: one long chain
+    "chain": "if i > 0 { deps.push(nodes[i - 1]); }",
+    # node i needs i-100: 100 columns, each a chain (waves of a platform)
+    "layered": "if i >= 100 { deps.push(nodes[i - 100]); }",
     # independent nodes
     "flat": "",
 }
@@ -22,13 +24,17 @@ def stack_script(n: int, shape: str = "dag") -> str:
     )
 
 
-def depth(n: int, shape: str) -> int:
-    """Nodes on the longest path, the cluster included."""
-    if shape == "flat":
-        return 2
+def needs(i: int, shape: str) -> list:
+    """The nodes node i needs in `shape` (as NEEDS says in Rhai)."""
+    if shape == "dag":
+        return ([i - 1] if i > 0 else []) + ([i // 2] if i > 1 else [])
     if shape == "tree":
-        return int(math.floor(math.log2(n))) + 2
-    return n + 1
+        return [(i - 1) // 2] if i > 0 else []
+    if shape == "chain":
+        return [i - 1] if i > 0 else []
+    if shape == "layered":
+        return [i - 100] if i >= 100 else []
+    return []
 
 
 def terraform_config(n: int) -> str:

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use stack_testkit::{Cluster, Config, RealCluster, TestServer};
+use stack_testkit::{Cluster, Config, RealCluster, RequestRecord, TestServer};
 
 /// A Kubernetes API test server on loopback (plain HTTP, no auth).
 #[derive(Debug, Parser)]
@@ -39,6 +39,10 @@ struct Args {
     /// Milliseconds of latency added to every request.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// When stopped (Ctrl-C), write every request it answered here, one
+    /// JSON object per line (`method`, `path`, `query`, `status`).
+    #[arg(long, value_name = "FILE")]
+    request_log: Option<PathBuf>,
     /// Seed of fault injection and jitter.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -158,5 +162,26 @@ fn main() {
             eprintln!("error: waiting for Ctrl-C: {e}");
         }
         println!("stopping");
+        if let Some(path) = &args.request_log {
+            if let Err(e) = write_request_log(path, &server.requests()) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
     });
+}
+
+fn write_request_log(path: &std::path::Path, requests: &[RequestRecord]) -> std::io::Result<()> {
+    let mut out = String::new();
+    for r in requests {
+        let line = serde_json::json!({
+            "method": r.method,
+            "path": r.path,
+            "query": r.query,
+            "status": r.status,
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out)
 }
