@@ -1,6 +1,8 @@
 //! Kinds resolved through API discovery, one group-version at a time, and
 //! cached per cluster. A kind that is not found is looked up again next
-//! time: CustomResourceDefinitions add kinds while a run goes on.
+//! time: CustomResourceDefinitions add kinds while a run goes on. One
+//! lookup goes out at a time, so resources applied side by side share it
+//! instead of each asking for the same group-version.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +25,8 @@ pub struct KindInfo {
 #[derive(Debug, Default)]
 pub struct Kinds {
     by_version: Mutex<HashMap<String, HashMap<String, KindInfo>>>,
+    /// Held while a lookup is out.
+    looking_up: tokio::sync::Mutex<()>,
 }
 
 impl Kinds {
@@ -46,6 +50,11 @@ impl Kinds {
 impl Cluster {
     /// The kind of `object`, or `None` when the API does not serve it (yet).
     pub async fn kind(&self, object: &ObjectId) -> Result<Option<KindInfo>, CallError> {
+        if let Some(found) = self.kinds.cached(&object.api_version, &object.kind) {
+            return Ok(Some(found));
+        }
+        let _turn = self.kinds.looking_up.lock().await;
+        // Found by the lookup this one waited for.
         if let Some(found) = self.kinds.cached(&object.api_version, &object.kind) {
             return Ok(Some(found));
         }

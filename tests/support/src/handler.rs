@@ -146,13 +146,6 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     };
     let (accept, content_type, user_agent) =
         (header(ACCEPT), header(CONTENT_TYPE), header(USER_AGENT));
-    let record = |status: Option<u16>, injected: bool| RequestRecord {
-        method: method.clone(),
-        path: path.clone(),
-        query: raw_query.clone(),
-        status,
-        injected,
-    };
     // The test kit's own clients (the controller doubles) are neither
     // logged, slowed nor faulted: the knobs and the log are about the
     // client under test.
@@ -167,9 +160,19 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     } else {
         shared.knobs.before_request(&method, &path)
     };
+    let slept = std::time::Instant::now();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    let delayed = slept.elapsed();
+    let record = |status: Option<u16>, injected: bool| RequestRecord {
+        method: method.clone(),
+        path: path.clone(),
+        query: raw_query.clone(),
+        status,
+        injected,
+        delayed,
+    };
     if let Some(fault) = fault {
         if fault == Fault::DropConnection {
             log(record(None, true));

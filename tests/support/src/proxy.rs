@@ -131,17 +131,20 @@ async fn forward(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    let (delay, fault) = state.knobs.before_request(method.as_str(), &path);
+    let slept = std::time::Instant::now();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let delayed = slept.elapsed();
     let record = |status: Option<u16>, injected: bool| RequestRecord {
         method: method.to_string(),
         path: path.clone(),
         query: query.clone(),
         status,
         injected,
+        delayed,
     };
-    let (delay, fault) = state.knobs.before_request(method.as_str(), &path);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     match fault {
         Some(Fault::DropConnection) => {
             state.log.push(record(None, true));

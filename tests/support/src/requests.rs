@@ -14,6 +14,9 @@ pub struct RequestRecord {
     pub status: Option<u16>,
     /// Whether an injected fault decided the answer.
     pub injected: bool,
+    /// The latency the server added, as long as it really slept (a timer
+    /// wakes a little late): what a bound of the requests' latency counts.
+    pub delayed: std::time::Duration,
 }
 
 impl RequestRecord {
@@ -68,6 +71,7 @@ mod tests {
             query: query.into(),
             status: Some(200),
             injected: false,
+            delayed: std::time::Duration::ZERO,
         };
         assert!(r("PATCH", "fieldManager=x").is_write());
         assert!(!r("GET", "").is_write());

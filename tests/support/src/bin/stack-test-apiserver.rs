@@ -179,6 +179,7 @@ fn write_request_log(path: &std::path::Path, requests: &[RequestRecord]) -> std:
             "path": r.path,
             "query": r.query,
             "status": r.status,
+            "delayed_ms": r.delayed.as_secs_f64() * 1000.0,
         });
         out.push_str(&line.to_string());
         out.push('\n');
