@@ -328,6 +328,15 @@ let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });
         app.pointer("/spec/source/helm/valuesObject/ingress/hostname"),
         Some(&Json::from("keycloak.example.test"))
     );
+    // The install is `std/keycloak`'s, through the default IngressClass.
+    assert_eq!(
+        app.pointer("/spec/source/helm/valuesObject/postgresql/primary/persistence/size"),
+        Some(&Json::from("8Gi"))
+    );
+    assert_eq!(
+        app.pointer("/spec/source/helm/valuesObject/ingress/ingressClassName"),
+        None
+    );
     let admin = secret_value(&e, "keycloak", "keycloak-credentials", "admin-password");
     let db = secret_value(&e, "keycloak", "keycloak-credentials", "db-password");
     assert_eq!((admin.len(), db.len()), (64, 64));

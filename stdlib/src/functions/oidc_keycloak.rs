@@ -1,26 +1,23 @@
 //! Keycloak installed for a realm when the stack declares none, so that
 //! `oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" })`
-//! alone gives a working identity provider: the `keycloak` namespace and a
-//! `keycloak` helm_app (the Bitnami chart, its own PostgreSQL, served at
-//! `keycloak.<base_domain>`). Its admin and database passwords are made by
-//! the realm's provider, once, into the Secret the chart reads; so the app
+//! alone gives a working identity provider: `std/keycloak` installed with
+//! its defaults, served at `keycloak.<base_domain>` through the cluster's
+//! default IngressClass. Its admin and database passwords are made by the
+//! realm's provider, once, into the Secret the chart reads; so the app
 //! does not wait for its pods (`wait: false`), and the realm's import Job
 //! waits for Keycloak to answer instead. For replicas, resources, ingress
 //! class or monitoring, install it with `std/keycloak` before the realm.
 
-use rhai::{Dynamic, Map, NativeCallContext};
-use serde_json::json;
+use rhai::{Dynamic, Map, NativeCallContext, Scope};
 use stack_engine::declarations::Requirement;
-use stack_engine::{Kind, OutputRef, ResourceId};
+use stack_engine::{Kind, ResourceId};
 
 use crate::fault::RhaiResult;
 use crate::handle::Handle;
 use crate::session::Session;
-use crate::token;
 
-/// The chart installed, as `std/keycloak` pins it.
-const REPO: &str = "https://charts.bitnami.com/bitnami";
-const VERSION: &str = "21.4.4";
+/// The module's install, as a script calls it.
+const INSTALL: &str = r#"import "std/keycloak" as keycloak; keycloak::install(cluster, opts)"#;
 
 /// What a realm in `namespace` needs: the app of the `keycloak` chart
 /// there, declared anywhere in the script (the realm is imported once it
@@ -60,53 +57,33 @@ pub fn by_default(session: &Session, cluster: &Handle, namespace: &str) -> bool 
     direct && !declared(session, cluster, namespace)
 }
 
-/// Declares the namespace (unless the stack does) and the Keycloak app,
-/// reading its passwords from the Secret `credentials`.
+/// Installs Keycloak with `std/keycloak` in `namespace` (declared by the
+/// module unless the stack declares it), reading its passwords from the
+/// Secret `credentials`.
 pub fn install(
     ctx: &NativeCallContext,
     session: &Session,
     cluster: &Handle,
     namespace: &str,
     credentials: &str,
-) -> RhaiResult<Handle> {
+) -> RhaiResult<()> {
     let declared = ResourceId::of(Kind::Namespace, Some(cluster.id.name()), namespace);
-    if session.resource(&declared).is_none() {
-        super::namespace::namespace(ctx, session, cluster.clone(), namespace.into(), Map::new())?;
-    }
-    let domain = token::output(&OutputRef {
-        resource: cluster.id.clone(),
-        output: "base_domain".into(),
-        secret: false,
-    });
-    let values = json!({
-        "production": true,
-        "proxy": "edge",
-        "auth": {
-            "adminUser": "admin",
-            "existingSecret": credentials,
-            "passwordSecretKey": "admin-password",
-        },
-        "postgresql": {
-            "enabled": true,
-            "auth": {
-                "username": "keycloak",
-                "database": "keycloak",
-                "enablePostgresUser": false,
-                "existingSecret": credentials,
-                "secretKeys": { "userPasswordKey": "db-password" },
-            },
-        },
-        "ingress": { "enabled": true, "hostname": format!("keycloak.{domain}"), "pathType": "Prefix" },
-    });
+    let namespace = match session.resource(&declared) {
+        Some(_) => Dynamic::from(Handle {
+            id: declared,
+            kind: Kind::Namespace,
+        }),
+        None => namespace.into(),
+    };
     let mut opts = Map::new();
-    opts.insert("repo".into(), REPO.into());
-    opts.insert("chart".into(), "keycloak".into());
-    opts.insert("version".into(), VERSION.into());
-    opts.insert("namespace".into(), namespace.into());
+    opts.insert("namespace".into(), namespace);
+    opts.insert("credentials_secret".into(), credentials.into());
+    opts.insert("expose".into(), true.into());
     opts.insert("wait".into(), false.into());
-    opts.insert(
-        "values".into(),
-        rhai::serde::to_dynamic(values).unwrap_or(Dynamic::UNIT),
-    );
-    super::helm_app::helm_app(ctx, session, cluster.clone(), "keycloak".into(), opts)
+    let mut scope = Scope::new();
+    scope.push_constant("cluster", Dynamic::from(cluster.clone()));
+    scope.push_constant("opts", Dynamic::from_map(opts));
+    ctx.engine()
+        .eval_with_scope::<Dynamic>(&mut scope, INSTALL)
+        .map(|_| ())
 }
