@@ -362,4 +362,11 @@ pub trait Router: Send + Sync {
 
     /// Every provider, to call `finish` on.
     fn all(&self) -> Vec<Arc<dyn Provider>>;
+
+    /// Whether `cluster` answers the checks made before a plan is shown:
+    /// for one that does not (not created yet, out of reach), no provider
+    /// could tell anything, so its resources' requests are not even made.
+    fn answers<'a>(&'a self, _cluster: &'a ClusterTarget) -> BoxFuture<'a, bool> {
+        Box::pin(async { true })
+    }
 }

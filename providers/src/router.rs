@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use stack_engine::provider::{Provider, ProviderError, RouteKey, Router};
+use stack_engine::provider::{ClusterTarget, Provider, ProviderError, RouteKey, Router};
+use stack_engine::state::backend::BoxFuture;
 use stack_engine::Kind;
 
 use crate::cognito::CognitoProvider;
@@ -106,6 +107,12 @@ impl Router for StackRouter {
                 }
             }
         }
+    }
+
+    /// Every provider reaches a cluster through the same clients: the
+    /// Kubernetes provider's probe tells for all.
+    fn answers<'a>(&'a self, cluster: &'a ClusterTarget) -> BoxFuture<'a, bool> {
+        Box::pin(self.kubernetes.answers(cluster))
     }
 
     fn all(&self) -> Vec<Arc<dyn Provider>> {

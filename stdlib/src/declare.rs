@@ -34,7 +34,8 @@ pub fn key_span(session: &Session, call: Span, key: &str) -> Span {
         return call;
     }
     let text = session.source_text(call.source);
-    match locate::option_key(&text, call.offset, key) {
+    let scan = session.source_scan(call.source);
+    match locate::option_key(&text, &scan, call.offset, key) {
         Some(r) => Span::new(call.source, r.start, r.len()),
         None => call,
     }
@@ -43,7 +44,8 @@ pub fn key_span(session: &Session, call: Span, key: &str) -> Span {
 /// Where string argument `content` of the current call is written, or the call.
 pub fn literal_span(session: &Session, call: Span, content: &str) -> Span {
     let text = session.source_text(call.source);
-    match locate::literal(&text, call.offset, content) {
+    let scan = session.source_scan(call.source);
+    match locate::literal(&text, &scan, call.offset, content) {
         Some(r) => Span::new(call.source, r.start, r.len()),
         None => call,
     }

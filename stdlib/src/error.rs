@@ -129,10 +129,11 @@ pub fn from_rhai(
     // caller's option, and keep where the module noticed it as a note.
     if let (Some(place), Some(&(outer, _))) = (parts.caller.take(), trace.first()) {
         let text = session.source_text(outer.source);
+        let scan = session.source_scan(outer.source);
         let at = match place {
             CallerPlace::Call => outer,
             CallerPlace::Key { key, field } => {
-                let found = crate::locate::option_key(&text, outer.offset, &key);
+                let found = crate::locate::option_key(&text, &scan, outer.offset, &key);
                 if let Some(field) = field {
                     let path = found
                         .as_ref()

@@ -16,6 +16,16 @@ pub enum Token {
     Punct(char, usize),
 }
 
+impl Token {
+    /// The byte offset where it starts.
+    pub fn start(&self) -> usize {
+        match self {
+            Token::Ident(r) | Token::Str(r, _) => r.start,
+            Token::Punct(_, at) => *at,
+        }
+    }
+}
+
 /// A token and how deep it is in brackets and interpolations (0: at the
 /// top level of the script).
 #[derive(Debug, Clone, PartialEq)]

@@ -37,6 +37,9 @@ pub struct SessionState {
     pub interfaces: Vec<std::rc::Rc<crate::interface::Interface>>,
     /// Outputs a test gave values with `mock_output`.
     pub given_outputs: stack_engine::objects::GivenOutputs,
+    /// Each source read by the scanner once, for the places diagnostics
+    /// point at.
+    pub scans: HashMap<SourceId, Rc<crate::scan::Scan>>,
 }
 
 impl Session {
@@ -124,6 +127,16 @@ impl Session {
     /// The text of a source.
     pub fn source_text(&self, id: SourceId) -> std::sync::Arc<str> {
         self.borrow().declarations.sources.get(id).text.clone()
+    }
+
+    /// A source as the scanner reads it (once per source).
+    pub fn source_scan(&self, id: SourceId) -> Rc<crate::scan::Scan> {
+        if let Some(scan) = self.borrow().scans.get(&id) {
+            return scan.clone();
+        }
+        let scan = Rc::new(crate::scan::scan(&self.source_text(id)));
+        self.borrow_mut().scans.insert(id, scan.clone());
+        scan
     }
 
     pub fn declare(&self, resource: Resource) {

@@ -411,18 +411,34 @@ impl Executor<'_> {
             .collect();
         // Each resource is checked on its own, so the checks go out side by
         // side, up to `parallelism`; what they find is kept in graph order.
-        let checks = self
-            .graph
-            .in_order()
-            .filter(|r| changing.contains(&r.id))
-            .filter_map(|resource| {
-                let request = self
-                    .plain_request(resource, state, &outputs, &depths)
-                    .ok()?;
-                let provider = self.router.route(request.route_key()).ok()?;
-                Some((resource, request, provider))
-            })
-            .collect::<Vec<_>>();
+        let mut answering: HashMap<ResourceId, bool> = HashMap::new();
+        let mut checks = Vec::new();
+        for resource in self.graph.in_order().filter(|r| changing.contains(&r.id)) {
+            let target = resource
+                .cluster
+                .as_ref()
+                .and_then(|c| self.cluster_target(c, state, &outputs));
+            if let Some(target) = target {
+                let answers = match answering.get(&target.id) {
+                    Some(answers) => *answers,
+                    None => {
+                        let answers = self.router.answers(&target).await;
+                        answering.insert(target.id.clone(), answers);
+                        answers
+                    }
+                };
+                if !answers {
+                    continue;
+                }
+            }
+            let Ok(request) = self.plain_request(resource, state, &outputs, &depths) else {
+                continue;
+            };
+            let Ok(provider) = self.router.route(request.route_key()) else {
+                continue;
+            };
+            checks.push((resource, request, provider));
+        }
         let answers: Vec<_> = stream::iter(checks)
             .map(|(resource, request, provider)| async move {
                 (resource, provider.preflight(&request).await)

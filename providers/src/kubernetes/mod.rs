@@ -170,13 +170,14 @@ impl KubernetesProvider {
         let Some(target) = request.cluster.as_ref() else {
             return Ok(Vec::new());
         };
-        let Ok(desired) = parse_all(&request.objects) else {
-            return Ok(Vec::new());
-        };
-        if desired.is_empty() {
+        if request.objects.is_empty() {
             return Ok(Vec::new());
         }
+        // Asked first: a plan without its cluster reads nothing further.
         let Some(cluster) = self.answering(target).await else {
+            return Ok(Vec::new());
+        };
+        let Ok(desired) = parse_all(&request.objects) else {
             return Ok(Vec::new());
         };
         for d in desired
@@ -204,6 +205,12 @@ impl KubernetesProvider {
             }
         }
         Ok(adoptions)
+    }
+
+    /// Whether `target` answers the one quick probe made per cluster
+    /// before a plan.
+    pub async fn answers(&self, target: &ClusterTarget) -> bool {
+        self.answering(target).await.is_some()
     }
 
     /// The cluster of `target` if it answers the one quick probe made per

@@ -218,11 +218,12 @@ fn parse_fault(
     let mut fault = Fault::new(code, message).label("parsed here");
     if let Some((line, column)) = at {
         let source = session.source_text(call.source);
+        let scan = session.source_scan(call.source);
         // A backtick string drops a newline that directly follows the opening quote.
-        let found = crate::locate::literal(&source, call.offset, text)
+        let found = crate::locate::literal(&source, &scan, call.offset, text)
             .map(|r| (r.start + 1, r.end))
             .or_else(|| {
-                crate::locate::literal(&source, call.offset, &format!("\n{text}"))
+                crate::locate::literal(&source, &scan, call.offset, &format!("\n{text}"))
                     .map(|r| (r.start + 2, r.end))
             });
         match found {
