@@ -75,10 +75,12 @@ pub enum Value {
     String(String),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
-    /// Another resource's output, known after apply.
-    Output(OutputRef),
+    /// Another resource's output, known after apply. Boxed, like the
+    /// secret, so that a value is as small as a string: a stack holds
+    /// maps of them for every declaration.
+    Output(Box<OutputRef>),
     /// A secret literal.
-    Secret(Secret),
+    Secret(Box<Secret>),
     /// Text joined with outputs or secrets: an interpolated string.
     Concat(Vec<Value>),
     /// A whole resource handle passed as a value (`cluster: c`, `depends_on: [h]`).
@@ -264,7 +266,7 @@ impl Value {
                     .map(|(k, v)| Ok((k.clone(), v.materialize(resolve)?)))
                     .collect::<Result<_, _>>()?,
             ),
-            Value::Output(r) => resolve.output(r).ok_or_else(|| r.clone())?,
+            Value::Output(r) => resolve.output(r).ok_or_else(|| (**r).clone())?,
             Value::Secret(s) => Json::String(s.expose().to_string()),
             Value::Concat(parts) => {
                 let mut out = String::new();
@@ -332,7 +334,10 @@ mod tests {
 
     #[test]
     fn secrets_never_appear_in_canonical_form() {
-        let v = map(&[("password", Value::Secret(Secret::new("env:X", "hunter2")))]);
+        let v = map(&[(
+            "password",
+            Value::Secret(Box::new(Secret::new("env:X", "hunter2"))),
+        )]);
         let json = v.canonical(&NothingKnown, "salt").to_string();
         assert!(!json.contains("hunter2"), "{json}");
         assert!(json.contains("(sensitive sha256:"), "{json}");
@@ -355,7 +360,10 @@ mod tests {
             output: "endpoint".into(),
             secret: false,
         };
-        let v = Value::Concat(vec![Value::str("https://"), Value::Output(r.clone())]);
+        let v = Value::Concat(vec![
+            Value::str("https://"),
+            Value::Output(Box::new(r.clone())),
+        ]);
         assert_eq!(v.canonical(&NothingKnown, ""), Json::String(UNKNOWN.into()));
         assert_eq!(v.materialize(&NothingKnown), Err(r));
     }

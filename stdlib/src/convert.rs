@@ -120,8 +120,11 @@ pub fn string_value(s: &str, session: &Session) -> Value {
         .into_iter()
         .map(|piece| match piece {
             Piece::Text(t) => Value::String(t.to_string()),
-            Piece::Output(r) => Value::Output(sensitive_if_secret(r, session)),
-            Piece::Secret(i) => session.secret(i).map(Value::Secret).unwrap_or(Value::Null),
+            Piece::Output(r) => Value::Output(Box::new(sensitive_if_secret(r, session))),
+            Piece::Secret(i) => session
+                .secret(i)
+                .map(|s| Value::Secret(Box::new(s)))
+                .unwrap_or(Value::Null),
         })
         .collect();
     if parts.len() == 1 {
