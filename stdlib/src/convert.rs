@@ -142,8 +142,11 @@ pub(crate) fn sensitive_if_secret(
 ) -> stack_engine::OutputRef {
     if !r.secret
         && session
-            .resource(&r.resource)
-            .and_then(|res| res.known_outputs.get(&r.output).map(Value::is_sensitive))
+            .with_resource(&r.resource, |res| {
+                res.known_outputs
+                    .get(&r.output)
+                    .is_some_and(Value::is_sensitive)
+            })
             .unwrap_or(false)
     {
         r.secret = true;

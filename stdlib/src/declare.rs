@@ -215,7 +215,7 @@ pub fn declare(ctx: &NativeCallContext, session: &Session, d: Declaration) -> Rh
 
 /// The name of the cluster a handle refers to.
 pub fn cluster_name(session: &Session, cluster: &Handle) -> Option<String> {
-    session.resource(&cluster.id).map(|r| r.name)
+    session.with_resource(&cluster.id, |r| r.name.clone())
 }
 
 fn dependencies(value: &Dynamic, span: Span) -> Vec<Dependency> {

@@ -430,7 +430,6 @@ impl Schema {
     pub fn default_text(&self, variant: Option<&str>, name: &str) -> Option<String> {
         let default = self
             .options_for(variant)
-            .into_iter()
             .find(|o| o.name == name)?
             .default?;
         match serde_json::from_str(default).ok()? {
@@ -439,14 +438,15 @@ impl Schema {
         }
     }
 
-    pub fn options_for(&self, variant: Option<&str>) -> Vec<Opt> {
-        let mut all: Vec<Opt> = self.common.to_vec();
-        if let (Some((_, variants)), Some(variant)) = (self.variants, variant) {
-            if let Some((_, opts)) = variants.iter().find(|(v, _)| *v == variant) {
-                all.extend_from_slice(opts);
-            }
-        }
-        all
+    pub fn options_for(&self, variant: Option<&str>) -> impl Iterator<Item = &'static Opt> + Clone {
+        let own: &'static [Opt] = match (self.variants, variant) {
+            (Some((_, variants)), Some(variant)) => variants
+                .iter()
+                .find(|(v, _)| *v == variant)
+                .map_or(&[], |(_, opts)| opts),
+            _ => &[],
+        };
+        self.common.iter().chain(own)
     }
 
     /// Validates an options map; returns every problem found.
@@ -460,7 +460,7 @@ impl Schema {
         let options = self.options_for(variant.as_deref());
         for (key, value) in opts {
             let key = key.as_str();
-            match options.iter().find(|o| o.name == key) {
+            match options.clone().find(|o| o.name == key) {
                 Some(o) => {
                     if let Err(message) = o.ty.check(value) {
                         problems.push(OptionProblem {
@@ -473,10 +473,13 @@ impl Schema {
                         });
                     }
                 }
-                None => problems.push(self.unknown(key, variant.as_deref(), &options)),
+                None => {
+                    let known: Vec<Opt> = options.clone().cloned().collect();
+                    problems.push(self.unknown(key, variant.as_deref(), &known));
+                }
             }
         }
-        for o in options.iter().filter(|o| o.required) {
+        for o in options.filter(|o| o.required) {
             if !opts.contains_key(o.name) {
                 let which = match (&variant, self.variants) {
                     (Some(v), Some((k, _))) => format!(" with {k} `{v}`"),

@@ -146,6 +146,18 @@ impl Session {
         state.declarations.resources.push(resource);
     }
 
+    /// What `read` finds in the declared resource with this id, without
+    /// copying the resource (every declaration on a cluster reads it).
+    pub fn with_resource<T>(
+        &self,
+        id: &ResourceId,
+        read: impl FnOnce(&Resource) -> T,
+    ) -> Option<T> {
+        let state = self.borrow();
+        let at = *state.declared_at.get(id)?;
+        state.declarations.resources.get(at).map(read)
+    }
+
     /// The declared resource with this id, if any (the latest, for duplicates).
     pub fn resource(&self, id: &ResourceId) -> Option<Resource> {
         let state = self.borrow();

@@ -113,6 +113,22 @@ struct Plain {
     wrappers: AST,
 }
 
+/// The plain engine, made when a script first calls a string function:
+/// many never do, and making it is a fair part of a small script's run.
+#[derive(Default)]
+struct LazyPlain(std::cell::OnceCell<Plain>);
+
+impl LazyPlain {
+    fn call(
+        &self,
+        ctx: &NativeCallContext,
+        wrapper: &str,
+        args: Vec<Dynamic>,
+    ) -> RhaiResult<Dynamic> {
+        self.0.get_or_init(Plain::new).call(ctx, wrapper, args)
+    }
+}
+
 impl Plain {
     fn new() -> Plain {
         let mut source = String::new();
@@ -174,7 +190,7 @@ fn settled(ctx: &NativeCallContext, session: &Session, value: Dynamic) -> RhaiRe
 }
 
 pub fn register(engine: &mut Engine, session: &Session) {
-    let plain = Rc::new(Plain::new());
+    let plain = Rc::new(LazyPlain::default());
     macro_rules! register {
         ($returns:ident, $name:literal, $wrapper:ident, ($($arg:ident: $ty:ty),*)) => {{
             let plain = plain.clone();
