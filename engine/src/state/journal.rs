@@ -72,25 +72,13 @@ pub(super) fn replay(state: &mut State, text: &str, path: &Path) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resource::Kind;
 
     fn record(hash: &str) -> ResourceState {
-        ResourceState {
-            kind: Kind::Namespace,
-            inputs_hash: hash.into(),
-            inputs: serde_json::json!({}),
-            outputs: BTreeMap::new(),
-            objects: Vec::new(),
-            depends_on: Vec::new(),
-            cluster: None,
-            direct: false,
-            deleting: false,
-            intent: None,
-        }
+        super::super::namespace_record(hash).1
     }
 
     fn id(name: &str) -> ResourceId {
-        ResourceId::of(Kind::Namespace, Some("c"), name)
+        super::super::namespace_record(name).0
     }
 
     #[test]

@@ -373,23 +373,6 @@ mod tests {
         assert_eq!(files.len(), 1);
     }
 
-    fn namespace(name: &str) -> (ResourceId, super::super::ResourceState) {
-        let id = ResourceId::of(crate::resource::Kind::Namespace, Some("c"), name);
-        let record = super::super::ResourceState {
-            kind: crate::resource::Kind::Namespace,
-            inputs_hash: name.into(),
-            inputs: serde_json::json!({}),
-            outputs: Default::default(),
-            objects: Vec::new(),
-            depends_on: Vec::new(),
-            cluster: None,
-            direct: false,
-            deleting: false,
-            intent: None,
-        };
-        (id, record)
-    }
-
     fn block_on<T>(future: BoxFuture<'_, T>) -> T {
         futures_util::FutureExt::now_or_never(future).expect("local saves do not wait")
     }
@@ -400,8 +383,8 @@ mod tests {
         let path = dir.path().join("dev.state.json");
         let backend = LocalBackend::new(&path, "dev");
         let mut state = State::empty("dev");
-        let (a, ra) = namespace("a");
-        let (b, rb) = namespace("b");
+        let (a, ra) = super::super::namespace_record("a");
+        let (b, rb) = super::super::namespace_record("b");
         for (id, record) in [(&a, &ra), (&b, &rb)] {
             state.serial += 1;
             state.resources.insert(id.clone(), record.clone());
@@ -424,7 +407,9 @@ mod tests {
         journal.write_all(b"{\"serial\":99,\"rec").unwrap();
         assert_eq!(load(&path, "dev").unwrap(), state);
         state.serial += 1;
-        state.resources.insert(b.clone(), namespace("b2").1);
+        state
+            .resources
+            .insert(b.clone(), super::super::namespace_record("b2").1);
         block_on(next.save_records(&state, std::slice::from_ref(&b))).unwrap();
         assert!(!journal_path(&path).exists());
         state.serial += 1;

@@ -262,6 +262,24 @@ fn fresh_salt() -> String {
     out
 }
 
+/// A confirmed namespace record, for the tests of how states are kept.
+#[cfg(test)]
+pub(crate) fn namespace_record(name: &str) -> (ResourceId, ResourceState) {
+    let record = ResourceState {
+        kind: Kind::Namespace,
+        inputs_hash: name.into(),
+        inputs: serde_json::json!({}),
+        outputs: BTreeMap::new(),
+        objects: Vec::new(),
+        depends_on: Vec::new(),
+        cluster: None,
+        direct: false,
+        deleting: false,
+        intent: None,
+    };
+    (ResourceId::of(Kind::Namespace, Some("c"), name), record)
+}
+
 /// Where a stack script's state lives by default.
 pub fn path_for(script: &Path, stack: &str) -> PathBuf {
     default_path(script, stack)

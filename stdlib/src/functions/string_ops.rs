@@ -119,13 +119,8 @@ struct Plain {
 struct LazyPlain(std::cell::OnceCell<Plain>);
 
 impl LazyPlain {
-    fn call(
-        &self,
-        ctx: &NativeCallContext,
-        wrapper: &str,
-        args: Vec<Dynamic>,
-    ) -> RhaiResult<Dynamic> {
-        self.0.get_or_init(Plain::new).call(ctx, wrapper, args)
+    fn get(&self) -> &Plain {
+        self.0.get_or_init(Plain::new)
     }
 }
 
@@ -202,7 +197,7 @@ pub fn register(engine: &mut Engine, session: &Session) {
                         settled(&ctx, &session, Dynamic::from(s.clone()))?,
                         $(settled(&ctx, &session, Dynamic::from($arg))?),*
                     ];
-                    let result = plain.call(&ctx, stringify!($wrapper), args)?;
+                    let result = plain.get().call(&ctx, stringify!($wrapper), args)?;
                     finish(Returns::$returns, s, result)
                 },
             );
@@ -218,7 +213,7 @@ pub fn register(engine: &mut Engine, session: &Session) {
             [std::any::TypeId::of::<ImmutableString>()],
             move |ctx, args| {
                 let s = settled(&ctx, &session, args[0].clone())?;
-                plain.call(&ctx, property, vec![s])
+                plain.get().call(&ctx, property, vec![s])
             },
         );
     }
