@@ -894,7 +894,41 @@ fn a_run_over_tls_with_a_token_reaches_the_api_server() {
         .is_none());
 }
 
+/// Resources applied side by side share what they read once: one
+/// discovery of their kind, one owner check each before the plan.
+fn resources_side_by_side_share_one_discovery(e: Env) {
+    e.ctx.write(
+        "wide.rhai",
+        r#"
+let c = cluster("e2e", #{ provider: "existing" });
+for i in 0..30 { namespace(c, `wide-${i}`); }
+"#,
+    );
+    e.server.clear_requests();
+    ok(&e.stack(&["run", "wide.rhai", "--yes", "--parallelism", "30"]));
+    let requests = e.server.requests();
+    let discoveries = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v1")
+        .count();
+    assert_eq!(discoveries, 1, "{requests:#?}");
+    for i in 0..30 {
+        let path = format!("/api/v1/namespaces/wide-{i}");
+        let applies = requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path == path)
+            .count();
+        assert_eq!(applies, 1, "{path}");
+        assert!(e
+            .server
+            .object("v1/namespaces", None, &format!("wide-{i}"))
+            .is_some());
+    }
+    ok(&e.stack(&["destroy", "wide.rhai", "--yes"]));
+}
+
 on_both_servers!(
+    resources_side_by_side_share_one_discovery,
     run_applies_then_a_second_run_writes_nothing,
     removing_from_the_script_prunes_and_destroy_removes_everything,
     a_degraded_app_fails_skips_its_dependents_and_a_fixed_rerun_converges,

@@ -20,10 +20,13 @@ pub fn default_path(script: &Path, stack: &str) -> PathBuf {
         .join(format!("{stack}.state.json"))
 }
 
-/// The journal of the state file at `path`: `dev.state.journal` beside
-/// `dev.state.json`.
+/// The journal of the state file at `path`: `dev.state.json.journal`
+/// beside `dev.state.json`. Its name is the state file's with a suffix, as
+/// the lock file's is, so no `--state` path can name its own journal.
 fn journal_path(path: &Path) -> PathBuf {
-    path.with_extension("journal")
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".journal");
+    path.with_file_name(name)
 }
 
 /// Reads a state file and replays its journal; a missing file is an empty
@@ -417,6 +420,23 @@ mod tests {
         assert_eq!(load(&path, "dev").unwrap(), state);
         block_on(next.save(&state)).unwrap();
         assert!(!journal_path(&path).exists());
+        assert_eq!(load(&path, "dev").unwrap(), state);
+    }
+
+    #[test]
+    fn a_state_file_named_like_a_journal_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.journal");
+        assert_ne!(journal_path(&path), path);
+        let backend = LocalBackend::new(&path, "dev");
+        let mut state = State::empty("dev");
+        let (a, ra) = super::super::namespace_record("a");
+        for _ in 0..2 {
+            state.serial += 1;
+            state.resources.insert(a.clone(), ra.clone());
+            block_on(backend.save_records(&state, std::slice::from_ref(&a))).unwrap();
+        }
+        block_on(backend.save(&state)).unwrap();
         assert_eq!(load(&path, "dev").unwrap(), state);
     }
 
