@@ -183,7 +183,7 @@ impl Graph {
                 graph.add_edge(from, NodeIndex::new(i), ());
             }
         }
-        check_argocd(&declarations)?;
+        check_argocd(&declarations, &index)?;
         check_requirements(&declarations)?;
         check_moves(&declarations, &index)?;
         if let Some(cycle) = find_cycle(&graph) {
@@ -393,7 +393,16 @@ fn check_requirements(declarations: &Declarations) -> Result<(), GraphError> {
     clippy::result_large_err,
     reason = "a diagnostic carries its source text; it is built once, when a command fails"
 )]
-fn check_argocd(declarations: &Declarations) -> Result<(), GraphError> {
+fn check_argocd(
+    declarations: &Declarations,
+    index: &HashMap<ResourceId, NodeIndex>,
+) -> Result<(), GraphError> {
+    let bootstrapped: std::collections::HashSet<&ResourceId> = declarations
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::Bootstrap)
+        .filter_map(|r| r.cluster.as_ref())
+        .collect();
     for resource in &declarations.resources {
         if !crate::objects::delivered_by_argocd(resource) {
             continue;
@@ -401,7 +410,7 @@ fn check_argocd(declarations: &Declarations) -> Result<(), GraphError> {
         let Some(cluster) = resource
             .cluster
             .as_ref()
-            .and_then(|c| declarations.resources.iter().find(|r| &r.id == c))
+            .and_then(|c| declarations.resources.get(index.get(c)?.index()))
         else {
             continue;
         };
@@ -410,11 +419,7 @@ fn check_argocd(declarations: &Declarations) -> Result<(), GraphError> {
             cluster.input("argocd_installed"),
             Some(crate::Value::Bool(true))
         );
-        let bootstrapped = declarations
-            .resources
-            .iter()
-            .any(|r| r.kind == Kind::Bootstrap && r.cluster.as_ref() == Some(&cluster.id));
-        if direct && !installed && !bootstrapped {
+        if direct && !installed && !bootstrapped.contains(&cluster.id) {
             let (src, labels, notes) = group_labels(
                 &declarations.sources,
                 &[

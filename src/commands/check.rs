@@ -11,7 +11,9 @@ use crate::load;
 
 pub fn run(args: &StackArgs) -> Result<String, Failure> {
     let graph = load::graph(args)?;
-    Ok(summary(&graph, &args.file.to_string_lossy()))
+    let summary = summary(&graph, &args.file.to_string_lossy());
+    load::keep_until_exit(graph);
+    Ok(summary)
 }
 
 /// Counts per kind, then every resource id with its direct needs.

@@ -46,9 +46,11 @@ pub fn run(
             )
         }
     }
-    Ok(if detailed_exitcode && plan.has_changes() {
+    let code = if detailed_exitcode && plan.has_changes() {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    load::keep_until_exit((graph, plan, state));
+    Ok(code)
 }

@@ -414,16 +414,16 @@ impl Executor<'_> {
         let mut answering: HashMap<ResourceId, bool> = HashMap::new();
         let mut checks = Vec::new();
         for resource in self.graph.in_order().filter(|r| changing.contains(&r.id)) {
-            let target = resource
-                .cluster
-                .as_ref()
-                .and_then(|c| self.cluster_target(c, state, &outputs));
-            if let Some(target) = target {
-                let answers = match answering.get(&target.id) {
+            // Whether its cluster answers is asked once per cluster.
+            if let Some(cluster) = &resource.cluster {
+                let answers = match answering.get(cluster) {
                     Some(answers) => *answers,
                     None => {
-                        let answers = self.router.answers(&target).await;
-                        answering.insert(target.id.clone(), answers);
+                        let answers = match self.cluster_target(cluster, state, &outputs) {
+                            Some(target) => self.router.answers(&target).await,
+                            None => true,
+                        };
+                        answering.insert(cluster.clone(), answers);
                         answers
                     }
                 };

@@ -52,7 +52,9 @@ impl FieldChange {
 
 /// Leaves that differ between `before` and `after`, in path order.
 pub fn diff(before: &Json, after: &Json) -> Vec<FieldChange> {
-    let mut out = Vec::new();
+    // Most inputs are flat: a leaf per top-level key is a good first guess.
+    let keys = |v: &Json| v.as_object().map_or(0, |m| m.len());
+    let mut out = Vec::with_capacity(keys(before).max(keys(after)));
     walk("", before, after, &mut out);
     out
 }
@@ -72,6 +74,20 @@ fn join(prefix: &str, key: &str) -> String {
 
 fn walk(path: &str, before: &Json, after: &Json, out: &mut Vec<FieldChange>) {
     match (before, after) {
+        // A creation or a deletion: one side's leaves, with no lookups.
+        (Json::Object(a), Json::Object(b)) if a.is_empty() || b.is_empty() => {
+            let (present, is_before) = if a.is_empty() { (b, false) } else { (a, true) };
+            let mut entries: Vec<(&String, &Json)> = present.iter().collect();
+            entries.sort_unstable_by_key(|(key, _)| *key);
+            for (key, value) in entries {
+                let p = join(path, key);
+                if is_before {
+                    walk(&p, value, &Json::Null, out);
+                } else {
+                    walk(&p, &Json::Null, value, out);
+                }
+            }
+        }
         (Json::Object(a), Json::Object(b)) => {
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.sort();

@@ -215,10 +215,11 @@ impl Plan {
 
 /// sha256 of a canonical value.
 pub fn hash(inputs: &Json) -> String {
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(inputs.to_string().as_bytes()))
-    )
+    // Serialized straight into the digest: the same bytes as
+    // `inputs.to_string()`, without holding them.
+    let mut digest = Sha256::new();
+    serde_json::to_writer(&mut digest, inputs).expect("a JSON value serializes into a digest");
+    format!("sha256:{}", hex::encode(digest.finalize()))
 }
 
 /// Compares the graph with the state.

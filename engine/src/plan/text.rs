@@ -53,37 +53,56 @@ impl Style {
     }
 }
 
-/// A JSON leaf as it appears in a plan line.
-pub fn show(value: &Json) -> String {
-    match value {
-        Json::String(s) if s == crate::value::UNKNOWN => s.clone(),
-        Json::String(s) if crate::value::is_hidden(s) => crate::value::SENSITIVE.to_string(),
-        Json::Array(a) if a.is_empty() => "[]".into(),
-        Json::Object(o) if o.is_empty() => "{}".into(),
-        other => other.to_string(),
-    }
+/// A JSON leaf as it appears in a plan line, written where the line is
+/// built: a plan of a thousand resources has ten thousand of them.
+fn write_leaf(out: &mut String, value: &Json) {
+    let _ = match value {
+        Json::String(s) if s == crate::value::UNKNOWN => out.write_str(s),
+        Json::String(s) if crate::value::is_hidden(s) => out.write_str(crate::value::SENSITIVE),
+        Json::Array(a) if a.is_empty() => out.write_str("[]"),
+        Json::Object(o) if o.is_empty() => out.write_str("{}"),
+        other => write!(out, "{other}"),
+    };
 }
 
-fn field_line(change: &FieldChange) -> String {
+fn is_unknown(value: &Json) -> bool {
+    value.as_str() == Some(crate::value::UNKNOWN)
+}
+
+/// One field of a change, with its line's end.
+fn write_field(out: &mut String, change: &FieldChange) {
     let sensitive = crate::value::SENSITIVE;
+    out.push_str("      ");
+    out.push_str(&change.path);
     if change.sensitive {
-        return match (&change.before, &change.after) {
-            (_, Some(after)) if show(after) == crate::value::UNKNOWN => {
-                format!("{} = {}", change.path, crate::value::UNKNOWN)
-            }
-            (None, Some(_)) => format!("{} = {sensitive}", change.path),
-            (Some(_), None) => format!("{} = {sensitive} → null", change.path),
-            _ => format!("{}: {sensitive} value changed", change.path),
+        let _ = match (&change.before, &change.after) {
+            (_, Some(after)) if is_unknown(after) => write!(out, " = {}", crate::value::UNKNOWN),
+            (None, Some(_)) => write!(out, " = {sensitive}"),
+            (Some(_), None) => write!(out, " = {sensitive} → null"),
+            _ => write!(out, ": {sensitive} value changed"),
         };
+        out.push('\n');
+        return;
     }
     match (&change.before, &change.after) {
-        (None, Some(after)) => format!("{} = {}", change.path, show(after)),
-        (Some(before), None) => format!("{} = {} → null", change.path, show(before)),
-        (Some(before), Some(after)) => {
-            format!("{}: {} → {}", change.path, show(before), show(after))
+        (None, Some(after)) => {
+            out.push_str(" = ");
+            write_leaf(out, after);
         }
-        (None, None) => change.path.clone(),
+        (Some(before), None) => {
+            out.push_str(" = ");
+            write_leaf(out, before);
+            out.push_str(" → null");
+        }
+        (Some(before), Some(after)) => {
+            out.push_str(": ");
+            write_leaf(out, before);
+            out.push_str(" → ");
+            write_leaf(out, after);
+        }
+        (None, None) => {}
     }
+    out.push('\n');
 }
 
 fn change_block(out: &mut String, change: &Change, style: Style) {
@@ -101,7 +120,7 @@ fn change_block(out: &mut String, change: &Change, style: Style) {
         return;
     }
     for field in &change.fields {
-        let _ = writeln!(out, "      {}", field_line(field));
+        write_field(out, field);
     }
     if !change.unknown_outputs.is_empty() {
         let _ = writeln!(
