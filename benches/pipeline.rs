@@ -40,6 +40,7 @@ fn matching_state(graph: &Graph) -> State {
                     direct: false,
                     deleting: false,
                     intent: None,
+                    moved_from: None,
                 },
             );
         }

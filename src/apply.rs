@@ -8,7 +8,6 @@ use miette::Diagnostic;
 use stack_engine::execute::{Cancel, ExecuteOptions, Executor, Outcome, Report};
 use stack_engine::plan::{self, Plan};
 use stack_engine::provider::ProviderError;
-use stack_engine::state::LockInfo;
 use stack_engine::{Graph, ResourceId};
 
 use crate::cli::ApplyArgs;
@@ -94,17 +93,13 @@ impl Apply<'_> {
     }
 
     async fn run(self) -> Result<ExitCode, Failure> {
-        let backend = self.connection.backend.as_ref();
-        let holder = LockInfo::current(self.operation.as_str());
-        backend
-            .lock(&holder, self.args.force_unlock)
+        self.connection
+            .locked(
+                self.operation.as_str(),
+                self.args.force_unlock,
+                self.locked(),
+            )
             .await
-            .map_err(Failure::runtime)?;
-        let result = self.locked().await;
-        let unlocked = backend.unlock(&holder).await;
-        let code = result?;
-        unlocked.map_err(Failure::runtime)?;
-        Ok(code)
     }
 
     async fn locked(&self) -> Result<ExitCode, Failure> {

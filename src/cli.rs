@@ -12,8 +12,33 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     propagate_version = true
 )]
 pub struct Cli {
+    /// When to colour output: on a terminal without `NO_COLOR` (`auto`),
+    /// `always` or `never`.
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+    /// The same as `--color never`.
+    #[arg(long, global = true)]
+    pub no_color: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The colour choice, `--no-color` winning.
+    pub fn color(&self) -> ColorWhen {
+        if self.no_color {
+            ColorWhen::Never
+        } else {
+            self.color
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Flags every command that reads a stack takes.
@@ -53,13 +78,20 @@ pub struct ApplyArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Evaluate and validate a stack; print a summary of its resources.
-    Check(StackArgs),
+    #[command(visible_alias = "validate")]
+    Check {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
     /// Show what `run` would do: create, update, replace, delete or leave each resource.
     Plan {
         #[command(flatten)]
         stack: StackArgs,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
         /// Exit 3 (instead of 0) when the plan has changes.
         #[arg(long)]
@@ -69,6 +101,7 @@ pub enum Command {
         refresh: bool,
     },
     /// Plan, confirm, and carry the plan out.
+    #[command(visible_alias = "apply")]
     Run {
         #[command(flatten)]
         stack: StackArgs,
@@ -86,10 +119,12 @@ pub enum Command {
         apply: ApplyArgs,
     },
     /// Write every Kubernetes object and Argo CD Application as YAML in a GitOps layout.
+    #[command(visible_alias = "template")]
     Render {
         #[command(flatten)]
         stack: StackArgs,
-        /// Directory to write into (`<dir>/<cluster>/...`).
+        /// Directory to write into (`<dir>/<cluster>/...`); `-` prints every
+        /// file to stdout as one YAML stream.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Repository URL for the root Applications, instead of each cluster's `gitops.repo`.
@@ -101,9 +136,16 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = GraphFormatArg::Text)]
-        format: GraphFormatArg,
+        #[arg(long, short, alias = "format", value_enum, default_value_t = GraphOutput::Text)]
+        output: GraphOutput,
     },
+    /// Inspect and repair the state: list, show, forget or rename what it records.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Print a completion script for a shell: `source <(stack completions bash)`.
+    Completions { shell: clap_complete::Shell },
     /// Prototype interactively: declarations accumulate in one session.
     Repl {
         /// A stack to load first.
@@ -162,15 +204,71 @@ pub enum ModulesCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Every resource the state records, one id per line.
+    List {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// What the state records of one resource (secrets stay hidden).
+    Show {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The resource id, as `stack state list` prints it.
+        id: String,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Forget resources: their records leave the state, what they made stays live.
+    Rm {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The resource ids to forget.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Forget a resource the script still declares (the next run makes it again).
+        #[arg(long)]
+        force: bool,
+        /// Break the state lock held by another run (only when that run is gone).
+        #[arg(long)]
+        force_unlock: bool,
+    },
+    /// Rename a record, for a declaration renamed in the script; the next
+    /// run re-marks what it made. `moved(#{ from, to })` in the script does
+    /// the same for everyone who runs it.
+    Mv {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The id the state records now.
+        from: String,
+        /// The id the script declares.
+        to: String,
+        /// Rename even when the script still declares FROM, or does not declare TO.
+        #[arg(long)]
+        force: bool,
+        /// Break the state lock held by another run (only when that run is gone).
+        #[arg(long)]
+        force_unlock: bool,
+    },
+}
+
+/// The values of `-o/--output`, the same for every command that prints data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
     Json,
 }
 
+/// `stack graph -o`: the common values, and two graph languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormatArg {
+pub enum GraphOutput {
     Text,
+    Json,
     Dot,
     Mermaid,
 }

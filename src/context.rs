@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-use stack_engine::state::StateBackend;
+use stack_engine::state::{LockInfo, StateBackend};
 use stack_engine::{Graph, State};
 use stack_providers::router::StackRouter;
 
@@ -58,6 +58,26 @@ impl Context {
 }
 
 impl Connection {
+    /// Runs `work` holding the state lock as `operation`, and unlocks
+    /// whatever `work` returns.
+    pub async fn locked<T>(
+        &self,
+        operation: &str,
+        force_unlock: bool,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let holder = LockInfo::current(operation);
+        self.backend
+            .lock(&holder, force_unlock)
+            .await
+            .map_err(Failure::runtime)?;
+        let result = work.await;
+        let unlocked = self.backend.unlock(&holder).await;
+        let value = result?;
+        unlocked.map_err(Failure::runtime)?;
+        Ok(value)
+    }
+
     /// Reads the stack's state (without locking it: `plan`, `render`).
     pub fn load(&self, context: &Context) -> Result<State, Failure> {
         context

@@ -28,7 +28,6 @@ use cli::{Cli, Command};
 use failure::Failure;
 
 fn main() -> ExitCode {
-    style::install_diagnostics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -40,6 +39,8 @@ fn main() -> ExitCode {
             };
         }
     };
+    style::choose(cli.color());
+    style::install_diagnostics();
     match run(&context::Context::default(), cli.command) {
         Ok(code) => code,
         Err(failure) => {
@@ -55,7 +56,7 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
         ExitCode::SUCCESS
     };
     match command {
-        Command::Check(args) => commands::check::run(&args).map(print),
+        Command::Check { stack, output } => commands::check::run(&stack, output).map(print),
         Command::Plan {
             stack,
             output,
@@ -73,7 +74,13 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
             out,
             repo_url,
         } => commands::render::run(context, &stack, &out, repo_url.as_deref()).map(print),
-        Command::Graph { stack, format } => commands::graph::run(&stack, format).map(print),
+        Command::Graph { stack, output } => commands::graph::run(&stack, output).map(print),
+        Command::State { command } => commands::state::run(context, &command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "stack", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Repl { file, set, history } => {
             commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)
         }

@@ -1,4 +1,5 @@
-//! The dependency graph for people (`text`) and for tools (`dot`, `mermaid`).
+//! The dependency graph for people (`text`) and for tools (`json`, `dot`,
+//! `mermaid`).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -9,6 +10,7 @@ use crate::graph::Graph;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraphFormat {
     Text,
+    Json,
     Dot,
     Mermaid,
 }
@@ -16,6 +18,7 @@ pub enum GraphFormat {
 pub fn format(graph: &Graph, format: GraphFormat) -> String {
     match format {
         GraphFormat::Text => text(graph),
+        GraphFormat::Json => json(graph),
         GraphFormat::Dot => dot(graph),
         GraphFormat::Mermaid => mermaid(graph),
     }
@@ -36,6 +39,35 @@ fn text(graph: &Graph) -> String {
             let _ = writeln!(out, "{}  ← {}", resource.id, needs.join(", "));
         }
     }
+    out
+}
+
+/// Every resource in dependency order (id, kind, name, cluster, what it
+/// needs), as one JSON document.
+fn json(graph: &Graph) -> String {
+    let resources: Vec<serde_json::Value> = graph
+        .in_order()
+        .map(|resource| {
+            let needs: Vec<&str> = graph
+                .needs(&resource.id)
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect();
+            serde_json::json!({
+                "id": resource.id,
+                "kind": resource.kind,
+                "name": resource.name,
+                "cluster": resource.cluster,
+                "needs": needs,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "stack": graph.declarations.stack,
+        "resources": resources,
+    });
+    let mut out = serde_json::to_string_pretty(&document).unwrap_or_default();
+    out.push('\n');
     out
 }
 

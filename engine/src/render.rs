@@ -259,6 +259,26 @@ pub fn to_yaml(object: &Json) -> String {
     format!("{HEADER}\n{body}")
 }
 
+/// Every rendered file as one YAML stream, as `helm template` prints it:
+/// each document headed by the file it would be written to.
+pub fn stream(rendered: &Rendered) -> String {
+    let mut out = String::new();
+    for (path, content) in &rendered.files {
+        for document in content.split("\n---\n") {
+            let document = document.trim_start_matches("---\n").trim_end();
+            if document.is_empty() {
+                continue;
+            }
+            out.push_str("---\n# Source: ");
+            out.push_str(&path.to_string_lossy());
+            out.push('\n');
+            out.push_str(document);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Writes the rendered files under `out` and removes files an earlier render
 /// wrote that this one no longer produces. Returns the paths written.
 #[allow(

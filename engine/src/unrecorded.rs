@@ -57,6 +57,9 @@ pub async fn fold_into(
         match marked {
             Ok(marked) => {
                 for (resource, object) in marked {
+                    if state.forgotten.contains(&object) {
+                        continue;
+                    }
                     if fold(state, &cluster, resource, &object) {
                         found.push(object);
                     }
@@ -104,6 +107,7 @@ fn fold(state: &mut State, cluster: &ResourceId, resource: ResourceId, object: &
                         first: true,
                         objects: vec![object.clone()],
                     }),
+                    moved_from: None,
                 },
             );
             true

@@ -67,6 +67,7 @@ impl Env {
                 direct: false,
                 deleting: false,
                 intent: None,
+                moved_from: None,
             }),
             unconfirmed: Vec::new(),
             wave: 0,
@@ -93,6 +94,7 @@ impl Env {
                 direct: false,
                 deleting: false,
                 intent: None,
+                moved_from: None,
             },
             cluster: Some(self.target.clone()),
             timeout,
@@ -941,6 +943,7 @@ fn state_with(stack: &str, ids: &[&str]) -> State {
                 direct: false,
                 deleting: false,
                 intent: None,
+                moved_from: None,
             },
         );
     }

@@ -5,13 +5,19 @@ use std::fmt::Write;
 
 use stack_engine::{Graph, Kind};
 
-use crate::cli::StackArgs;
+use crate::cli::{OutputFormat, StackArgs};
 use crate::failure::Failure;
 use crate::load;
 
-pub fn run(args: &StackArgs) -> Result<String, Failure> {
+pub fn run(args: &StackArgs, output: OutputFormat) -> Result<String, Failure> {
     let graph = load::graph(args)?;
-    let summary = summary(&graph, &args.file.to_string_lossy());
+    let summary = match output {
+        OutputFormat::Text => summary(&graph, &args.file.to_string_lossy()),
+        OutputFormat::Json => stack_engine::graph_format::format(
+            &graph,
+            stack_engine::graph_format::GraphFormat::Json,
+        ),
+    };
     load::keep_until_exit(graph);
     Ok(summary)
 }

@@ -10,4 +10,5 @@ pub mod reference;
 pub mod render;
 pub mod repl;
 pub mod run;
+pub mod state;
 pub mod test;

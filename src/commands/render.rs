@@ -1,5 +1,5 @@
 //! `stack render FILE --out DIR`: the GitOps layout, byte for byte the same
-//! on every run.
+//! on every run; `--out -` prints it as one YAML stream.
 
 use std::path::Path;
 
@@ -22,6 +22,12 @@ pub fn run(
         render::RenderError::Write { .. } => Failure::runtime(e),
         other => Failure::usage(other),
     })?;
+    if out == Path::new("-") {
+        for note in &rendered.notes {
+            eprintln!("note: {note}");
+        }
+        return Ok(render::stream(&rendered));
+    }
     let written = render::write(&rendered, out).map_err(Failure::runtime)?;
     let mut report = format!(
         "Rendered {} file{} into {}:\n",

@@ -88,6 +88,7 @@ fn applied_state(ctx: &TestContext, file: &str) -> State {
                 direct: false,
                 deleting: false,
                 intent: None,
+                moved_from: None,
             },
         );
     }
@@ -348,6 +349,7 @@ fn plan_against_recorded_state_shows_every_action() {
             direct: false,
             deleting: false,
             intent: None,
+            moved_from: None,
         },
     );
     write_state(&ctx.path().join("recorded.json"), &state);
@@ -600,13 +602,120 @@ manifest(c, #{
 fn graph_in_every_format() {
     let ctx = dev();
     for format in ["text", "dot", "mermaid"] {
-        let run = ctx.stack(&["graph", "dev.rhai", "--format", format]);
+        let run = ctx.stack(&["graph", "dev.rhai", "-o", format]);
         assert_eq!(run.code, 0, "{format}: {}", run.transcript());
         snapshot(&ctx, &format!("graph_{format}"), &run);
     }
     let default = ctx.stack(&["graph", "dev.rhai"]);
     let text = ctx.stack(&["graph", "dev.rhai", "--format", "text"]);
-    assert_eq!(default.stdout, text.stdout);
+    assert_eq!(default.stdout, text.stdout, "`--format` is still read");
+}
+
+#[test]
+fn check_and_graph_as_json_list_every_resource_with_its_needs() {
+    let ctx = dev();
+    let check = ctx.stack(&["check", "dev.rhai", "-o", "json"]);
+    let graph = ctx.stack(&["graph", "dev.rhai", "--output", "json"]);
+    assert_eq!(check.code, 0, "{}", check.transcript());
+    assert_eq!(check.stdout, graph.stdout, "one document for both");
+    let document = parse_json(&check);
+    assert_eq!(document["stack"], json!("dev"));
+    let resources = document["resources"].as_array().expect("a list");
+    assert_eq!(resources.len(), 6);
+    let grafana = resources
+        .iter()
+        .find(|r| r["id"] == json!("dev/helm_app/grafana"))
+        .expect("grafana");
+    assert_eq!(grafana["kind"], json!("helm_app"));
+    assert_eq!(grafana["cluster"], json!("cluster/dev"));
+    assert_eq!(
+        grafana["needs"],
+        json!(["cluster/dev", "dev/namespace/monitoring"])
+    );
+}
+
+#[test]
+fn terraform_and_helm_words_are_aliases() {
+    let ctx = dev();
+    let validate = ctx.stack(&["validate", "dev.rhai"]);
+    assert_eq!(validate.code, 0, "{}", validate.transcript());
+    assert_eq!(validate.stdout, ctx.stack(&["check", "dev.rhai"]).stdout);
+    let template = ctx.stack(&["template", "dev.rhai", "--out", "-"]);
+    assert_eq!(template.code, 0, "{}", template.transcript());
+    let apply = ctx.stack(&["apply", "dev.rhai"]);
+    assert_eq!(
+        apply.code,
+        2,
+        "no terminal, no --yes: {}",
+        apply.transcript()
+    );
+    apply.assert_stderr("pass `--yes`");
+}
+
+#[test]
+fn render_to_stdout_is_the_files_as_one_stream() {
+    let ctx = dev();
+    let run = ctx.stack(&["render", "dev.rhai", "--out", "-"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let written = ctx.stack(&["render", "dev.rhai", "--out", "out"]);
+    assert_eq!(written.code, 0, "{}", written.transcript());
+    let files = tree(&ctx.path().join("out"));
+    let sources: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("# Source: "))
+        .collect();
+    assert!(!sources.is_empty(), "{}", run.stdout);
+    for source in &sources {
+        assert!(
+            files.contains_key(Path::new(source)),
+            "{source} is not a rendered file"
+        );
+    }
+    // Every document of every file, in the same order, as YAML.
+    let streamed: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&run.stdout)
+        .map(|d| serde::Deserialize::deserialize(d).expect("YAML"))
+        .collect();
+    let from_files: Vec<serde_yaml::Value> = files
+        .values()
+        .flat_map(|bytes| {
+            let text = String::from_utf8(bytes.clone()).expect("utf-8");
+            serde_yaml::Deserializer::from_str(&text)
+                .map(|d| serde::Deserialize::deserialize(d).expect("YAML"))
+                .collect::<Vec<serde_yaml::Value>>()
+        })
+        .filter(|d: &serde_yaml::Value| !d.is_null())
+        .collect();
+    assert_eq!(streamed, from_files);
+    assert!(!ctx.path().join("-").exists(), "`-` is not a directory");
+}
+
+#[test]
+fn completions_load_in_bash() {
+    let ctx = TestContext::new();
+    let run = ctx.stack(&["completions", "bash"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    ctx.write("completions.bash", &run.stdout);
+    // Loaded, the function completes the commands after `stack`.
+    let script = "source ./completions.bash; COMP_WORDS=(stack pl); COMP_CWORD=1; \
+                  _stack stack pl stack; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    let out = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(ctx.path())
+        .output()
+        .expect("bash runs");
+    let words = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(words.trim(), "plan", "{words}");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let run = ctx.stack(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.transcript());
+        assert!(run.stdout.contains("stack"), "{shell}");
+    }
 }
 
 /// Runs `stack` on a pseudo-terminal (stdout and stderr both), where colour
@@ -651,4 +760,12 @@ fn no_color_means_no_escape_codes() {
     }
     let diagnostic = on_terminal(ctx.path(), &["check", "broken.rhai"], true);
     assert!(diagnostic.contains("did you mean `kind`?"), "{diagnostic}");
+    for flag in [&["--no-color"][..], &["--color", "never"]] {
+        let args = [&["plan", "dev.rhai"][..], flag].concat();
+        let plain = on_terminal(ctx.path(), &args, false);
+        assert!(!plain.contains('\x1b'), "{flag:?}: {plain:?}");
+    }
+    // Forced colour reaches a pipe too.
+    let forced = ctx.stack(&["plan", "dev.rhai", "--color", "always"]);
+    assert!(forced.stdout.contains("\x1b["), "{}", forced.transcript());
 }

@@ -393,11 +393,110 @@ namespace(c, "other");
         .expect("deleted once unprotected");
 }
 
+/// `stack state mv` renames records by hand: what lives on a renamed
+/// cluster follows it, the next run marks the live object with its new id
+/// (same object, nothing deleted), and `stack state rm` forgets a resource
+/// without touching what it made.
+fn records_moved_and_removed_by_hand_touch_nothing_live(e: Env) {
+    e.script(
+        "a",
+        r#"
+let c = cluster("t", #{ provider: "existing" });
+namespace(c, "team-a");
+"#,
+    );
+    ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
+    let uid = e.uid("team-a").expect("made");
+    e.script(
+        "a",
+        r#"
+let c = cluster("t2", #{ provider: "existing" });
+namespace(c, "team-a");
+"#,
+    );
+    let before = e.state("a");
+    let mv = |from: &str, to: &str| e.stack("a", &["state", "mv", "platform.rhai", from, to]);
+    // Not before its cluster's record has moved.
+    let refused = mv("t/namespace/team-a", "t2/namespace/team-a");
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+    refused.assert_stderr("lives on another cluster");
+    assert_eq!(e.state("a"), before, "a refused move changes nothing");
+    ok(&mv("cluster/t", "cluster/t2"));
+    ok(&mv("t/namespace/team-a", "t2/namespace/team-a"));
+
+    let list = e.stack("a", &["state", "list", "platform.rhai"]);
+    ok(&list);
+    assert_eq!(list.stdout, "cluster/t2\nt2/namespace/team-a\n");
+    let show = e.stack(
+        "a",
+        &[
+            "state",
+            "show",
+            "platform.rhai",
+            "t2/namespace/team-a",
+            "-o",
+            "json",
+        ],
+    );
+    ok(&show);
+    let shown: Json = serde_json::from_str(&show.stdout).expect("json");
+    assert_eq!(shown["status"], json!("moved"));
+    assert_eq!(shown["moved_from"], json!("t/namespace/team-a"));
+    assert_eq!(shown["cluster"], json!("cluster/t2"));
+
+    let plan = e.stack("a", &["plan", "platform.rhai"]);
+    ok(&plan);
+    plan.assert_stdout("moved from `t/namespace/team-a` by `stack state mv`");
+    assert!(!plan.stdout.contains("(delete)"), "{}", plan.stdout);
+    e.server.clear_requests();
+    ok(&e.stack("a", &["run", "platform.rhai", "--yes"]));
+    assert_eq!(e.server.deletes(), Vec::<String>::new());
+    assert_eq!(e.uid("team-a"), Some(uid.clone()), "the same object");
+    let live = e.namespace("team-a").expect("still there");
+    assert_eq!(
+        live.pointer("/metadata/annotations/stack.dev~1resource"),
+        Some(&json!("t2/namespace/team-a"))
+    );
+    let state = e.state("a");
+    assert_eq!(
+        state.pointer("/resources/t2~1namespace~1team-a/moved_from"),
+        None,
+        "the run that re-marked it clears the rename"
+    );
+
+    // Forgetting: refused while declared, then the object stays live.
+    let rm = |id: &str| e.stack("a", &["state", "rm", "platform.rhai", id]);
+    let refused = rm("t2/namespace/team-a");
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+    refused.assert_stderr("still declared");
+    e.script(
+        "a",
+        r#"
+let c = cluster("t2", #{ provider: "existing" });
+"#,
+    );
+    let refused = e.stack(
+        "a",
+        &["state", "rm", "platform.rhai", "cluster/t2", "--force"],
+    );
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+    refused.assert_stderr("is needed by `t2/namespace/team-a`");
+    ok(&rm("t2/namespace/team-a"));
+    e.server.clear_requests();
+    let plan = e.stack("a", &["plan", "platform.rhai"]);
+    ok(&plan);
+    assert!(!plan.stdout.contains("team-a"), "{}", plan.stdout);
+    ok(&e.stack("a", &["destroy", "platform.rhai", "--yes"]));
+    assert_eq!(e.server.deletes(), Vec::<String>::new());
+    assert_eq!(e.uid("team-a"), Some(uid), "forgotten, not deleted");
+}
+
 on_both_servers!(
     a_second_stack_of_the_same_name_cannot_take_an_object_over,
     an_object_made_outside_any_stack_is_refused_then_adopted_then_destroyed,
     a_declaration_renamed_within_the_stack_keeps_its_object,
     a_declared_move_keeps_what_lived_under_the_old_id,
+    records_moved_and_removed_by_hand_touch_nothing_live,
     destroy_finds_what_a_killed_run_applied_and_did_not_record,
     an_emptied_script_and_an_unclosed_comment_delete_nothing,
     a_protected_resource_is_neither_deleted_nor_destroyed,

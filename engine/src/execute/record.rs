@@ -24,17 +24,7 @@ pub(super) fn move_records(plan: &Plan, state: &mut State) -> bool {
             continue;
         };
         moved = true;
-        if let Some(recorded) = state.resources.remove(from) {
-            state.resources.insert(change.id.clone(), recorded);
-        }
-        for other in state.resources.values_mut() {
-            if other.cluster.as_ref() == Some(from) {
-                other.cluster = Some(change.id.clone());
-            }
-            for needed in other.depends_on.iter_mut().filter(|d| *d == from) {
-                *needed = change.id.clone();
-            }
-        }
+        state.rename(from, &change.id);
     }
     moved
 }
@@ -83,6 +73,7 @@ impl Executor<'_> {
                         direct: request.direct,
                         deleting: false,
                         intent,
+                        moved_from: None,
                     },
                 );
             }
@@ -145,6 +136,9 @@ impl Executor<'_> {
             })
             .collect();
         let direct = self.applied_directly(state, resource);
+        for object in &applied.objects {
+            state.forgotten.remove(object);
+        }
         state.resources.insert(
             resource.id.clone(),
             ResourceState {
@@ -158,6 +152,7 @@ impl Executor<'_> {
                 direct,
                 deleting: false,
                 intent: None,
+                moved_from: None,
             },
         );
     }

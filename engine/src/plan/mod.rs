@@ -20,7 +20,8 @@ use crate::state::State;
 use crate::value::{OutputRef, Resolve};
 
 pub use diff::{diff, FieldChange};
-pub use text::{render_text, Style};
+pub use json::field_json;
+pub use text::{render_fields, render_text, Style};
 
 /// What happens to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -298,7 +299,12 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
                     fields,
                 )
             }
-            Some(recorded) if recorded.inputs_hash == inputs_hash || recorded.inputs == inputs => {
+            // One renamed by `stack state mv` is applied again, so that what
+            // it made names its new id.
+            Some(recorded)
+                if recorded.moved_from.is_none()
+                    && (recorded.inputs_hash == inputs_hash || recorded.inputs == inputs) =>
+            {
                 (Action::NoOp, None, Vec::new())
             }
             Some(recorded) => {
@@ -311,7 +317,11 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
                     .filter(|key| recorded.inputs.get(key) != inputs.get(key))
                     .collect();
                 if forced.is_empty() {
-                    (Action::Update, None, fields)
+                    let moved = recorded
+                        .moved_from
+                        .as_ref()
+                        .map(|from| format!("moved from `{from}` by `stack state mv`"));
+                    (Action::Update, moved, fields)
                 } else {
                     let keys: Vec<String> = forced.iter().map(|k| format!("`{k}`")).collect();
                     let reason = format!("{} cannot change in place", keys.join(", "));
@@ -342,7 +352,10 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
             unknown_outputs,
             inputs: Some(inputs),
             inputs_hash: Some(inputs_hash),
-            moved_from: None,
+            moved_from: state
+                .resources
+                .get(&resource.id)
+                .and_then(|r| r.moved_from.clone()),
         });
     }
     changes.extend(deletes(graph, state));
@@ -369,6 +382,11 @@ fn conceal_secret_data(change: &mut Change, state: &State) {
     {
         return;
     }
+    conceal_data_fields(&mut change.fields);
+}
+
+/// Hides the fields under a Secret object's data.
+fn conceal_data_fields(fields: &mut [FieldChange]) {
     let holds_data = |path: &str| {
         crate::objects::SECRET_DATA.iter().any(|key| {
             path.strip_prefix("object.")
@@ -376,11 +394,32 @@ fn conceal_secret_data(change: &mut Change, state: &State) {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
         })
     };
-    for field in &mut change.fields {
+    for field in fields {
         if !field.sensitive && holds_data(&field.path) {
             *field = field.clone().concealed();
         }
     }
+}
+
+/// A record's inputs and outputs, leaf by leaf, as a plan shows them:
+/// secrets and a Secret's data hidden (`stack state show`).
+pub fn recorded_fields(
+    record: &crate::state::ResourceState,
+) -> (Vec<FieldChange>, Vec<FieldChange>) {
+    let mut inputs = diff(&Json::Null, &record.inputs);
+    if record
+        .inputs
+        .get("object")
+        .is_some_and(crate::objects::is_secret)
+    {
+        conceal_data_fields(&mut inputs);
+    }
+    let outputs: serde_json::Map<String, Json> = record
+        .outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (inputs, diff(&Json::Null, &Json::Object(outputs)))
 }
 
 /// Resources the state records that the graph no longer declares, ordered

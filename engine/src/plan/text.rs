@@ -105,6 +105,15 @@ fn write_field(out: &mut String, change: &FieldChange) {
     out.push('\n');
 }
 
+/// Fields as a plan lists them, one indented line each.
+pub fn render_fields(fields: &[FieldChange]) -> String {
+    let mut out = String::new();
+    for field in fields {
+        write_field(&mut out, field);
+    }
+    out
+}
+
 fn change_block(out: &mut String, change: &Change, style: Style) {
     let head = format!("{} {}", change.action.symbol(), change.id);
     let _ = write!(out, "  {}", style.action(change.action, &style.bold(&head)));

@@ -4,11 +4,12 @@
 //! resources and removed objects can be pruned.
 
 pub mod backend;
+mod edit;
 mod journal;
 mod local;
 mod lock;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use serde_json::Value as Json;
 use crate::resource::{Kind, ResourceId};
 
 pub use backend::StateBackend;
+pub use edit::EditError;
 pub use local::{default_path, load, LocalBackend};
 pub use lock::LockInfo;
 
@@ -42,6 +44,11 @@ pub struct State {
     pub identity: String,
     #[serde(default)]
     pub resources: BTreeMap<ResourceId, ResourceState>,
+    /// Objects `stack state rm` let go of: they still carry this stack's
+    /// mark, and are no longer its to find or delete. A run that applies
+    /// one again takes it back.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub forgotten: BTreeSet<ObjectRef>,
 }
 
 /// What the state records of one applied resource.
@@ -79,6 +86,10 @@ pub struct ResourceState {
     /// deletes whatever of it carries this stack's mark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
+    /// Renamed from this id by `stack state mv`: what it made still names
+    /// the old id until the next run applies it under the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ResourceId>,
 }
 
 /// Written to the state before a provider is asked to apply, so that what
@@ -134,6 +145,7 @@ impl State {
             salt: fresh_salt(),
             identity: fresh_salt(),
             resources: BTreeMap::new(),
+            forgotten: BTreeSet::new(),
         }
     }
 }
@@ -276,6 +288,7 @@ pub(crate) fn namespace_record(name: &str) -> (ResourceId, ResourceState) {
         direct: false,
         deleting: false,
         intent: None,
+        moved_from: None,
     };
     (ResourceId::of(Kind::Namespace, Some("c"), name), record)
 }

@@ -29,5 +29,6 @@ pub fn recorded(kind: Kind, inputs: &Json, applied: &Applied) -> ResourceState {
         direct: false,
         deleting: false,
         intent: None,
+        moved_from: None,
     }
 }
