@@ -84,7 +84,8 @@ pub struct Apply<'a> {
     pub graph: Graph,
     pub connection: Connection,
     pub args: &'a ApplyArgs,
-    pub target: Option<ResourceId>,
+    /// `--target`: what the run is narrowed to.
+    pub targets: Vec<ResourceId>,
 }
 
 impl Apply<'_> {
@@ -109,23 +110,12 @@ impl Apply<'_> {
         if self.operation == Operation::Destroy || self.args.refresh {
             crate::refresh::fold_unrecorded(&self.graph, &mut state, router).await;
         }
-        if let Some(target) = &self.target {
-            if self.graph.get(target).is_none() {
-                let known: Vec<&str> = self
-                    .graph
-                    .resources()
-                    .iter()
-                    .map(|r| r.id.as_str())
-                    .collect();
-                return Err(Failure::usage(UnknownTarget {
-                    id: target.to_string(),
-                    help: stack_engine::suggest::did_you_mean(target.as_str(), known)
-                        .or_else(|| Some("`stack check` lists every resource id".into())),
-                }));
-            }
-        }
         let parallelism = usize::from(self.args.parallelism);
+        let selection = crate::load::selection(&self.graph, &state, &self.targets)?;
         let mut plan: Plan = plan::plan(&self.graph, &state);
+        if let Some(selected) = &selection {
+            plan = plan.only(selected);
+        }
         if self.args.refresh {
             plan = crate::refresh::refresh(&self.graph, plan, &state, router, backend, parallelism)
                 .await?;
@@ -170,7 +160,7 @@ impl Apply<'_> {
             backend,
             options: ExecuteOptions {
                 parallelism: usize::from(self.args.parallelism),
-                target: self.target.clone(),
+                selection,
                 cancel: cancel.clone(),
                 ..ExecuteOptions::default()
             },
@@ -218,13 +208,4 @@ fn exit_code(report: &Report) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("`--target {id}` is not a resource of this stack")]
-#[diagnostic(code(stack::cli::target))]
-pub struct UnknownTarget {
-    id: String,
-    #[help]
-    help: Option<String>,
 }

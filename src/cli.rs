@@ -58,6 +58,24 @@ pub struct StackArgs {
     pub locked: bool,
 }
 
+/// `--target`, on the commands that plan.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Only this resource, with what it needs (or, when the script no
+    /// longer declares it, with the records that need it); repeatable.
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<String>,
+}
+
+impl TargetArgs {
+    pub fn ids(&self) -> Vec<stack_engine::ResourceId> {
+        self.targets
+            .iter()
+            .map(|t| stack_engine::ResourceId::new(t))
+            .collect()
+    }
+}
+
 /// Flags of the commands that change things.
 #[derive(Debug, Args, Clone)]
 pub struct ApplyArgs {
@@ -99,6 +117,8 @@ pub enum Command {
         /// Read the live objects and show what changed outside the stack.
         #[arg(long)]
         refresh: bool,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Plan, confirm, and carry the plan out.
     #[command(visible_alias = "apply")]
@@ -107,9 +127,8 @@ pub enum Command {
         stack: StackArgs,
         #[command(flatten)]
         apply: ApplyArgs,
-        /// Only this resource and what it needs.
-        #[arg(long, value_name = "ID")]
-        target: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Delete everything the state records, dependents first.
     Destroy {
@@ -117,6 +136,8 @@ pub enum Command {
         stack: StackArgs,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Write every Kubernetes object and Argo CD Application as YAML in a GitOps layout.
     #[command(visible_alias = "template")]

@@ -120,3 +120,17 @@ pub fn state_path(args: &StackArgs, stack: &str) -> std::path::PathBuf {
 pub fn keep_until_exit<T>(value: T) {
     std::mem::forget(value);
 }
+
+/// What `--target` narrows a plan to; none without targets.
+pub fn selection(
+    graph: &Graph,
+    state: &state::State,
+    targets: &[stack_engine::ResourceId],
+) -> Result<Option<std::collections::HashSet<stack_engine::ResourceId>>, Failure> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    stack_engine::plan::selection(graph, state, targets)
+        .map(Some)
+        .map_err(Failure::usage)
+}

@@ -62,13 +62,25 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
             output,
             detailed_exitcode,
             refresh,
-        } => commands::plan::run(context, &stack, output, detailed_exitcode, refresh),
+            target,
+        } => commands::plan::run(
+            context,
+            &stack,
+            output,
+            detailed_exitcode,
+            refresh,
+            &target.ids(),
+        ),
         Command::Run {
             stack,
             apply,
             target,
-        } => commands::run::run(context, &stack, &apply, target.as_deref()),
-        Command::Destroy { stack, apply } => commands::destroy::run(context, &stack, &apply),
+        } => commands::run::run(context, &stack, &apply, target.ids()),
+        Command::Destroy {
+            stack,
+            apply,
+            target,
+        } => commands::destroy::run(context, &stack, &apply, target.ids()),
         Command::Render {
             stack,
             out,

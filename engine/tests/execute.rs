@@ -293,8 +293,10 @@ async fn removed_resources_are_deleted_dependents_first() {
 async fn a_target_runs_only_what_it_needs() {
     let s = setup(Recorder::default());
     let g = graph(&[("a", &[]), ("b", &["a"]), ("other", &[])]);
+    let targets = [ResourceId::new("c/namespace/b")];
+    let selection = stack_engine::plan::selection(&g, &State::empty("test"), &targets);
     let options = ExecuteOptions {
-        target: Some(ResourceId::new("c/namespace/b")),
+        selection: Some(selection.expect("declared")),
         ..ExecuteOptions::default()
     };
     let (report, state) = run(&s, &g, options).await;
@@ -303,6 +305,35 @@ async fn a_target_runs_only_what_it_needs() {
     assert!(!state
         .resources
         .contains_key(&ResourceId::new("c/namespace/other")));
+}
+
+#[tokio::test]
+async fn a_target_no_longer_declared_deletes_it_and_what_needs_it_only() {
+    let s = setup(Recorder::default());
+    let g = graph(&[("a", &[]), ("b", &["a"]), ("other", &[])]);
+    let (report, _) = run(&s, &g, ExecuteOptions::default()).await;
+    assert!(!report.failed());
+    s.recorder.log.lock().unwrap().clear();
+    let empty = Graph::build(Declarations::new("test", ".")).unwrap();
+    let state = s.backend.load().await.unwrap();
+    let targets = [ResourceId::new("c/namespace/a")];
+    let selection = stack_engine::plan::selection(&empty, &state, &targets).expect("recorded");
+    let (report, state) = run(
+        &s,
+        &empty,
+        ExecuteOptions {
+            selection: Some(selection),
+            ..ExecuteOptions::default()
+        },
+    )
+    .await;
+    assert!(!report.failed());
+    assert_eq!(
+        s.recorder.log.lock().unwrap().clone(),
+        ["delete c/namespace/b", "delete c/namespace/a"]
+    );
+    let left: Vec<&str> = state.resources.keys().map(ResourceId::as_str).collect();
+    assert_eq!(left, ["c/namespace/other", "cluster/c"]);
 }
 
 #[tokio::test]

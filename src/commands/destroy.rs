@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use stack_engine::{Declarations, Graph};
+use stack_engine::{Declarations, Graph, ResourceId};
 
 use crate::apply::{Apply, Operation};
 use crate::cli::{ApplyArgs, StackArgs};
@@ -11,7 +11,12 @@ use crate::context::Context;
 use crate::failure::Failure;
 use crate::load;
 
-pub fn run(context: &Context, args: &StackArgs, apply: &ApplyArgs) -> Result<ExitCode, Failure> {
+pub fn run(
+    context: &Context,
+    args: &StackArgs,
+    apply: &ApplyArgs,
+    targets: Vec<ResourceId>,
+) -> Result<ExitCode, Failure> {
     // The script names the stack and its state; nothing it declares is kept.
     let declared = load::graph(args)?;
     let nothing = Declarations {
@@ -24,7 +29,7 @@ pub fn run(context: &Context, args: &StackArgs, apply: &ApplyArgs) -> Result<Exi
         connection: context.connect(args, &graph),
         graph,
         args: apply,
-        target: None,
+        targets,
     }
     .execute(context)
 }

@@ -18,6 +18,7 @@ pub fn run(
     output: OutputFormat,
     detailed_exitcode: bool,
     refresh: bool,
+    targets: &[stack_engine::ResourceId],
 ) -> Result<ExitCode, Failure> {
     let graph = load::planned_graph(context, args)?;
     let connection = context.connect(args, &graph);
@@ -25,11 +26,15 @@ pub fn run(
     let (router, backend) = (&connection.router, connection.backend.as_ref());
     // A plan reads as many resources at once as a run applies by default.
     let parallelism = stack_engine::execute::ExecuteOptions::default().parallelism;
+    let selection = load::selection(&graph, &state, targets)?;
     let plan = context.block_on(async {
         if refresh {
             crate::refresh::fold_unrecorded(&graph, &mut state, router).await;
         }
         let mut plan = plan::plan(&graph, &state);
+        if let Some(selected) = &selection {
+            plan = plan.only(selected);
+        }
         if refresh {
             plan =
                 crate::refresh::refresh(&graph, plan, &state, router, backend, parallelism).await?;

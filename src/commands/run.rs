@@ -14,7 +14,7 @@ pub fn run(
     context: &Context,
     args: &StackArgs,
     apply: &ApplyArgs,
-    target: Option<&str>,
+    targets: Vec<ResourceId>,
 ) -> Result<ExitCode, Failure> {
     let graph = load::planned_graph(context, args)?;
     Apply {
@@ -22,7 +22,7 @@ pub fn run(
         connection: context.connect(args, &graph),
         graph,
         args: apply,
-        target: target.map(ResourceId::new),
+        targets,
     }
     .execute(context)
 }

@@ -927,7 +927,58 @@ for i in 0..30 { namespace(c, `wide-${i}`); }
     ok(&e.stack(&["destroy", "wide.rhai", "--yes"]));
 }
 
+/// `--target` narrows `run` to a resource and what it needs, and `destroy`
+/// to a resource and what needs it; the rest is left as it is.
+fn targets_narrow_run_and_destroy(e: Env) {
+    let ns = "e2e/namespace/team-api";
+    let plan = e.stack(&["plan", "e2e.rhai", "--target", ns]);
+    ok(&plan);
+    plan.assert_stdout("Plan: 2 to create");
+    ok(&e.stack(&["run", "e2e.rhai", "--yes", "--target", ns]));
+    assert!(e.server.object("v1/namespaces", None, "team-api").is_some());
+    assert!(e.server.object("v1/namespaces", None, "team-web").is_none());
+    let recorded: Vec<String> = e.state()["resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(recorded, ["cluster/e2e", ns]);
+
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    let web_uid = e
+        .server
+        .object("v1/namespaces", None, "team-web")
+        .and_then(|o| o.pointer("/metadata/uid").cloned())
+        .expect("team-web");
+    let destroy = e.stack(&["destroy", "e2e.rhai", "--yes", "--target", ns]);
+    ok(&destroy);
+    destroy.assert_stdout("- e2e/manifest/ConfigMap/team-api/settings  (delete)");
+    assert!(e.server.object("v1/namespaces", None, "team-api").is_none());
+    assert_eq!(
+        e.server
+            .object("v1/namespaces", None, "team-web")
+            .and_then(|o| o.pointer("/metadata/uid").cloned()),
+        Some(web_uid),
+        "what the target does not reach is left alone"
+    );
+    let state = e.state();
+    assert!(state["resources"].get(ns).is_none());
+    assert!(state["resources"].get("e2e/namespace/team-web").is_some());
+
+    let unknown = e.stack(&[
+        "destroy",
+        "e2e.rhai",
+        "--yes",
+        "--target",
+        "e2e/namespace/team-apj",
+    ]);
+    assert_eq!(unknown.code, 2, "{}", unknown.transcript());
+    unknown.assert_stderr("did you mean");
+}
+
 on_both_servers!(
+    targets_narrow_run_and_destroy,
     resources_side_by_side_share_one_discovery,
     run_applies_then_a_second_run_writes_nothing,
     removing_from_the_script_prunes_and_destroy_removes_everything,

@@ -55,8 +55,9 @@ impl Cancel {
 #[derive(Debug, Clone)]
 pub struct ExecuteOptions {
     pub parallelism: usize,
-    /// Only this resource and what it needs.
-    pub target: Option<ResourceId>,
+    /// `--target`: only these resources (see `plan::selection`); the
+    /// plan's other changes wait for a run without one.
+    pub selection: Option<HashSet<ResourceId>>,
     pub cancel: Cancel,
     /// Readiness timeout for resources that set none.
     pub default_timeout: Duration,
@@ -66,7 +67,7 @@ impl Default for ExecuteOptions {
     fn default() -> Self {
         ExecuteOptions {
             parallelism: 10,
-            target: None,
+            selection: None,
             cancel: Cancel::default(),
             default_timeout: Duration::from_secs(600),
         }
@@ -214,7 +215,7 @@ impl Executor<'_> {
         // moved records are saved whole, since the saves of steps hold only
         // their own records.
         let new_identity = state.ensure_identity();
-        let moved = self.options.target.is_none() && record::move_records(plan, &mut state);
+        let moved = self.options.selection.is_none() && record::move_records(plan, &mut state);
         if new_identity || moved || state.serial == 0 {
             state.serial += 1;
             if let Err(e) = self.backend.save(&state).await {
@@ -234,10 +235,7 @@ impl Executor<'_> {
         };
         let applies = self.apply_steps(plan);
         self.drive(&applies, &mut run, &mut progress).await;
-        if self.options.target.is_none()
-            && run.report.state_error.is_none()
-            && !self.options.cancel.is_cancelled()
-        {
+        if run.report.state_error.is_none() && !self.options.cancel.is_cancelled() {
             let deletes = self.delete_steps(plan, &run.state);
             self.drive(&deletes, &mut run, &mut progress).await;
         }
@@ -276,12 +274,12 @@ impl Executor<'_> {
     fn apply_steps<'p>(&'p self, plan: &'p Plan) -> Phase<'p> {
         let planned: HashMap<&ResourceId, &crate::plan::Change> =
             plan.changes.iter().map(|c| (&c.id, c)).collect();
-        let in_run = self.selected();
+        let in_run = self.options.selection.as_ref();
         let steps: Vec<Step<'p>> = self
             .graph
             .resources()
             .iter()
-            .filter(|r| in_run.as_ref().is_none_or(|keep| keep.contains(&r.id)))
+            .filter(|r| in_run.is_none_or(|keep| keep.contains(&r.id)))
             .map(|resource| {
                 let change = planned.get(&resource.id).copied();
                 Step {
@@ -305,10 +303,12 @@ impl Executor<'_> {
     /// The delete phase: what the plan deletes, each once everything
     /// recorded as needing it is gone.
     fn delete_steps<'p>(&self, plan: &'p Plan, state: &State) -> Phase<'p> {
+        let in_run = self.options.selection.as_ref();
         let steps: Vec<Step<'p>> = plan
             .changes
             .iter()
             .filter(|c| c.action == Action::Delete)
+            .filter(|c| in_run.is_none_or(|keep| keep.contains(&c.id)))
             .map(|change| Step {
                 id: change.id.clone(),
                 kind: state
@@ -329,19 +329,6 @@ impl Executor<'_> {
                 .cloned()
                 .collect()
         })
-    }
-
-    /// With `--target`: the target and everything it needs.
-    fn selected(&self) -> Option<HashSet<ResourceId>> {
-        let target = self.options.target.as_ref()?;
-        let mut keep: HashSet<ResourceId> = HashSet::new();
-        let mut todo = vec![target.clone()];
-        while let Some(id) = todo.pop() {
-            if keep.insert(id.clone()) {
-                todo.extend(self.graph.needs(&id).into_iter().map(|r| r.id.clone()));
-            }
-        }
-        Some(keep)
     }
 
     /// Live differences of every resource the plan leaves alone

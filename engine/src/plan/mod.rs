@@ -6,6 +6,7 @@
 mod diff;
 mod json;
 mod moves;
+mod target;
 mod text;
 
 use std::collections::{BTreeMap, HashSet};
@@ -21,6 +22,7 @@ use crate::value::{OutputRef, Resolve};
 
 pub use diff::{diff, FieldChange};
 pub use json::field_json;
+pub use target::{selection, UnknownTarget};
 pub use text::{render_fields, render_text, Style};
 
 /// What happens to one resource.
