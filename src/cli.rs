@@ -71,7 +71,7 @@ impl TargetArgs {
     pub fn ids(&self) -> Vec<stack_engine::ResourceId> {
         self.targets
             .iter()
-            .map(|t| stack_engine::ResourceId::new(t))
+            .map(stack_engine::ResourceId::new)
             .collect()
     }
 }
