@@ -46,9 +46,14 @@ pub enum ColorWhen {
 pub struct StackArgs {
     /// The stack script.
     pub file: PathBuf,
-    /// Set a parameter read by `param("name", default)`; repeatable.
+    /// Set a parameter read by `param("name", default)`; repeatable, and
+    /// wins over `--values`.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub set: Vec<(String, String)>,
+    /// Read parameters from a YAML or JSON file of `name: value`;
+    /// repeatable, later files win.
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
     /// The state file [default: .stack/<stack>.state.json next to the script].
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,

@@ -2,7 +2,6 @@
 //! validate the graph, pin chart version constraints.
 
 use stack_stdlib::lockfile::LockPolicy;
-use std::collections::BTreeMap;
 
 use stack_engine::objects::RESOLVED_VERSION;
 use stack_engine::{state, Graph, Value};
@@ -10,30 +9,8 @@ use stack_engine::{state, Graph, Value};
 use crate::cli::StackArgs;
 use crate::context::Context;
 use crate::failure::Failure;
+use crate::params::params;
 use crate::resource_failed::ResourceFailed;
-
-/// A parameter given twice on the command line: which one wins is a guess
-/// nobody should have to make.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("`--set {name}` is given twice")]
-#[diagnostic(
-    code(stack::cli::set_twice),
-    help("give each parameter once; a list is one value: `--set {name}=a,b`")
-)]
-pub struct SetTwice {
-    name: String,
-}
-
-/// The `--set` parameters by name.
-pub fn params(set: &[(String, String)]) -> Result<BTreeMap<String, String>, Failure> {
-    let mut params = BTreeMap::new();
-    for (name, value) in set {
-        if params.insert(name.clone(), value.clone()).is_some() {
-            return Err(Failure::usage(SetTwice { name: name.clone() }));
-        }
-    }
-    Ok(params)
-}
 
 pub fn graph(args: &StackArgs) -> Result<Graph, Failure> {
     graph_with(args, lock_policy(args))
@@ -50,8 +27,8 @@ pub fn lock_policy(args: &StackArgs) -> LockPolicy {
 
 /// The graph, with git imports resolved as `policy` says.
 pub fn graph_with(args: &StackArgs, policy: LockPolicy) -> Result<Graph, Failure> {
-    let declarations =
-        stack_stdlib::evaluate(&args.file, params(&args.set)?, policy).map_err(Failure::usage)?;
+    let declarations = stack_stdlib::evaluate(&args.file, params(&args.values, &args.set)?, policy)
+        .map_err(Failure::usage)?;
     Graph::build(declarations).map_err(Failure::usage)
 }
 

@@ -13,6 +13,7 @@ mod commands;
 mod context;
 mod failure;
 mod load;
+mod params;
 mod preflight;
 mod progress;
 mod protection;

@@ -47,7 +47,7 @@ pub struct WriteFailed {
 pub fn run(args: &StackArgs, out: &Path) -> Result<String, Failure> {
     let (declarations, modules) = stack_stdlib::evaluate_documented(
         &args.file,
-        load::params(&args.set)?,
+        crate::params::params(&args.values, &args.set)?,
         load::lock_policy(args),
     )
     .map_err(Failure::usage)?;

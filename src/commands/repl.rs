@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::failure::Failure;
-use crate::load;
 
 pub fn run(
     file: Option<PathBuf>,
@@ -14,7 +13,7 @@ pub fn run(
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".stack_history")));
     stack_repl::run(stack_repl::Options {
         file,
-        params: load::params(set)?,
+        params: crate::params::params(&[], set)?,
         history,
     })
     .map_err(|e| match e {

@@ -225,6 +225,41 @@ fn check_reads_set_parameters() {
 }
 
 #[test]
+fn values_files_merge_in_order_and_set_wins() {
+    let ctx = dev();
+    ctx.write("teams.yaml", "teams: [web, data]\n");
+    ctx.write("more.json", r#"{"teams": ["web", "data", "ml"]}"#);
+    let ids = |run: &Run| -> Vec<String> {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        run.stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("dev/namespace/team-"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        ids(&ctx.stack(&["check", "dev.rhai", "--values", "teams.yaml"])),
+        ["web", "data"]
+    );
+    assert_eq!(
+        ids(&ctx.stack(&["check", "dev.rhai", "-f", "teams.yaml", "-f", "more.json"])),
+        ["web", "data", "ml"]
+    );
+    assert_eq!(
+        ids(&ctx.stack(&["check", "dev.rhai", "-f", "more.json", "--set", "teams=api"])),
+        ["api"]
+    );
+    ctx.write("broken.yaml", "teams: [web,\n");
+    let broken = ctx.stack(&["check", "dev.rhai", "-f", "broken.yaml"]);
+    assert_eq!(broken.code, 2, "{}", broken.transcript());
+    broken.assert_stderr("stack::cli::values_invalid");
+    broken.assert_stderr("broken.yaml");
+    let missing = ctx.stack(&["plan", "dev.rhai", "-f", "nowhere.yaml"]);
+    assert_eq!(missing.code, 2, "{}", missing.transcript());
+    missing.assert_stderr("cannot read the values file nowhere.yaml");
+}
+
+#[test]
 fn a_missing_script_is_a_command_line_error() {
     let ctx = TestContext::new();
     let run = ctx.stack(&["check", "missing.rhai"]);
