@@ -77,6 +77,10 @@ pub fn params(
     Ok(params)
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "a diagnostic carries its source text; it is built once, when a command fails"
+)]
 fn values_file(path: &Path) -> Result<BTreeMap<String, String>, ParamsError> {
     let text = std::fs::read_to_string(path).map_err(|source| ParamsError::Read {
         path: path.to_path_buf(),
