@@ -127,6 +127,14 @@ impl Apply<'_> {
         print!("{}", plan::render_text(&plan, out));
         if !plan.has_changes() {
             println!("Nothing to do.");
+            let params = &self.graph.declarations.params;
+            if self.operation == Operation::Run
+                && self.targets.is_empty()
+                && state.record_params(params)
+            {
+                state.serial += 1;
+                backend.save(&state).await.map_err(Failure::runtime)?;
+            }
             if self.operation == Operation::Destroy && state.resources.is_empty() {
                 backend.discard(&state).await.map_err(Failure::runtime)?;
             }

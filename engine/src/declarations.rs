@@ -97,6 +97,8 @@ pub struct Declarations {
     pub moves: Vec<Moved>,
     /// What resources need that is found by what it is.
     pub requirements: Vec<Requirement>,
+    /// The parameters the script was evaluated with (`--values`, `--set`).
+    pub params: BTreeMap<String, String>,
 }
 
 impl Declarations {

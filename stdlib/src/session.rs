@@ -48,7 +48,10 @@ impl Session {
             .canonicalize()
             .unwrap_or_else(|_| stack_dir.to_path_buf());
         Session(Rc::new(RefCell::new(SessionState {
-            declarations: Declarations::new(stack, &dir),
+            declarations: Declarations {
+                params: params.clone(),
+                ..Declarations::new(stack, &dir)
+            },
             params,
             stack_dir: dir,
             ..SessionState::default()

@@ -977,7 +977,46 @@ fn targets_narrow_run_and_destroy(e: Env) {
     unknown.assert_stderr("did you mean");
 }
 
+/// The parameters of the last whole run are kept in the state, and a plan
+/// says which are set differently now: `--set` is not silently reverted.
+fn a_plan_names_parameters_set_differently_than_in_the_last_run(e: Env) {
+    ok(&e.stack(&["run", "e2e.rhai", "--yes", "--set", "teams=web,api"]));
+    assert_eq!(
+        e.state()["params"],
+        serde_json::json!({ "teams": "web,api" })
+    );
+    // The default is the same list: nothing changes but the parameters.
+    let plan = e.stack(&["plan", "e2e.rhai"]);
+    ok(&plan);
+    plan.assert_stdout("teams: \"web,api\" → not set");
+    plan.assert_stdout("No changes");
+    let run = e.stack(&["run", "e2e.rhai", "--yes"]);
+    ok(&run);
+    assert_eq!(e.state().get("params"), None, "recorded as none");
+    let plan = e.stack(&["plan", "e2e.rhai"]);
+    assert!(!plan.stdout.contains("Parameters"), "{}", plan.stdout);
+    let json = e.stack(&["plan", "e2e.rhai", "--set", "teams=web", "-o", "json"]);
+    ok(&json);
+    let parsed: Json = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(
+        parsed["params"],
+        serde_json::json!([{ "name": "teams", "before": null, "after": "web" }])
+    );
+    // A targeted run is not the whole stack's: it records nothing.
+    ok(&e.stack(&[
+        "run",
+        "e2e.rhai",
+        "--yes",
+        "--set",
+        "teams=web",
+        "--target",
+        "e2e/namespace/team-web",
+    ]));
+    assert_eq!(e.state().get("params"), None);
+}
+
 on_both_servers!(
+    a_plan_names_parameters_set_differently_than_in_the_last_run,
     targets_narrow_run_and_destroy,
     resources_side_by_side_share_one_discovery,
     run_applies_then_a_second_run_writes_nothing,

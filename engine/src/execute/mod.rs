@@ -239,6 +239,14 @@ impl Executor<'_> {
             let deletes = self.delete_steps(plan, &run.state);
             self.drive(&deletes, &mut run, &mut progress).await;
         }
+        // A whole run that finished without a failure records the
+        // parameters it ran with.
+        let whole = self.options.selection.is_none()
+            && !self.options.cancel.is_cancelled()
+            && !run.report.failed();
+        if whole && run.state.record_params(&self.graph.declarations.params) {
+            run.state.serial += 1;
+        }
         // The saves of steps are folded into one whole save, which a run
         // whose saves failed does not make: its state holds what no save did.
         if run.report.state_error.is_none() && run.state.serial != first_serial {

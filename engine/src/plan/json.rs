@@ -56,6 +56,11 @@ pub fn plan_json(plan: &Plan) -> Json {
         "format_version": PLAN_FORMAT_VERSION,
         "stack": plan.stack,
         "changes": changes,
+        "params": plan.params.iter().map(|p| json!({
+            "name": p.name,
+            "before": p.before,
+            "after": p.after,
+        })).collect::<Vec<_>>(),
         "summary": {
             "create": s.create,
             "adopt": s.adopt,

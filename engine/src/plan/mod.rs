@@ -88,6 +88,37 @@ pub struct Change {
 pub struct Plan {
     pub stack: String,
     pub changes: Vec<Change>,
+    /// Parameters that differ from those of the last run.
+    pub params: Vec<ParamChange>,
+}
+
+/// A parameter set differently than in the last run (`None`: not set, the
+/// script's default applies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamChange {
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Parameters that differ between the last run and now; none for a stack
+/// that has not run.
+fn param_changes(graph: &Graph, state: &State) -> Vec<ParamChange> {
+    if state.resources.is_empty() && state.params.is_empty() {
+        return Vec::new();
+    }
+    let now = &graph.declarations.params;
+    let names: std::collections::BTreeSet<&String> =
+        state.params.keys().chain(now.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| state.params.get(*name) != now.get(*name))
+        .map(|name| ParamChange {
+            name: name.clone(),
+            before: state.params.get(name).cloned(),
+            after: now.get(name).cloned(),
+        })
+        .collect()
 }
 
 /// Counts per action.
@@ -368,6 +399,7 @@ pub fn plan(graph: &Graph, state: &State) -> Plan {
     Plan {
         stack: graph.declarations.stack.clone(),
         changes,
+        params: param_changes(graph, state),
     }
 }
 

@@ -152,6 +152,23 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
         style.bold(&format!("Plan for stack `{}`", plan.stack))
     );
     let _ = writeln!(out);
+    if !plan.params.is_empty() {
+        let _ = writeln!(out, "  Parameters set differently than in the last run:");
+        let shown = |v: &Option<String>| match v {
+            Some(v) => format!("{v:?}"),
+            None => "not set".to_string(),
+        };
+        for p in &plan.params {
+            let _ = writeln!(
+                out,
+                "      {}: {} → {}",
+                p.name,
+                shown(&p.before),
+                shown(&p.after)
+            );
+        }
+        let _ = writeln!(out);
+    }
     let mut shown = 0;
     for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         change_block(&mut out, change, style);

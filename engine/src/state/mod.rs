@@ -49,6 +49,10 @@ pub struct State {
     /// one again takes it back.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub forgotten: BTreeSet<ObjectRef>,
+    /// The parameters of the last whole run that finished without a
+    /// failure: a plan says which differ now.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
 }
 
 /// What the state records of one applied resource.
@@ -146,7 +150,20 @@ impl State {
             identity: fresh_salt(),
             resources: BTreeMap::new(),
             forgotten: BTreeSet::new(),
+            params: BTreeMap::new(),
         }
+    }
+}
+
+impl State {
+    /// Records `params` as those of the last run; true when they differ
+    /// from what was recorded.
+    pub fn record_params(&mut self, params: &BTreeMap<String, String>) -> bool {
+        if self.params == *params {
+            return false;
+        }
+        self.params = params.clone();
+        true
     }
 }
 
