@@ -124,9 +124,18 @@ impl Apply<'_> {
             crate::preflight::preflight(&self.graph, plan, &state, router, backend, parallelism)
                 .await?;
         crate::protection::refuse_protected(&self.graph, &plan, &state)?;
-        print!("{}", plan::render_text(&plan, out));
+        if self.operation == Operation::Destroy && !plan.has_changes() {
+            println!(
+                "Nothing to destroy: the state of stack `{}` records nothing.",
+                plan.stack
+            );
+        } else {
+            print!("{}", plan::render_text(&plan, out));
+        }
         if !plan.has_changes() {
-            println!("Nothing to do.");
+            if self.operation == Operation::Run {
+                println!("Nothing to do.");
+            }
             let params = &self.graph.declarations.params;
             if self.operation == Operation::Run
                 && self.targets.is_empty()
@@ -154,17 +163,21 @@ impl Apply<'_> {
         }
         let cancel = Cancel::default();
         let on_interrupt = cancel.clone();
+        let progress = std::sync::Arc::new(Progress::new(
+            style::stderr_style(),
+            std::io::stderr().is_terminal(),
+        ));
+        let watching = progress.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nInterrupted: finishing what is running, starting nothing new, saving the state.");
+                watching.interrupted();
                 on_interrupt.cancel();
             }
         });
-        let progress = Progress::new(style::stderr_style(), std::io::stderr().is_terminal());
         let executor = Executor {
             graph: &self.graph,
             router,
-            observer: &progress,
+            observer: progress.as_ref(),
             backend,
             options: ExecuteOptions {
                 parallelism: usize::from(self.args.parallelism),

@@ -93,7 +93,8 @@ pub struct ApplyArgs {
     /// Break the state lock held by another run (only when that run is gone).
     #[arg(long)]
     pub force_unlock: bool,
-    /// Read the live objects first and put back what changed outside the stack.
+    /// Read the live objects first and show what changed outside the stack
+    /// (`run` puts it back; `destroy` deletes what is live either way).
     #[arg(long)]
     pub refresh: bool,
 }

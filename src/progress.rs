@@ -16,6 +16,8 @@ pub struct Progress {
     style: Style,
     live: Option<MultiProgress>,
     bars: Mutex<HashMap<ResourceId, (ProgressBar, Action)>>,
+    /// What has started and not finished, for the message on Ctrl-C.
+    running: Mutex<std::collections::BTreeMap<ResourceId, Action>>,
 }
 
 impl Progress {
@@ -26,7 +28,33 @@ impl Progress {
             style,
             live,
             bars: Mutex::new(HashMap::new()),
+            running: Mutex::default(),
         }
+    }
+
+    /// What is running now, as "deleting dev/namespace/apps".
+    pub fn running(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .map(|(id, action)| format!("{} {id}", verb(*action)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Says on Ctrl-C what the run waits for before it stops.
+    pub fn interrupted(&self) {
+        let running = self.running();
+        let waiting = match running.len() {
+            0 => "nothing is running".to_string(),
+            1 => format!("waiting for 1 running resource ({})", running[0]),
+            n => format!("waiting for {n} running resources ({})", running.join(", ")),
+        };
+        self.line(format!(
+            "\nInterrupted: {waiting}; starting nothing new; the state is saved before exit."
+        ));
     }
 
     fn line(&self, text: String) {
@@ -52,6 +80,9 @@ fn verb(action: Action) -> &'static str {
 
 impl Observer for Progress {
     fn started(&self, id: &ResourceId, action: Action) {
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(id.clone(), action);
+        }
         let Some(live) = &self.live else { return };
         let bar = live.add(ProgressBar::new_spinner());
         bar.set_style(
@@ -75,6 +106,9 @@ impl Observer for Progress {
     }
 
     fn finished(&self, report: &ResourceReport) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&report.id);
+        }
         if let Some((bar, _)) = self.bars.lock().ok().and_then(|mut b| b.remove(&report.id)) {
             bar.finish_and_clear();
             if let Some(live) = &self.live {
