@@ -137,9 +137,10 @@ impl Apply<'_> {
                 println!("Nothing to do.");
             }
             let params = &self.graph.declarations.params;
+            let outputs = stack_engine::stack_outputs::resolve(&self.graph, &state);
             if self.operation == Operation::Run
                 && self.targets.is_empty()
-                && state.record_params(params)
+                && (state.record_params(params) | state.record_outputs(outputs))
             {
                 state.serial += 1;
                 backend.save(&state).await.map_err(Failure::runtime)?;

@@ -166,6 +166,16 @@ pub enum Command {
         #[arg(long, short, alias = "format", value_enum, default_value_t = GraphOutput::Text)]
         output: GraphOutput,
     },
+    /// Print the stack's outputs (`output(name, value)`) as the last run recorded them.
+    Output {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// One output, printed bare (a string without quotes) for scripts.
+        name: Option<String>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
     /// Inspect and repair the state: list, show, forget or rename what it records.
     State {
         #[command(subcommand)]

@@ -88,6 +88,11 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
             repo_url,
         } => commands::render::run(context, &stack, &out, repo_url.as_deref()).map(print),
         Command::Graph { stack, output } => commands::graph::run(&stack, output).map(print),
+        Command::Output {
+            stack,
+            name,
+            output,
+        } => commands::output::run(context, &stack, name.as_deref(), output),
         Command::State { command } => commands::state::run(context, &command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -33,6 +33,17 @@ pub struct Moved {
     pub span: Span,
 }
 
+/// A value the stack gives back (`output(name, value)`): recorded after a
+/// whole run, read with `stack output`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackOutput {
+    pub value: Value,
+    pub description: Option<String>,
+    /// Never shown nor recorded, only that it is there.
+    pub sensitive: bool,
+    pub span: Span,
+}
+
 /// What a resource needs that the script must declare, found by what it
 /// is rather than by its id (a realm needs the Keycloak app in its
 /// namespace, wherever the script declares it). The standard library
@@ -99,6 +110,8 @@ pub struct Declarations {
     pub requirements: Vec<Requirement>,
     /// The parameters the script was evaluated with (`--values`, `--set`).
     pub params: BTreeMap<String, String>,
+    /// The stack's outputs by name.
+    pub outputs: BTreeMap<String, StackOutput>,
 }
 
 impl Declarations {

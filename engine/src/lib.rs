@@ -40,6 +40,7 @@ pub mod provider;
 pub mod render;
 pub mod resource;
 pub mod source;
+pub mod stack_outputs;
 pub mod state;
 pub mod suggest;
 pub mod unrecorded;

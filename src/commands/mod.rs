@@ -5,6 +5,7 @@ pub mod destroy;
 pub mod docs;
 pub mod graph;
 pub mod modules;
+pub mod output;
 pub mod plan;
 pub mod reference;
 pub mod render;

@@ -1023,7 +1023,60 @@ fn a_plan_names_parameters_set_differently_than_in_the_last_run(e: Env) {
     assert_eq!(e.state().get("params"), None);
 }
 
+/// Outputs of the stack are recorded by a whole run and read with `stack
+/// output`; a secret is recorded and shown only as `(sensitive)`.
+fn stack_outputs_are_recorded_by_a_run_and_secrets_never_are(e: Env) {
+    e.ctx.write(
+        "out.rhai",
+        r#"
+let c = cluster("o", #{ provider: "existing" });
+let ns = namespace(c, "team-out");
+output("namespace", ns.name, #{ description: "the team's namespace" });
+output("version", c.version);
+output("password", secret("env:E2E_DB_PASSWORD"));
+output("teams", ["a", "b"]);
+"#,
+    );
+    let before = e.stack(&["output", "out.rhai"]);
+    ok(&before);
+    before.assert_stdout("namespace (not recorded yet)");
+    let missing = e.stack(&["output", "out.rhai", "namespace"]);
+    assert_eq!(missing.code, 1, "{}", missing.transcript());
+
+    ok(&e.stack(&["run", "out.rhai", "--yes"]));
+    let bare = e.stack(&["output", "out.rhai", "namespace"]);
+    ok(&bare);
+    assert_eq!(bare.stdout, "team-out\n");
+    let version = e.stack(&["output", "out.rhai", "version"]);
+    ok(&version);
+    assert!(version.stdout.trim().starts_with('v'), "{}", version.stdout);
+    let all = e.stack(&["output", "out.rhai", "-o", "json"]);
+    ok(&all);
+    let parsed: Json = serde_json::from_str(&all.stdout).expect("json");
+    assert_eq!(parsed["teams"]["value"], serde_json::json!(["a", "b"]));
+    assert_eq!(
+        parsed["namespace"]["description"],
+        serde_json::json!("the team's namespace")
+    );
+    assert_eq!(parsed["password"]["sensitive"], serde_json::json!(true));
+    assert_eq!(parsed["password"]["value"], Json::Null);
+    let secret = e.stack(&["output", "out.rhai", "password"]);
+    ok(&secret);
+    assert_eq!(secret.stdout, "(sensitive)\n");
+    let state =
+        std::fs::read_to_string(e.ctx.path().join(".stack").join("out.state.json")).expect("state");
+    for printed in [&all.stdout, &secret.stdout, &state] {
+        for encoding in encodings(PASSWORD) {
+            assert!(!printed.contains(&encoding), "the secret leaked: {printed}");
+        }
+    }
+    let typo = e.stack(&["output", "out.rhai", "namespac"]);
+    assert_eq!(typo.code, 2, "{}", typo.transcript());
+    typo.assert_stderr("did you mean `namespace`?");
+}
+
 on_both_servers!(
+    stack_outputs_are_recorded_by_a_run_and_secrets_never_are,
     a_plan_names_parameters_set_differently_than_in_the_last_run,
     targets_narrow_run_and_destroy,
     resources_side_by_side_share_one_discovery,

@@ -240,12 +240,16 @@ impl Executor<'_> {
             self.drive(&deletes, &mut run, &mut progress).await;
         }
         // A whole run that finished without a failure records the
-        // parameters it ran with.
+        // parameters it ran with and the stack's outputs.
         let whole = self.options.selection.is_none()
             && !self.options.cancel.is_cancelled()
             && !run.report.failed();
-        if whole && run.state.record_params(&self.graph.declarations.params) {
-            run.state.serial += 1;
+        if whole {
+            let outputs = crate::stack_outputs::resolve(self.graph, &run.state);
+            let params = run.state.record_params(&self.graph.declarations.params);
+            if run.state.record_outputs(outputs) || params {
+                run.state.serial += 1;
+            }
         }
         // The saves of steps are folded into one whole save, which a run
         // whose saves failed does not make: its state holds what no save did.

@@ -53,6 +53,10 @@ pub struct State {
     /// failure: a plan says which differ now.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
+    /// The stack's outputs after the last whole run (`stack output`);
+    /// secret ones only as `(sensitive)`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, Json>,
 }
 
 /// What the state records of one applied resource.
@@ -151,6 +155,7 @@ impl State {
             resources: BTreeMap::new(),
             forgotten: BTreeSet::new(),
             params: BTreeMap::new(),
+            outputs: BTreeMap::new(),
         }
     }
 }

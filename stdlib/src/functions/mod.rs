@@ -14,6 +14,7 @@ pub mod namespace;
 pub mod oidc;
 pub mod oidc_keycloak;
 pub mod options;
+pub mod output;
 pub mod params;
 pub mod state;
 pub mod string_ops;
@@ -51,6 +52,7 @@ pub const DOCS: &[&FnDoc] = &[
     &params::PARAMS_DOC,
     &state::DOC,
     &moved::DOC,
+    &output::DOC,
     &data::SECRET_DOC,
     &data::FILE_DOC,
     &data::YAML_DOC,
@@ -82,6 +84,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     params::register(engine, session);
     state::register(engine, session);
     moved::register(engine, session);
+    output::register(engine, session);
     data::register(engine, session);
     guards::register(engine, session);
     string_ops::register(engine, session);
