@@ -45,7 +45,9 @@ pub async fn preflight(
         .map(|(id, error)| ResourceFailed::refused(graph, id, error))
         .collect();
     if problems.is_empty() {
-        return Ok(plan.with_adoptions(&found.adoptions));
+        return Ok(plan
+            .with_adoptions(&found.adoptions)
+            .with_forgotten(&found.forgotten));
     }
     Err(Failure::usage(Refused {
         count: problems.len(),

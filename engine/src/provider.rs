@@ -349,6 +349,12 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Ok(BTreeMap::new()) })
     }
 
+    /// Whether its deletes only forget the record (an existing cluster is
+    /// not `stack`'s to delete); the plan says so.
+    fn only_forgets(&self) -> bool {
+        false
+    }
+
     /// Called once when a run ends, with what it changed.
     fn finish<'a>(&'a self, _changes: &'a RunChanges) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async { Ok(()) })

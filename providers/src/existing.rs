@@ -177,6 +177,10 @@ impl Provider for ExistingClusterProvider {
         Box::pin(self.apply_cluster(request))
     }
 
+    fn only_forgets(&self) -> bool {
+        true
+    }
+
     /// An existing cluster is not `stack`'s to delete: forgetting it is all.
     fn delete<'a>(
         &'a self,

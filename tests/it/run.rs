@@ -184,6 +184,7 @@ fn removing_from_the_script_prunes_and_destroy_removes_everything(e: Env) {
 
     let destroy = e.stack(&["destroy", "e2e.rhai", "--yes", "--set", "teams=web"]);
     ok(&destroy);
+    destroy.assert_stdout("- cluster/e2e  (delete: only forgotten: the `existing` provider");
     assert_eq!(
         e.names("v1/namespaces", None)
             .iter()

@@ -181,6 +181,8 @@ pub struct Preflight {
     pub problems: Vec<(ResourceId, ProviderError)>,
     /// What the creates would take over (`adopt: true`).
     pub adoptions: HashMap<ResourceId, Vec<crate::provider::Adoption>>,
+    /// Deletes that only forget the record, with the provider that says so.
+    pub forgotten: HashMap<ResourceId, &'static str>,
 }
 
 pub struct Executor<'a> {
@@ -408,6 +410,27 @@ impl Executor<'_> {
             })
             .map(|c| &c.id)
             .collect();
+        let mut found = Preflight::default();
+        for change in plan.changes.iter().filter(|c| c.action == Action::Delete) {
+            let Some(recorded) = state.resources.get(&change.id) else {
+                continue;
+            };
+            let cluster = recorded
+                .cluster
+                .as_ref()
+                .and_then(|c| self.cluster_target(c, state, &outputs));
+            let key = crate::provider::RouteKey {
+                kind: recorded.kind,
+                inputs: &recorded.inputs,
+                cluster: cluster.as_ref(),
+                direct: recorded.direct,
+            };
+            if let Ok(provider) = self.router.route(key) {
+                if provider.only_forgets() {
+                    found.forgotten.insert(change.id.clone(), provider.name());
+                }
+            }
+        }
         // Each resource is checked on its own, so the checks go out side by
         // side, up to `parallelism`; what they find is kept in graph order.
         let mut answering: HashMap<ResourceId, bool> = HashMap::new();
@@ -445,7 +468,6 @@ impl Executor<'_> {
             .buffered(self.options.parallelism.max(1))
             .collect()
             .await;
-        let mut found = Preflight::default();
         for (resource, answer) in answers {
             match answer {
                 Ok(adoptions) if adoptions.is_empty() => {}

@@ -198,6 +198,25 @@ impl Resolve for PlanOutputs<'_> {
 }
 
 impl Plan {
+    /// Says of each delete that only forgets its record which provider
+    /// deletes nothing (`forgotten`: id → provider).
+    pub fn with_forgotten(
+        mut self,
+        forgotten: &std::collections::HashMap<ResourceId, &'static str>,
+    ) -> Plan {
+        for change in &mut self.changes {
+            if change.action != Action::Delete || change.reason.is_some() {
+                continue;
+            }
+            if let Some(provider) = forgotten.get(&change.id) {
+                change.reason = Some(format!(
+                    "only forgotten: the `{provider}` provider leaves it as it is"
+                ));
+            }
+        }
+        self
+    }
+
     /// Turns creates that take over what exists into adoptions, showing
     /// what the apply changes in each live thing.
     pub fn with_adoptions(
