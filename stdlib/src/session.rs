@@ -187,6 +187,7 @@ impl Session {
     pub fn clear_resources(&self) {
         let mut state = self.borrow_mut();
         state.declarations.resources.clear();
+        state.declarations.outputs.clear();
         state.declared_at.clear();
     }
 }
