@@ -58,8 +58,8 @@ pub fn plan_json(plan: &Plan) -> Json {
         "changes": changes,
         "params": plan.params.iter().map(|p| json!({
             "name": p.name,
-            "before": p.before,
-            "after": p.after,
+            "was_set": p.was_set,
+            "is_set": p.is_set,
         })).collect::<Vec<_>>(),
         "summary": {
             "create": s.create,

@@ -92,13 +92,15 @@ pub struct Plan {
     pub params: Vec<ParamChange>,
 }
 
-/// A parameter set differently than in the last run (`None`: not set, the
-/// script's default applies).
+/// A parameter set differently than in the last run. Only that it differs
+/// is known: the state keeps parameters as hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamChange {
     pub name: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
+    /// It was set in the last run.
+    pub was_set: bool,
+    /// It is set now (else the script's default applies).
+    pub is_set: bool,
 }
 
 /// Parameters that differ between the last run and now; none for a stack
@@ -107,7 +109,7 @@ fn param_changes(graph: &Graph, state: &State) -> Vec<ParamChange> {
     if state.resources.is_empty() && state.params.is_empty() {
         return Vec::new();
     }
-    let now = &graph.declarations.params;
+    let now = state.hashed_params(&graph.declarations.params);
     let names: std::collections::BTreeSet<&String> =
         state.params.keys().chain(now.keys()).collect();
     names
@@ -115,8 +117,8 @@ fn param_changes(graph: &Graph, state: &State) -> Vec<ParamChange> {
         .filter(|name| state.params.get(*name) != now.get(*name))
         .map(|name| ParamChange {
             name: name.clone(),
-            before: state.params.get(name).cloned(),
-            after: now.get(name).cloned(),
+            was_set: state.params.contains_key(name),
+            is_set: now.contains_key(name),
         })
         .collect()
 }

@@ -154,18 +154,13 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
     let _ = writeln!(out);
     if !plan.params.is_empty() {
         let _ = writeln!(out, "  Parameters set differently than in the last run:");
-        let shown = |v: &Option<String>| match v {
-            Some(v) => format!("{v:?}"),
-            None => "not set".to_string(),
-        };
         for p in &plan.params {
-            let _ = writeln!(
-                out,
-                "      {}: {} → {}",
-                p.name,
-                shown(&p.before),
-                shown(&p.after)
-            );
+            let how = match (p.was_set, p.is_set) {
+                (true, true) => "another value",
+                (true, false) => "set then, not set now",
+                (false, _) => "not set then, set now",
+            };
+            let _ = writeln!(out, "      {}: {how}", p.name);
         }
         let _ = writeln!(out);
     }

@@ -50,7 +50,8 @@ pub struct State {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub forgotten: BTreeSet<ObjectRef>,
     /// The parameters of the last whole run that finished without a
-    /// failure: a plan says which differ now.
+    /// failure, each as a salted hash (a parameter may end up in a
+    /// Secret): a plan says which differ now, never what they hold.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
     /// The stack's outputs after the last whole run (`stack output`);
@@ -161,13 +162,26 @@ impl State {
 }
 
 impl State {
+    /// `params` as the state keeps them: each value a salted hash.
+    pub fn hashed_params(&self, params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        params
+            .iter()
+            .map(|(name, value)| {
+                let hash =
+                    crate::value::Secret::new("param", value.clone()).salted_hash(&self.salt);
+                (name.clone(), hash)
+            })
+            .collect()
+    }
+
     /// Records `params` as those of the last run; true when they differ
     /// from what was recorded.
     pub fn record_params(&mut self, params: &BTreeMap<String, String>) -> bool {
-        if self.params == *params {
+        let hashed = self.hashed_params(params);
+        if self.params == hashed {
             return false;
         }
-        self.params = params.clone();
+        self.params = hashed;
         true
     }
 }
