@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use miette::Diagnostic;
 use stack_engine::execute::{Cancel, ExecuteOptions, Executor, Outcome, Report};
 use stack_engine::plan::{self, Plan};
-use stack_engine::provider::ProviderError;
+use stack_engine::provider::{FinishNote, ProviderError};
 use stack_engine::{Graph, ResourceId};
 
 use crate::cli::ApplyArgs;
@@ -215,7 +215,15 @@ impl Apply<'_> {
                 miette::Report::new(FinishFailed::new(provider, error))
             );
         }
-        eprintln!("{}", progress::summary(&report, style::stderr_style()));
+        let style = style::stderr_style();
+        for note in &report.finish_notes {
+            match note {
+                FinishNote::Done(text) => eprintln!("{text}"),
+                FinishNote::Note(text) => eprintln!("{} {text}", style.bold("note:")),
+                FinishNote::Warning(text) => eprintln!("{} {text}", style.yellow("warning:")),
+            }
+        }
+        eprintln!("{}", progress::summary(&report, style));
         if let Some(e) = report.state_error {
             eprintln!("{:?}", miette::Report::new(e));
         }

@@ -289,6 +289,17 @@ impl PartialEq for ProviderError {
     }
 }
 
+/// What a provider's end-of-run step tells the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishNote {
+    /// What it did (`committed 1a2b3c4 to gitops (branch main)`).
+    Done(String),
+    /// What the user still has to do (hand a cluster its root Application).
+    Note(String),
+    /// What may not work as meant (a root Application Argo CD cannot clone).
+    Warning(String),
+}
+
 /// What the run did, given to providers at the end (a GitOps commit lists it).
 #[derive(Debug, Clone, Default)]
 pub struct RunChanges {
@@ -355,9 +366,13 @@ pub trait Provider: Send + Sync {
         false
     }
 
-    /// Called once when a run ends, with what it changed.
-    fn finish<'a>(&'a self, _changes: &'a RunChanges) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async { Ok(()) })
+    /// Called once when a run ends, with what it changed; says what it
+    /// did for the user (a GitOps commit: its hash, repository and branch).
+    fn finish<'a>(
+        &'a self,
+        _changes: &'a RunChanges,
+    ) -> BoxFuture<'a, Result<Vec<FinishNote>, ProviderError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

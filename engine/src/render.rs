@@ -37,18 +37,6 @@ pub enum RenderError {
         #[label("declared here")]
         span: SourceSpan,
     },
-    #[error("cluster `{cluster}` has no GitOps repository to point its root Application at")]
-    #[diagnostic(
-        code(stack::render::no_repo),
-        help("set `delivery: \"gitops\", gitops: #{{ repo, path, branch }}` on the cluster, or pass `--repo-url`")
-    )]
-    NoRepository {
-        cluster: String,
-        #[source_code]
-        src: NamedSource<Arc<str>>,
-        #[label("this cluster")]
-        span: SourceSpan,
-    },
     #[error("cannot write {}", path.display())]
     #[diagnostic(code(stack::render::write))]
     Write {
@@ -124,8 +112,12 @@ pub fn render(
                 }
             }
         }
-        let root = root_application(graph, cluster, repo_url)?;
-        rendered.files.insert(dir.join("root.yaml"), to_yaml(&root));
+        match root_application(graph, cluster, repo_url) {
+            Ok(root) => {
+                rendered.files.insert(dir.join("root.yaml"), to_yaml(&root));
+            }
+            Err(note) => rendered.notes.push(note),
+        }
     }
     Ok(rendered)
 }
@@ -181,23 +173,30 @@ pub fn object_file(kind: Kind, object: &crate::state::ObjectRef) -> PathBuf {
     }
 }
 
-#[allow(
-    clippy::result_large_err,
-    reason = "a diagnostic carries its source text; it is built once, when a command fails"
-)]
+/// The root Application of a cluster, when a URL Argo CD can clone is
+/// known (`--repo-url`, `gitops.url`, or a `gitops.repo` that is a URL);
+/// otherwise a note saying why there is none.
 fn root_application(
     graph: &Graph,
     cluster: &Resource,
     repo_url: Option<&str>,
-) -> Result<Json, RenderError> {
+) -> Result<Json, String> {
     let gitops = cluster.input("gitops").and_then(Value::as_map);
     let setting = |key: &str| gitops.and_then(|g| g.get(key)).and_then(Value::as_str);
-    let Some(repo) = repo_url.or_else(|| setting("repo")) else {
-        return Err(RenderError::NoRepository {
-            cluster: cluster.name.clone(),
-            src: graph.sources().named(cluster.span.source),
-            span: cluster.span.source_span(),
-        });
+    let declared = setting("url")
+        .filter(|u| !u.is_empty())
+        .or_else(|| setting("repo").filter(|r| argocd_can_clone(r)));
+    let Some(repo) = repo_url.or(declared) else {
+        let why = match setting("repo") {
+            Some(path) => format!(
+                "its `gitops.repo` is a path on this machine (`{path}`), which an Argo CD elsewhere cannot clone"
+            ),
+            None => "it names no GitOps repository".to_string(),
+        };
+        return Err(format!(
+            "{}/root.yaml not written: {why}; pass `--repo-url URL` (where these files are pushed) or set `gitops.url` on cluster `{}`",
+            cluster.name, cluster.name
+        ));
     };
     let namespace = argocd_namespace(graph, cluster);
     Ok(root_application_for(
@@ -208,6 +207,12 @@ fn root_application(
         setting("path").unwrap_or(""),
         setting("branch").unwrap_or("main"),
     ))
+}
+
+/// Whether Argo CD could clone `repo`: a network URL, not a path on this
+/// machine (`file://` included).
+pub fn argocd_can_clone(repo: &str) -> bool {
+    (repo.contains("://") && !repo.starts_with("file://")) || repo.starts_with("git@")
 }
 
 /// The app-of-apps root Application of a cluster: it syncs the cluster's

@@ -605,6 +605,51 @@ fn render_is_deterministic_and_prunes_what_it_wrote_before() {
     }
 }
 
+/// A cluster without a GitOps repository, or with one that is a path on
+/// this machine, still renders: its objects and Applications, and a note
+/// instead of a root Application no Argo CD could clone.
+#[test]
+fn render_works_without_a_repository_url() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "direct.rhai",
+        r#"
+let c = cluster("dev", #{ provider: "kind" });
+let local = cluster("lab", #{ provider: "kind", delivery: "gitops", gitops: #{ repo: "../lab-repo" } });
+namespace(c, "team-web");
+namespace(local, "team-lab");
+"#,
+    );
+    let run = ctx.stack(&["render", "direct.rhai", "--out", "out"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let files: Vec<String> = tree(&ctx.path().join("out"))
+        .keys()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "dev/namespaces/team-web.yaml",
+            "lab/namespaces/team-lab.yaml"
+        ]
+    );
+    run.assert_stdout("dev/root.yaml not written");
+    run.assert_stdout("lab/root.yaml not written");
+    run.assert_stdout("--repo-url");
+
+    let with_url = ctx.stack(&[
+        "render",
+        "direct.rhai",
+        "--out",
+        "out",
+        "--repo-url",
+        "https://git.example.com/platform.git",
+    ]);
+    assert_eq!(with_url.code, 0, "{}", with_url.transcript());
+    assert!(ctx.path().join("out/dev/root.yaml").exists());
+    assert!(ctx.path().join("out/lab/root.yaml").exists());
+}
+
 #[test]
 fn render_refuses_an_output_known_only_after_apply() {
     let ctx = TestContext::new();

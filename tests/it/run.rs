@@ -578,6 +578,159 @@ helm_app(c, "traefik", #{ repo: "https://traefik.github.io/charts", chart: "trae
     assert!(String::from_utf8_lossy(&message.stdout).contains("delete ops/namespace/team-api"));
 }
 
+/// Runs git in `dir` and returns what it printed.
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The `repoURL` a rendered or committed root Application points Argo CD at.
+fn root_repo_url(root: &Path) -> String {
+    let text = std::fs::read_to_string(root).expect("root.yaml");
+    let root: Json = serde_yaml::from_str(&text).expect("root.yaml is YAML");
+    root.pointer("/spec/source/repoURL")
+        .and_then(Json::as_str)
+        .expect("a repoURL")
+        .to_string()
+}
+
+/// A GitOps run says which commit it made in which repository and branch;
+/// a root Application that points at a path on this machine is warned
+/// about, and one with an `origin` remote points there and is pushed. A
+/// hand-edited file or a deleted repository is drift: `plan --refresh`
+/// shows it and `run --refresh` writes it back.
+#[test]
+fn gitops_run_names_its_commit_and_restores_what_was_changed_in_the_repository() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "gitops.rhai",
+        r#"
+let c = cluster("ops", #{ provider: "existing", delivery: "gitops",
+                          gitops: #{ repo: "repo", path: "clusters", branch: "main" } });
+namespace(c, "team-web", #{ labels: #{ team: "web" } });
+manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "settings", namespace: "team-web" },
+               data: #{ team: param("team", "web") } });
+"#,
+    );
+    let unreachable = [("KUBECONFIG", "/nonexistent/kubeconfig")];
+    let repo = ctx.path().join("repo");
+    let namespace = repo.join("clusters/ops/namespaces/team-web.yaml");
+    let root = repo.join("clusters/ops/root.yaml");
+
+    let first = ctx.stack_env(&["run", "gitops.rhai", "--yes"], &unreachable);
+    ok(&first);
+    let short = git_in(&repo, &["rev-parse", "--short", "HEAD"]);
+    first.assert_stderr(&format!("committed {short} to repo (branch main)"));
+    // No remote: Argo CD is pointed at this machine's path, with a warning,
+    // and told how to get its root Application.
+    let local = repo.canonicalize().expect("the repository exists");
+    assert_eq!(root_repo_url(&root), local.to_string_lossy());
+    first.assert_stderr("gitops.url");
+    first.assert_stderr("kubectl apply -f repo/clusters/ops/root.yaml");
+
+    // A hand edit is drift; a plan without --refresh does not read the files.
+    let delivered = std::fs::read_to_string(&namespace).expect("the namespace file");
+    std::fs::write(&namespace, delivered.replace("team: web", "team: edited")).expect("edit");
+    let quiet = ctx.stack_env(
+        &["plan", "gitops.rhai", "--detailed-exitcode"],
+        &unreachable,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.transcript());
+    let drift = ctx.stack_env(
+        &["plan", "gitops.rhai", "--refresh", "--detailed-exitcode"],
+        &unreachable,
+    );
+    assert_eq!(drift.code, 3, "{}", drift.transcript());
+    drift.assert_stdout("ops/namespace/team-web");
+    ok(&ctx.stack_env(&["run", "gitops.rhai", "--refresh", "--yes"], &unreachable));
+    assert_eq!(
+        std::fs::read_to_string(&namespace).expect("restored"),
+        delivered
+    );
+    assert_eq!(
+        git_in(&repo, &["status", "--porcelain"]),
+        "",
+        "left uncommitted"
+    );
+
+    // A deleted repository is drift of everything, and comes back whole.
+    std::fs::remove_dir_all(&repo).expect("delete the repository");
+    let gone = ctx.stack_env(
+        &["plan", "gitops.rhai", "--refresh", "--detailed-exitcode"],
+        &unreachable,
+    );
+    assert_eq!(gone.code, 3, "{}", gone.transcript());
+    gone.assert_stdout("ops/manifest/ConfigMap/team-web/settings");
+    ok(&ctx.stack_env(&["run", "gitops.rhai", "--refresh", "--yes"], &unreachable));
+    assert_eq!(
+        std::fs::read_to_string(&namespace).expect("restored"),
+        delivered
+    );
+    assert!(root.exists(), "the root Application was not written back");
+
+    // With an `origin` remote, the root Application points there and the
+    // commit is pushed to it.
+    let origin = ctx.path().join("origin.git");
+    git_in(
+        ctx.path(),
+        &["init", "-q", "--bare", "-b", "main", "origin.git"],
+    );
+    git_in(
+        &repo,
+        &["remote", "add", "origin", &origin.to_string_lossy()],
+    );
+    let pushed = ctx.stack_env(
+        &["run", "gitops.rhai", "--yes", "--set", "team=payments"],
+        &unreachable,
+    );
+    ok(&pushed);
+    pushed.assert_stderr(&format!("pushed to {}", origin.display()));
+    assert_eq!(
+        git_in(&origin, &["rev-parse", "main"]),
+        git_in(&repo, &["rev-parse", "HEAD"])
+    );
+    assert_eq!(root_repo_url(&root), origin.to_string_lossy());
+}
+
+/// `gitops.url` is what the root Application clones, and a URL needs no warning.
+#[test]
+fn gitops_url_is_what_argo_cd_clones() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "gitops.rhai",
+        r#"
+let c = cluster("ops", #{ provider: "existing", delivery: "gitops",
+                          gitops: #{ repo: "repo", url: "https://git.example.com/ops.git" } });
+namespace(c, "team-web");
+"#,
+    );
+    let run = ctx.stack_env(
+        &["run", "gitops.rhai", "--yes"],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    );
+    ok(&run);
+    assert!(!run.stderr.contains("warning"), "{}", run.transcript());
+    assert_eq!(
+        root_repo_url(&ctx.path().join("repo/ops/root.yaml")),
+        "https://git.example.com/ops.git"
+    );
+    let rendered = ctx.stack(&["render", "gitops.rhai", "--out", "out"]);
+    ok(&rendered);
+    assert_eq!(
+        root_repo_url(&ctx.path().join("out/ops/root.yaml")),
+        "https://git.example.com/ops.git"
+    );
+}
+
 /// `state(#{ backend: "kubernetes" })`: the state lives in a Secret of the
 /// cluster and the lock is a Lease; no local state file is written.
 fn the_state_can_live_in_the_cluster(e: Env) {

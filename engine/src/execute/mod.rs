@@ -119,6 +119,8 @@ pub struct Report {
     pub state_error: Option<StateError>,
     /// A provider's end-of-run step that failed (a GitOps commit).
     pub finish_errors: Vec<(String, ProviderError)>,
+    /// What the providers' end-of-run steps said.
+    pub finish_notes: Vec<crate::provider::FinishNote>,
     pub cancelled: bool,
     pub elapsed: Duration,
 }
@@ -274,8 +276,9 @@ impl Executor<'_> {
             ..
         } = run;
         for provider in self.router.all() {
-            if let Err(e) = provider.finish(&changed).await {
-                report.finish_errors.push((provider.name().to_string(), e));
+            match provider.finish(&changed).await {
+                Ok(notes) => report.finish_notes.extend(notes),
+                Err(e) => report.finish_errors.push((provider.name().to_string(), e)),
             }
         }
         report.cancelled = self.options.cancel.is_cancelled();

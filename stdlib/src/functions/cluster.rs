@@ -31,7 +31,7 @@ const COMMON: &[Opt] = &[
     opt(
         "gitops",
         Ty::Map,
-        "with `delivery: \"gitops\"`: `#{ repo, path, branch }` of the GitOps repository",
+        "with `delivery: \"gitops\"`: `#{ repo, url, path, branch }` of the GitOps repository",
     ),
     defaulted(
         "argocd_namespace",
@@ -158,6 +158,11 @@ pub static GITOPS: Schema = Schema {
             "repo",
             Ty::Str,
             "URL (or local path) of the GitOps repository",
+        ),
+        opt(
+            "url",
+            Ty::Str,
+            "URL Argo CD clones the repository from, when `repo` is a path on this machine (defaults to `repo` when it is a URL, else the working copy's `origin` remote)",
         ),
         defaulted("path", Ty::Str, "\"\"", "directory inside the repository"),
         defaulted(
