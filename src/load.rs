@@ -32,6 +32,19 @@ pub fn graph_with(args: &StackArgs, policy: LockPolicy) -> Result<Graph, Failure
     Graph::build(declarations).map_err(Failure::usage)
 }
 
+/// The graph `check` validates, and the secrets it could not read (they
+/// are unknown sensitive values in it: such a graph is never applied).
+pub fn linted_graph(args: &StackArgs) -> Result<(Graph, Vec<String>), Failure> {
+    let linted = stack_stdlib::lint(
+        &args.file,
+        params(&args.values, &args.set)?,
+        lock_policy(args),
+    )
+    .map_err(Failure::usage)?;
+    let graph = Graph::build(linted.declarations).map_err(Failure::usage)?;
+    Ok((graph, linted.unread_secrets))
+}
+
 /// The graph with chart version constraints pinned to the exact versions
 /// they resolve to now (`resolved_version`), for commands that plan or
 /// write: `plan`, `run`, `render`. Exact versions need no network.

@@ -9,8 +9,17 @@ use crate::cli::{OutputFormat, StackArgs};
 use crate::failure::Failure;
 use crate::load;
 
+/// Lints without the secrets: one that cannot be read is checked as an
+/// unknown sensitive value, and named (`plan` and `run` need it).
 pub fn run(args: &StackArgs, output: OutputFormat) -> Result<String, Failure> {
-    let graph = load::graph(args)?;
+    let (graph, unread) = load::linted_graph(args)?;
+    let style = crate::style::stderr_style();
+    for source in &unread {
+        eprintln!(
+            "{} secret(\"{source}\") could not be read: checked as an unknown sensitive value (`plan` and `run` need it)",
+            style.bold("note:")
+        );
+    }
     let summary = match output {
         OutputFormat::Text => summary(&graph, &args.file.to_string_lossy()),
         OutputFormat::Json => stack_engine::graph_format::format(

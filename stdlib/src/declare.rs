@@ -125,27 +125,29 @@ impl<'a> Declaration<'a> {
     }
 }
 
-/// Fails at the first option of the current call that `schema` refuses,
-/// pointing at its key.
+/// Refuses each option of the current call that `schema` refuses, pointing
+/// at its key: the first fails the call, unless linting reports them all.
 pub fn check_options(
     ctx: &NativeCallContext,
     session: &Session,
     schema: &Schema,
     opts: &Map,
 ) -> RhaiResult<()> {
-    let Some(problem) = schema.validate(opts).into_iter().next() else {
-        return Ok(());
-    };
     let call = session.call_span(ctx);
-    Err(Fault::new("stack::script::option", problem.message)
-        .label(if problem.key.is_empty() {
-            "in this call"
-        } else {
-            "here"
-        })
-        .help_opt(problem.help)
-        .at(key_span(session, call, &problem.key))
-        .raise(ctx.call_position()))
+    for problem in schema.validate(opts) {
+        session.refuse(
+            Fault::new("stack::script::option", problem.message)
+                .label(if problem.key.is_empty() {
+                    "in this call"
+                } else {
+                    "here"
+                })
+                .help_opt(problem.help)
+                .at(key_span(session, call, &problem.key))
+                .raise(ctx.call_position()),
+        )?;
+    }
+    Ok(())
 }
 
 /// Records a declaration and returns its handle.

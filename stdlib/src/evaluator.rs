@@ -30,6 +30,16 @@ pub enum EvalError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] crate::lockfile::LockError),
+    /// Every independent error a lint found, in the order met.
+    #[error("{} errors in the stack", errors.len())]
+    #[diagnostic(
+        code(stack::script::errors),
+        help("each is shown below; fix them and check again")
+    )]
+    Many {
+        #[related]
+        errors: Vec<ScriptError>,
+    },
     #[error("`--set {name}` is not read by the script")]
     #[diagnostic(code(stack::cli::unused_param))]
     UnusedParam {
@@ -289,7 +299,7 @@ pub fn evaluate(
     params: BTreeMap<String, String>,
     lock_policy: crate::lockfile::LockPolicy,
 ) -> Result<Declarations, EvalError> {
-    Ok(evaluated(path, params, lock_policy)?.into_declarations())
+    Ok(evaluated(path, params, lock_policy, false)?.into_declarations())
 }
 
 /// Like [`evaluate`], with the reference of every module the stack imports
@@ -299,15 +309,46 @@ pub fn evaluate_documented(
     params: BTreeMap<String, String>,
     lock_policy: crate::lockfile::LockPolicy,
 ) -> Result<(Declarations, Vec<ModuleDoc>), EvalError> {
-    let evaluator = evaluated(path, params, lock_policy)?;
+    let evaluator = evaluated(path, params, lock_policy, false)?;
     let modules = evaluator.module_docs();
     Ok((evaluator.into_declarations(), modules))
+}
+
+/// What a lint of a stack found: its declarations, made with unknown
+/// values for the secrets it could not read (never to be applied).
+pub struct Linted {
+    pub declarations: Declarations,
+    /// Sources of the secrets that could not be read (`env:DB_PASSWORD`).
+    pub unread_secrets: Vec<String>,
+}
+
+/// Evaluates a stack file as `stack check` does: a secret that cannot be
+/// read is an unknown sensitive value, and every independent error (each
+/// refused option of every declaration) is reported, not only the first.
+pub fn lint(
+    path: &Path,
+    params: BTreeMap<String, String>,
+    lock_policy: crate::lockfile::LockPolicy,
+) -> Result<Linted, EvalError> {
+    let evaluator = evaluated(path, params, lock_policy, true)?;
+    let unread_secrets = evaluator
+        .session
+        .borrow()
+        .unread_secrets
+        .iter()
+        .cloned()
+        .collect();
+    Ok(Linted {
+        declarations: evaluator.into_declarations(),
+        unread_secrets,
+    })
 }
 
 fn evaluated(
     path: &Path,
     params: BTreeMap<String, String>,
     lock_policy: crate::lockfile::LockPolicy,
+    linting: bool,
 ) -> Result<Evaluator, EvalError> {
     let stack = path
         .file_stem()
@@ -320,8 +361,25 @@ fn evaluated(
         .unwrap_or(Path::new("."));
     let mut evaluator = Evaluator::new(&stack, dir, params);
     evaluator.session.borrow_mut().lock_policy = lock_policy;
+    evaluator.session.borrow_mut().linting = linting;
     let name = path.to_string_lossy().into_owned();
-    let _ = evaluator.eval_file(path, &name)?;
+    let evaluated = evaluator.eval_file(path, &name);
+    let deferred = std::mem::take(&mut evaluator.session.borrow_mut().deferred);
+    if !deferred.is_empty() {
+        let mut errors: Vec<ScriptError> = deferred
+            .iter()
+            .map(|e| error::from_rhai(e, &evaluator.session, &name, &evaluator.known_functions))
+            .collect();
+        if let Err(EvalError::Script(last)) = evaluated {
+            errors.push(*last);
+        }
+        return Err(if errors.len() == 1 {
+            EvalError::Script(Box::new(errors.remove(0)))
+        } else {
+            EvalError::Many { errors }
+        });
+    }
+    let _ = evaluated?;
     evaluator.check_params()?;
     evaluator.resolver.prune_lock()?;
     Ok(evaluator)

@@ -55,5 +55,5 @@ pub mod vendor;
 
 pub use engine::{engine, limits};
 pub use error::ScriptError;
-pub use evaluator::{evaluate, evaluate_documented, EvalError, Evaluator};
+pub use evaluator::{evaluate, evaluate_documented, lint, EvalError, Evaluator, Linted};
 pub use session::Session;

@@ -40,9 +40,28 @@ pub struct SessionState {
     /// Each source read by the scanner once, for the places diagnostics
     /// point at.
     pub scans: HashMap<SourceId, Rc<crate::scan::Scan>>,
+    /// Linting (`stack check`): errors that leave the rest of the script
+    /// meaningful are collected in `deferred` instead of stopping it, and
+    /// secrets that cannot be read are unknown sensitive values.
+    pub linting: bool,
+    pub deferred: Vec<Box<rhai::EvalAltResult>>,
+    /// Sources of the secrets a lint could not read (`env:DB_PASSWORD`).
+    pub unread_secrets: BTreeSet<String>,
 }
 
 impl Session {
+    /// Refuses what a binding found wrong: at once, or, when linting, after
+    /// the script has run on (the declaration goes on as written).
+    pub fn refuse(&self, error: Box<rhai::EvalAltResult>) -> Result<(), Box<rhai::EvalAltResult>> {
+        let mut state = self.borrow_mut();
+        if state.linting {
+            state.deferred.push(error);
+            Ok(())
+        } else {
+            Err(error)
+        }
+    }
+
     pub fn new(stack: &str, stack_dir: &Path, params: BTreeMap<String, String>) -> Session {
         let dir = stack_dir
             .canonicalize()

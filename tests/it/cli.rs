@@ -849,3 +849,39 @@ fn no_color_means_no_escape_codes() {
     let forced = ctx.stack(&["plan", "dev.rhai", "--color", "always"]);
     assert!(forced.stdout.contains("\x1b["), "{}", forced.transcript());
 }
+
+/// `check` lints without secrets: one it cannot read is an unknown
+/// sensitive value it names, while `plan` still requires it; and it reports
+/// every refused option across declarations in one invocation.
+#[test]
+fn check_lints_without_secrets_and_reports_every_refused_option() {
+    let ctx = TestContext::new();
+    let stack = r#"
+let c = cluster("dev", #{ provider: "kind", version: "1.30" });
+let ns = namespace(c, "web", #{ labels: #{ team: "web" } });
+manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: ns.name },
+               stringData: #{ password: secret("env:STACK_TEST_UNSET_PASSWORD") } });
+"#;
+    ctx.write("lint.rhai", stack);
+    let check = ctx.stack(&["check", "lint.rhai"]);
+    assert_eq!(check.code, 0, "{}", check.transcript());
+    check.assert_stderr("env:STACK_TEST_UNSET_PASSWORD");
+    let plan = ctx.stack(&["plan", "lint.rhai"]);
+    assert_eq!(plan.code, 2, "{}", plan.transcript());
+    plan.assert_stderr("STACK_TEST_UNSET_PASSWORD");
+
+    ctx.write(
+        "lint.rhai",
+        &stack
+            .replace("version:", "versoin:")
+            .replace("labels:", "lables:"),
+    );
+    let many = ctx.stack(&["check", "lint.rhai"]);
+    assert_eq!(many.code, 2, "{}", many.transcript());
+    many.assert_stderr("`versoin`");
+    many.assert_stderr("`lables`");
+    // `plan` stops at the first.
+    let plan = ctx.stack(&["plan", "lint.rhai"]);
+    assert_eq!(plan.code, 2, "{}", plan.transcript());
+    assert!(!plan.stderr.contains("`lables`"), "{}", plan.transcript());
+}

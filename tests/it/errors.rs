@@ -34,10 +34,20 @@ fn cases() -> Vec<String> {
 fn case_args(script: &str) -> Vec<String> {
     script
         .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("// args:"))
+        .take(2)
+        .find_map(|line| line.strip_prefix("// args:"))
         .map(|args| args.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+/// The command a case fails: `check`, or what a `// command:` line in its
+/// first two lines names (a missing secret fails `plan`, not `check`).
+fn case_command(script: &str) -> String {
+    script
+        .lines()
+        .take(2)
+        .find_map(|line| line.strip_prefix("// command:"))
+        .map_or_else(|| "check".to_string(), |c| c.trim().to_string())
 }
 
 /// A scratch copy of the corpus.
@@ -47,12 +57,18 @@ fn corpus_copy() -> TestContext {
     ctx
 }
 
-/// Runs `stack <command> <case>.rhai <case args>` in the corpus copy.
+/// Runs `stack <command> <case>.rhai <case args>` in the corpus copy; the
+/// command is the case's own unless given.
 fn run_case(dir: &Path, command: &[&str], case: &str) -> Run {
     let file = format!("{case}.rhai");
     let script = std::fs::read_to_string(dir.join(&file)).expect("read a case");
     let extra = case_args(&script);
-    let mut args: Vec<&str> = command.to_vec();
+    let own = case_command(&script);
+    let mut args: Vec<&str> = if command.is_empty() {
+        vec![own.as_str()]
+    } else {
+        command.to_vec()
+    };
     args.push(&file);
     args.extend(extra.iter().map(String::as_str));
     run_in(dir, &args, &[(SECRET_VAR, SECRET)])
@@ -69,7 +85,7 @@ fn every_broken_script_gets_a_diagnostic() {
     let ctx = corpus_copy();
     let settings = common::settings(Some(ctx.path()));
     for case in &cases {
-        let run = run_case(ctx.path(), &["check"], case);
+        let run = run_case(ctx.path(), &[], case);
         assert_eq!(
             run.code,
             2,

@@ -162,16 +162,30 @@ fn file(ctx: NativeCallContext, session: &Session, path: &str) -> RhaiResult<Str
 fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult<String> {
     let source = &super::guards::text(&ctx, session, source)?;
     let pos = ctx.call_position();
+    // A lint goes on without a secret it cannot read: the value is unknown
+    // (and sensitive), and `check` says which it could not read.
+    let unread = |error: Box<rhai::EvalAltResult>| -> RhaiResult<String> {
+        let mut state = session.borrow_mut();
+        if state.linting {
+            state.unread_secrets.insert(source.to_string());
+            Ok(String::new())
+        } else {
+            Err(error)
+        }
+    };
     let value = match source.split_once(':') {
-        Some(("env", name)) => std::env::var(name).map_err(|_| {
-            Fault::new(
-                "stack::script::secret",
-                format!("environment variable `{name}` is not set"),
-            )
-            .label("read here")
-            .help(format!("export {name} before running stack"))
-            .raise(pos)
-        })?,
+        Some(("env", name)) => match std::env::var(name) {
+            Ok(value) => value,
+            Err(_) => unread(
+                Fault::new(
+                    "stack::script::secret",
+                    format!("environment variable `{name}` is not set"),
+                )
+                .label("read here")
+                .help(format!("export {name} before running stack"))
+                .raise(pos),
+            )?,
+        },
         Some(("file", path)) => {
             // An absolute path names a mounted secret (`/run/secrets/...`);
             // a relative one stays inside the stack like file().
@@ -180,15 +194,17 @@ fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult
             } else {
                 inside_stack(&ctx, session, path, "secret()")?
             };
-            let text = read_text(&resolved, MAX_DATA_BYTES).map_err(|e| {
-                Fault::new(
-                    "stack::script::secret",
-                    format!("cannot read secret file `{path}`: {e}"),
-                )
-                .label("read here")
-                .raise(pos)
-            })?;
-            text.strip_suffix('\n').unwrap_or(&text).to_string()
+            match read_text(&resolved, MAX_DATA_BYTES) {
+                Ok(text) => text.strip_suffix('\n').unwrap_or(&text).to_string(),
+                Err(e) => unread(
+                    Fault::new(
+                        "stack::script::secret",
+                        format!("cannot read secret file `{path}`: {e}"),
+                    )
+                    .label("read here")
+                    .raise(pos),
+                )?,
+            }
         }
         _ => {
             return Err(Fault::new(

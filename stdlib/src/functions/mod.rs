@@ -101,13 +101,15 @@ pub fn validate_nested(
     schema: &Schema,
     map: &Map,
 ) -> RhaiResult<()> {
-    if let Some(problem) = schema.validate(map).into_iter().next() {
-        let call = session.call_span(ctx);
-        return Err(Fault::new("stack::script::option", problem.message)
-            .label(format!("in `{key}`"))
-            .help_opt(problem.help)
-            .at(key_span(session, call, key))
-            .raise(ctx.call_position()));
+    let call = session.call_span(ctx);
+    for problem in schema.validate(map) {
+        session.refuse(
+            Fault::new("stack::script::option", problem.message)
+                .label(format!("in `{key}`"))
+                .help_opt(problem.help)
+                .at(key_span(session, call, key))
+                .raise(ctx.call_position()),
+        )?;
     }
     Ok(())
 }
