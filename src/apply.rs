@@ -86,6 +86,8 @@ pub struct Apply<'a> {
     pub args: &'a ApplyArgs,
     /// `--target`: what the run is narrowed to.
     pub targets: Vec<ResourceId>,
+    /// `run PLAN`: the plan it must be.
+    pub saved: Option<crate::saved_plan::SavedPlan>,
 }
 
 impl Apply<'_> {
@@ -107,6 +109,11 @@ impl Apply<'_> {
         let (router, backend) = (&self.connection.router, self.connection.backend.as_ref());
         let out = style::stdout_style();
         let mut state = backend.load().await.map_err(Failure::runtime)?;
+        if let Some(saved) = &self.saved {
+            saved
+                .check_inputs(&self.graph, &state)
+                .map_err(Failure::usage)?;
+        }
         if self.operation == Operation::Destroy || self.args.refresh {
             crate::refresh::fold_unrecorded(&self.graph, &mut state, router).await;
         }
@@ -124,6 +131,9 @@ impl Apply<'_> {
             crate::preflight::preflight(&self.graph, plan, &state, router, backend, parallelism)
                 .await?;
         crate::protection::refuse_protected(&self.graph, &plan, &state)?;
+        if let Some(saved) = &self.saved {
+            saved.check_plan(&plan).map_err(Failure::usage)?;
+        }
         if self.operation == Operation::Destroy && !plan.has_changes() {
             println!(
                 "Nothing to destroy: the state of stack `{}` records nothing.",
@@ -151,7 +161,8 @@ impl Apply<'_> {
             return Ok(ExitCode::SUCCESS);
         }
         let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        if !self.args.yes {
+        // A saved plan was reviewed when it was made (`plan --out`).
+        if !self.args.yes && self.saved.is_none() {
             if !terminal {
                 return Err(Failure::usage(NeedsYes {
                     operation: self.operation.as_str(),

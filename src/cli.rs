@@ -125,8 +125,12 @@ pub enum Command {
         refresh: bool,
         #[command(flatten)]
         target: TargetArgs,
+        /// Save the plan to this file: `stack run PLAN` applies exactly it.
+        #[arg(long, value_name = "PLAN")]
+        out: Option<PathBuf>,
     },
-    /// Plan, confirm, and carry the plan out.
+    /// Plan, confirm, and carry the plan out; given a plan saved by `plan
+    /// --out` instead of a script, apply exactly that plan.
     #[command(visible_alias = "apply")]
     Run {
         #[command(flatten)]

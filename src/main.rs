@@ -19,6 +19,7 @@ mod progress;
 mod protection;
 mod refresh;
 mod resource_failed;
+mod saved_plan;
 mod style;
 
 use std::process::ExitCode;
@@ -64,13 +65,17 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
             detailed_exitcode,
             refresh,
             target,
+            out,
         } => commands::plan::run(
             context,
             &stack,
-            output,
-            detailed_exitcode,
-            refresh,
-            &target.ids(),
+            commands::plan::PlanArgs {
+                output,
+                detailed_exitcode,
+                refresh,
+                targets: &target.ids(),
+                out: out.as_deref(),
+            },
         ),
         Command::Run {
             stack,

@@ -30,6 +30,7 @@ pub fn run(
         graph,
         args: apply,
         targets,
+        saved: None,
     }
     .execute(context)
 }

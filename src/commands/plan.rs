@@ -2,6 +2,7 @@
 //! that can be reached; with `--refresh`, also what changed outside the
 //! stack.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use stack_engine::plan;
@@ -10,19 +11,32 @@ use crate::cli::OutputFormat;
 use crate::cli::StackArgs;
 use crate::context::Context;
 use crate::failure::Failure;
+use crate::saved_plan::SavedPlan;
 use crate::{load, style};
 
-pub fn run(
-    context: &Context,
-    args: &StackArgs,
-    output: OutputFormat,
-    detailed_exitcode: bool,
-    refresh: bool,
-    targets: &[stack_engine::ResourceId],
-) -> Result<ExitCode, Failure> {
+/// How `plan` was asked to plan and what to do with the plan.
+pub struct PlanArgs<'a> {
+    pub output: OutputFormat,
+    pub detailed_exitcode: bool,
+    pub refresh: bool,
+    pub targets: &'a [stack_engine::ResourceId],
+    /// `--out`: where to save the plan for `run PLAN`.
+    pub out: Option<&'a Path>,
+}
+
+pub fn run(context: &Context, args: &StackArgs, how: PlanArgs<'_>) -> Result<ExitCode, Failure> {
+    let PlanArgs {
+        output,
+        detailed_exitcode,
+        refresh,
+        targets,
+        out,
+    } = how;
     let graph = load::planned_graph(context, args)?;
     let connection = context.connect(args, &graph);
     let mut state = connection.load(context)?;
+    // What a saved plan was made against: the state as loaded.
+    let saved_against = out.map(|_| state.clone());
     let (router, backend) = (&connection.router, connection.backend.as_ref());
     // A plan reads as many resources at once as a run applies by default.
     let parallelism = stack_engine::execute::ExecuteOptions::default().parallelism;
@@ -50,6 +64,16 @@ pub fn run(
                 serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
             )
         }
+    }
+    if let (Some(path), Some(loaded)) = (out, &saved_against) {
+        SavedPlan::new(args, &graph, loaded, &plan, targets, refresh)
+            .write(path)
+            .map_err(Failure::runtime)?;
+        eprintln!(
+            "Saved the plan to {}: `stack run {}` applies exactly it, unless the script or the state changes first.",
+            path.display(),
+            path.display()
+        );
     }
     let code = if detailed_exitcode && plan.has_changes() {
         ExitCode::from(3)

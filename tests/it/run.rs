@@ -701,6 +701,76 @@ manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "settings
     assert_eq!(root_repo_url(&root), origin.to_string_lossy());
 }
 
+/// `plan --out PLAN` saves a plan (parameters only as salted hashes) and
+/// `run PLAN` applies exactly it, without asking again; it refuses, having
+/// changed nothing, once the state, the script or a parameter differs.
+#[test]
+fn a_saved_plan_is_applied_exactly_or_refused() {
+    let ctx = TestContext::new();
+    let script = r#"
+let c = cluster("ops", #{ provider: "existing", delivery: "gitops", gitops: #{ repo: "repo" } });
+manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "settings", namespace: "default" },
+               data: #{ mode: if param("token", "none") == "none" { "open" } else { "locked" } } });
+"#;
+    ctx.write("ops.rhai", script);
+    let env = [("KUBECONFIG", "/nonexistent/kubeconfig")];
+    let repo = ctx.path().join("repo");
+    let commits = || {
+        if repo.exists() {
+            git_in(&repo, &["rev-list", "--count", "HEAD"])
+        } else {
+            "0".to_string()
+        }
+    };
+    let state = ctx.path().join(".stack/ops.state.json");
+    let serial = || -> Json {
+        let text = std::fs::read_to_string(&state).unwrap_or_else(|_| "{}".into());
+        serde_json::from_str::<Json>(&text).expect("state JSON")["serial"].clone()
+    };
+
+    let plan = ctx.stack_env(
+        &[
+            "plan",
+            "ops.rhai",
+            "--out",
+            "ops.plan",
+            "--set",
+            "token=s3cr3t-param",
+        ],
+        &env,
+    );
+    ok(&plan);
+    let saved = std::fs::read_to_string(ctx.path().join("ops.plan")).expect("the saved plan");
+    assert!(
+        !saved.contains("s3cr3t-param"),
+        "a parameter's value was saved"
+    );
+    // Another parameter than planned: refused.
+    let other = ctx.stack_env(&["run", "ops.plan", "--set", "token=other"], &env);
+    assert_eq!(other.code, 2, "{}", other.transcript());
+    assert_eq!(commits(), "0");
+    // Given by a flag only the plan decides: refused.
+    let target = ctx.stack_env(&["run", "ops.plan", "--target", "cluster/ops"], &env);
+    assert_eq!(target.code, 2, "{}", target.transcript());
+    // The same: applied without asking (there is no terminal and no --yes).
+    let run = ctx.stack_env(&["run", "ops.plan", "--set", "token=s3cr3t-param"], &env);
+    ok(&run);
+    assert_eq!(commits(), "1");
+    let applied = serial();
+
+    // The state moved on since: refused, nothing changed.
+    let again = ctx.stack_env(&["run", "ops.plan", "--set", "token=s3cr3t-param"], &env);
+    assert_eq!(again.code, 2, "{}", again.transcript());
+    assert_eq!((commits().as_str(), serial()), ("1", applied.clone()));
+
+    // The script changed since: refused, nothing changed.
+    ok(&ctx.stack_env(&["plan", "ops.rhai", "--out", "next.plan"], &env));
+    ctx.write("ops.rhai", &script.replace("settings", "options"));
+    let edited = ctx.stack_env(&["run", "next.plan"], &env);
+    assert_eq!(edited.code, 2, "{}", edited.transcript());
+    assert_eq!((commits().as_str(), serial()), ("1", applied));
+}
+
 /// `gitops.url` is what the root Application clones, and a URL needs no warning.
 #[test]
 fn gitops_url_is_what_argo_cd_clones() {

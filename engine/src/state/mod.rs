@@ -164,14 +164,7 @@ impl State {
 impl State {
     /// `params` as the state keeps them: each value a salted hash.
     pub fn hashed_params(&self, params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        params
-            .iter()
-            .map(|(name, value)| {
-                let hash =
-                    crate::value::Secret::new("param", value.clone()).salted_hash(&self.salt);
-                (name.clone(), hash)
-            })
-            .collect()
+        salted_params(params, &self.salt)
     }
 
     /// Records `params` as those of the last run; true when they differ
@@ -292,6 +285,18 @@ impl State {
 
 /// A salt that differs between states: time, process and address entropy
 /// through the standard library's randomly keyed hasher.
+/// Each parameter's value as a hash salted with `salt`: a parameter may be
+/// a secret, so its value is never kept.
+pub fn salted_params(params: &BTreeMap<String, String>, salt: &str) -> BTreeMap<String, String> {
+    params
+        .iter()
+        .map(|(name, value)| {
+            let hash = crate::value::Secret::new("param", value.clone()).salted_hash(salt);
+            (name.clone(), hash)
+        })
+        .collect()
+}
+
 fn fresh_salt() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut out = String::new();
