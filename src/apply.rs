@@ -140,7 +140,7 @@ impl Apply<'_> {
                 plan.stack
             );
         } else {
-            print!("{}", plan::render_text(&plan, out));
+            print!("{}", plan::render_text(&plan, out, self.args.view.detail()));
         }
         if !plan.has_changes() {
             if self.operation == Operation::Run {

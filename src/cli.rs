@@ -81,6 +81,28 @@ impl TargetArgs {
     }
 }
 
+/// How much of each change a text plan shows.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanView {
+    /// One line per resource, with the number of fields it sets or changes.
+    #[arg(long, conflicts_with = "verbose")]
+    pub compact: bool,
+    /// Every field, also of large creates (folded into their number otherwise).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+impl PlanView {
+    pub fn detail(&self) -> stack_engine::plan::Detail {
+        use stack_engine::plan::Detail;
+        match (self.compact, self.verbose) {
+            (true, _) => Detail::Compact,
+            (_, true) => Detail::Verbose,
+            _ => Detail::Folded,
+        }
+    }
+}
+
 /// Flags of the commands that change things.
 #[derive(Debug, Args, Clone)]
 pub struct ApplyArgs {
@@ -97,6 +119,8 @@ pub struct ApplyArgs {
     /// (`run` puts it back; `destroy` deletes what is live either way).
     #[arg(long)]
     pub refresh: bool,
+    #[command(flatten)]
+    pub view: PlanView,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +152,8 @@ pub enum Command {
         /// Save the plan to this file: `stack run PLAN` applies exactly it.
         #[arg(long, value_name = "PLAN")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        view: PlanView,
     },
     /// Plan, confirm, and carry the plan out; given a plan saved by `plan
     /// --out` instead of a script, apply exactly that plan.

@@ -66,6 +66,7 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
             refresh,
             target,
             out,
+            view,
         } => commands::plan::run(
             context,
             &stack,
@@ -75,6 +76,7 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
                 refresh,
                 targets: &target.ids(),
                 out: out.as_deref(),
+                detail: view.detail(),
             },
         ),
         Command::Run {

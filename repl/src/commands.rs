@@ -138,7 +138,7 @@ pub fn help() -> String {
 /// The plan against an empty state: everything declared, to be created.
 pub fn plan(graph: &Graph, style: Style) -> String {
     let state = State::empty(graph.declarations.stack.clone());
-    plan::render_text(&plan::plan(graph, &state), style)
+    plan::render_text(&plan::plan(graph, &state), style, plan::Detail::Folded)
 }
 
 /// The dependency graph as text, one resource a line.

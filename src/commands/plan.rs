@@ -22,6 +22,7 @@ pub struct PlanArgs<'a> {
     pub targets: &'a [stack_engine::ResourceId],
     /// `--out`: where to save the plan for `run PLAN`.
     pub out: Option<&'a Path>,
+    pub detail: plan::Detail,
 }
 
 pub fn run(context: &Context, args: &StackArgs, how: PlanArgs<'_>) -> Result<ExitCode, Failure> {
@@ -31,6 +32,7 @@ pub fn run(context: &Context, args: &StackArgs, how: PlanArgs<'_>) -> Result<Exi
         refresh,
         targets,
         out,
+        detail,
     } = how;
     let graph = load::planned_graph(context, args)?;
     let connection = context.connect(args, &graph);
@@ -57,7 +59,7 @@ pub fn run(context: &Context, args: &StackArgs, how: PlanArgs<'_>) -> Result<Exi
     })??;
     crate::protection::refuse_protected(&graph, &plan, &state)?;
     match output {
-        OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style())),
+        OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style(), detail)),
         OutputFormat::Json => {
             println!(
                 "{}",

@@ -885,3 +885,37 @@ manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namesp
     assert_eq!(plan.code, 2, "{}", plan.transcript());
     assert!(!plan.stderr.contains("`lables`"), "{}", plan.transcript());
 }
+
+/// A plan folds the fields of large creates unless `--verbose`, and
+/// `--compact` shows one line per resource with its number of fields.
+#[test]
+fn plan_folds_large_creates_and_compacts() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "big.rhai",
+        r#"
+let c = cluster("dev", #{ provider: "kind" });
+let data = #{};
+for i in 0..12 { data[`key${i}`] = `value${i}`; }
+manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "big", namespace: "default" }, data: data });
+manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "small", namespace: "default" }, data: #{ a: "b" } });
+"#,
+    );
+    let folded = ctx.stack(&["plan", "big.rhai"]);
+    assert_eq!(folded.code, 0, "{}", folded.transcript());
+    assert!(!folded.stdout.contains("object.data.key11"), "{}", folded.stdout);
+    folded.assert_stdout("object.data.a = \"b\"");
+    let verbose = ctx.stack(&["plan", "big.rhai", "--verbose"]);
+    verbose.assert_stdout("object.data.key11 = \"value11\"");
+    let compact = ctx.stack(&["plan", "big.rhai", "--compact"]);
+    assert_eq!(compact.code, 0, "{}", compact.transcript());
+    let lines: Vec<&str> = compact
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", compact.stdout);
+    assert!(lines.iter().all(|l| l.contains("(create, ")), "{}", compact.stdout);
+    let both = ctx.stack(&["plan", "big.rhai", "--compact", "--verbose"]);
+    assert_eq!(both.code, 2, "{}", both.transcript());
+}

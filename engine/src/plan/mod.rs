@@ -23,7 +23,7 @@ use crate::value::{OutputRef, Resolve};
 pub use diff::{diff, FieldChange};
 pub use json::field_json;
 pub use target::{selection, UnknownTarget};
-pub use text::{render_fields, render_text, Style};
+pub use text::{render_fields, render_text, Detail, Style};
 
 /// What happens to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -114,22 +114,60 @@ pub fn render_fields(fields: &[FieldChange]) -> String {
     out
 }
 
-fn change_block(out: &mut String, change: &Change, style: Style) {
+/// How much of each change a text plan shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// One line per resource, with the number of fields it sets or changes.
+    Compact,
+    /// Every changed field, except that a create setting more than
+    /// [`FOLDED_CREATE`] fields shows their number instead.
+    #[default]
+    Folded,
+    /// Every field of every change.
+    Verbose,
+}
+
+/// The most fields a create lists before it is folded into their number.
+pub const FOLDED_CREATE: usize = 8;
+
+fn fields_count(n: usize) -> String {
+    format!("{n} field{}", if n == 1 { "" } else { "s" })
+}
+
+fn change_block(out: &mut String, change: &Change, style: Style, detail: Detail) {
     let head = format!("{} {}", change.action.symbol(), change.id);
     let _ = write!(out, "  {}", style.action(change.action, &style.bold(&head)));
+    let action = change.action.as_str();
+    let count = (detail == Detail::Compact && change.action != Action::Delete)
+        .then(|| format!(", {}", fields_count(change.fields.len())))
+        .unwrap_or_default();
     match &change.reason {
         Some(reason) => {
-            let _ = writeln!(out, "  ({}: {reason})", change.action.as_str());
+            let _ = writeln!(out, "  ({action}: {reason}{count})");
         }
         None => {
-            let _ = writeln!(out, "  ({})", change.action.as_str());
+            let _ = writeln!(out, "  ({action}{count})");
         }
     }
-    if change.action == Action::Delete {
+    if change.action == Action::Delete || detail == Detail::Compact {
         return;
     }
-    for field in &change.fields {
-        write_field(out, field);
+    let folded = detail == Detail::Folded
+        && change.action == Action::Create
+        && change.fields.len() > FOLDED_CREATE;
+    if folded {
+        let _ = writeln!(
+            out,
+            "      {}",
+            style.dim(&format!(
+                "{} (`--verbose` lists them)",
+                fields_count(change.fields.len())
+            ))
+        );
+    } else {
+        for field in &change.fields {
+            write_field(out, field);
+        }
     }
     if !change.unknown_outputs.is_empty() {
         let _ = writeln!(
@@ -144,7 +182,7 @@ fn change_block(out: &mut String, change: &Change, style: Style) {
 }
 
 /// The whole plan as text.
-pub fn render_text(plan: &Plan, style: Style) -> String {
+pub fn render_text(plan: &Plan, style: Style, detail: Detail) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -166,7 +204,7 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
     }
     let mut shown = 0;
     for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        change_block(&mut out, change, style);
+        change_block(&mut out, change, style, detail);
         shown += 1;
     }
     if shown == 0 {
