@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stack_engine::duration;
 use stack_engine::execute::{Observer, Outcome, Report, ResourceReport};
 use stack_engine::plan::{Action, Style};
-use stack_engine::{Kind, ResourceId};
+use stack_engine::ResourceId;
 
 pub struct Progress {
     style: Style,
@@ -161,26 +161,32 @@ impl Observer for Progress {
     }
 }
 
-/// Outputs a person wants to see once they are known, on lines below the
-/// resource: where a cluster's API is, where Argo CD's server is, the
-/// issuer of an identity provider. Long (a CA bundle) and secret values
-/// are left out.
+/// The outputs that were `(known after apply)` in the plan, on lines below
+/// the resource, for every kind: where a cluster's API is, a chart's
+/// health and revision, the issuer of an identity provider. Empty, long (a
+/// CA bundle), structured and secret values are left out.
 fn resolved(report: &ResourceReport, s: Style) -> String {
-    let shown: &[&str] = match report.kind {
-        Kind::Cluster => &["endpoint", "version"],
-        Kind::Bootstrap => &["server"],
-        Kind::Oidc => &["issuer_url", "client_id"],
-        _ => &[],
-    };
-    shown
+    report
+        .outputs
         .iter()
-        .filter_map(|name| {
-            let value = report.outputs.get(*name)?.as_str()?;
-            (!value.is_empty() && !stack_engine::value::is_hidden(value))
-                .then(|| format!("\n      {} = {value}", s.dim(name)))
+        .filter(|(name, _)| !report.kind.output(name).is_some_and(|o| o.secret))
+        .filter_map(|(name, value)| {
+            let value = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                _ => return None,
+            };
+            (!value.is_empty()
+                && value.len() <= SHOWN_OUTPUT_LENGTH
+                && !value.contains('\n')
+                && !stack_engine::value::is_hidden(&value))
+            .then(|| format!("\n      {} = {value}", s.dim(name)))
         })
         .collect()
 }
+
+/// The longest output value shown after apply: a URL fits, a CA bundle does not.
+const SHOWN_OUTPUT_LENGTH: usize = 120;
 
 /// The closing summary of a run.
 pub fn summary(report: &Report, style: Style) -> String {

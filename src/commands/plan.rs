@@ -59,7 +59,10 @@ pub fn run(context: &Context, args: &StackArgs, how: PlanArgs<'_>) -> Result<Exi
     })??;
     crate::protection::refuse_protected(&graph, &plan, &state)?;
     match output {
-        OutputFormat::Text => print!("{}", plan::render_text(&plan, style::stdout_style(), detail)),
+        OutputFormat::Text => print!(
+            "{}",
+            plan::render_text(&plan, style::stdout_style(), detail)
+        ),
         OutputFormat::Json => {
             println!(
                 "{}",

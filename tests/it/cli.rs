@@ -903,7 +903,11 @@ manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "small", 
     );
     let folded = ctx.stack(&["plan", "big.rhai"]);
     assert_eq!(folded.code, 0, "{}", folded.transcript());
-    assert!(!folded.stdout.contains("object.data.key11"), "{}", folded.stdout);
+    assert!(
+        !folded.stdout.contains("object.data.key11"),
+        "{}",
+        folded.stdout
+    );
     folded.assert_stdout("object.data.a = \"b\"");
     let verbose = ctx.stack(&["plan", "big.rhai", "--verbose"]);
     verbose.assert_stdout("object.data.key11 = \"value11\"");
@@ -915,7 +919,11 @@ manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "small", 
         .filter(|l| l.starts_with("  "))
         .collect();
     assert_eq!(lines.len(), 3, "{}", compact.stdout);
-    assert!(lines.iter().all(|l| l.contains("(create, ")), "{}", compact.stdout);
+    assert!(
+        lines.iter().all(|l| l.contains("(create, ")),
+        "{}",
+        compact.stdout
+    );
     let both = ctx.stack(&["plan", "big.rhai", "--compact", "--verbose"]);
     assert_eq!(both.code, 2, "{}", both.transcript());
 }

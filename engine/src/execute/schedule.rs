@@ -398,7 +398,15 @@ impl Executor<'_> {
             .resources
             .get(&step.id)
             .filter(|_| applied)
-            .map(|r| r.outputs.clone())
+            .map(|r| {
+                // What the declaration already knew was in the plan.
+                let known = step.resource.map(|d| &d.known_outputs);
+                r.outputs
+                    .iter()
+                    .filter(|(name, _)| known.is_none_or(|k| !k.contains_key(*name)))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let entry = ResourceReport {
             id: step.id.clone(),

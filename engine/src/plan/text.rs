@@ -138,9 +138,11 @@ fn change_block(out: &mut String, change: &Change, style: Style, detail: Detail)
     let head = format!("{} {}", change.action.symbol(), change.id);
     let _ = write!(out, "  {}", style.action(change.action, &style.bold(&head)));
     let action = change.action.as_str();
-    let count = (detail == Detail::Compact && change.action != Action::Delete)
-        .then(|| format!(", {}", fields_count(change.fields.len())))
-        .unwrap_or_default();
+    let count = if detail == Detail::Compact && change.action != Action::Delete {
+        format!(", {}", fields_count(change.fields.len()))
+    } else {
+        String::new()
+    };
     match &change.reason {
         Some(reason) => {
             let _ = writeln!(out, "  ({action}: {reason}{count})");
