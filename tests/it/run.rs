@@ -498,6 +498,27 @@ fn killed_runs_then_destroy_leave_nothing_behind(e: Env) {
     assert!(e.server.object("v1/namespaces", None, "shared").is_some());
 }
 
+/// An Application for an Argo CD the cluster does not run (no namespace
+/// where `argocd_installed` and `argocd_namespace` say it is) fails with a
+/// help that questions them, not one to declare the namespace.
+fn an_argo_cd_that_is_not_there_is_questioned(e: Env) {
+    e.ctx.write(
+        "argo.rhai",
+        r#"
+let c = cluster("e2e", #{ provider: "existing", argocd_installed: true, argocd_namespace: "argo-missing" });
+helm_app(c, "podinfo", #{ repo: "https://stefanprodan.github.io/podinfo", chart: "podinfo", version: "6.7.0" });
+"#,
+    );
+    let run = e.stack(&["run", "argo.rhai", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    run.assert_stderr("argocd_installed");
+    assert!(
+        !run.stderr.contains("declare the namespace"),
+        "{}",
+        run.transcript()
+    );
+}
+
 /// `kubectl` sees what `stack` applied.
 fn kubectl_sees_what_stack_applied(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
@@ -1317,6 +1338,7 @@ on_both_servers!(
     killed_runs_lose_nothing_and_the_next_run_converges,
     killed_runs_then_destroy_leave_nothing_behind,
     kubectl_sees_what_stack_applied,
+    an_argo_cd_that_is_not_there_is_questioned,
     the_state_can_live_in_the_cluster,
     an_interrupted_run_saves_what_finished_and_exits_130,
     gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,

@@ -159,6 +159,18 @@ pub fn object_error(
             cluster.describe(),
             object.kind
         )),
+        404 if object.kind == "Application"
+            && object.api_version.starts_with("argoproj.io/")
+            && status.message.contains("namespace") =>
+        {
+            Some(format!(
+                "an Application lives in Argo CD's namespace, and {} has no `{}`: is Argo CD installed there? \
+                 `argocd_installed: true` says it is; install it first (`bootstrap(cluster)`), or set \
+                 `argocd_namespace` on the cluster to where it runs",
+                cluster.describe(),
+                object.namespace.as_deref().unwrap_or("argocd")
+            ))
+        }
         404 if object.namespace.is_some() && status.message.contains("namespace") => Some(
             "declare the namespace, or make this resource depend on the one that creates it"
                 .to_string(),
