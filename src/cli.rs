@@ -211,6 +211,12 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Start a stack: write a starter stack script, a module and its tests.
+    Init {
+        /// Where to write them (created when missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Print a completion script for a shell: `source <(stack completions bash)`.
     Completions { shell: clap_complete::Shell },
     /// Prototype interactively: declarations accumulate in one session.

@@ -4,6 +4,7 @@ pub mod check;
 pub mod destroy;
 pub mod docs;
 pub mod graph;
+pub mod init;
 pub mod modules;
 pub mod output;
 pub mod plan;

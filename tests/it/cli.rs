@@ -927,3 +927,39 @@ manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "small", 
     let both = ctx.stack(&["plan", "big.rhai", "--compact", "--verbose"]);
     assert_eq!(both.code, 2, "{}", both.transcript());
 }
+
+/// `stack init` writes a starter stack that checks, tests and plans as it
+/// is; a second init into the same place writes nothing.
+#[test]
+fn init_writes_a_starter_stack_that_checks_tests_and_plans() {
+    let ctx = TestContext::new();
+    let init = ctx.stack(&["init", "starter"]);
+    assert_eq!(init.code, 0, "{}", init.transcript());
+    let files: Vec<String> = tree(&ctx.path().join("starter"))
+        .keys()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "modules/team.rhai",
+            "modules/team_test.rhai",
+            "platform.rhai"
+        ]
+    );
+    for args in [
+        &["check", "starter/platform.rhai"][..],
+        &["test", "starter/modules"],
+        &["plan", "starter/platform.rhai"],
+    ] {
+        let run = ctx.stack(args);
+        assert_eq!(run.code, 0, "{args:?}\n{}", run.transcript());
+    }
+    ctx.write("starter/platform.rhai", "// mine\n");
+    let again = ctx.stack(&["init", "starter"]);
+    assert_eq!(again.code, 2, "{}", again.transcript());
+    assert_eq!(
+        std::fs::read_to_string(ctx.path().join("starter/platform.rhai")).expect("kept"),
+        "// mine\n"
+    );
+}
