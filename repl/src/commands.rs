@@ -19,6 +19,7 @@ pub enum Command {
     Graph,
     Show(String),
     Load(String),
+    Forget(String),
     Reset,
     Quit,
 }
@@ -107,6 +108,11 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
             ":load",
             "type `:load FILE` with the path of a script",
         ),
+        ":forget" => argument(
+            Command::Forget,
+            ":forget",
+            "type `:forget ID` with a resource id from `:graph`",
+        ),
         _ => Err(unknown()),
     }
 }
@@ -116,13 +122,16 @@ pub fn help() -> String {
     let mut out = String::from(
         "Type Rhai to declare resources; they accumulate in this session.\n\
          An input continues over several lines while a bracket is open.\n\
-         Tab completes functions, `module::` functions and `handle.` properties.\n\n\
+         Tab completes functions, `module::` functions, `handle.` properties,\n\
+         option keys inside the `#{ }` of a call, and module paths after `import \"`.\n\
+         Long listings go through $PAGER (default `less -FRX`).\n\n\
          Commands:\n\
          \x20 :help       this text\n\
          \x20 :plan       what `stack run` would do, against an empty state\n\
          \x20 :graph      the dependency graph\n\
          \x20 :show ID    the YAML that would be applied for a resource\n\
          \x20 :load FILE  evaluate a script into this session\n\
+         \x20 :forget ID  drop one declaration (declaring an id again replaces it)\n\
          \x20 :reset      forget every declaration, variable and function (imports stay)\n\
          \x20 :quit       leave (or Ctrl-D)\n\n\
          Standard library:\n",
@@ -149,21 +158,28 @@ pub fn graph(graph: &Graph) -> String {
     graph_format::format(graph, GraphFormat::Text)
 }
 
-/// The YAML of the objects `stack run` would apply for `id`, with the data
-/// of Secrets redacted; or why there are none.
-pub fn show(graph: &Graph, id: &str) -> Result<String, CommandError> {
-    let Some(resource) = graph.resources().iter().find(|r| r.id.as_str() == id) else {
-        let ids = graph.resources().iter().map(|r| r.id.as_str());
-        return Err(CommandError::UnknownResource {
+impl CommandError {
+    /// No declaration has `id`: the closest that does, or where to look.
+    pub fn unknown_id(id: &str, ids: &[String]) -> CommandError {
+        CommandError::UnknownResource {
             id: id.to_string(),
-            help: suggest::did_you_mean(id, ids).unwrap_or_else(|| {
-                if graph.resources().is_empty() {
+            help: suggest::did_you_mean(id, ids.iter().map(String::as_str)).unwrap_or_else(|| {
+                if ids.is_empty() {
                     "nothing is declared yet".into()
                 } else {
                     "`:graph` lists the declared ids".into()
                 }
             }),
-        });
+        }
+    }
+}
+
+/// The YAML of the objects `stack run` would apply for `id`, with the data
+/// of Secrets redacted; or why there are none.
+pub fn show(graph: &Graph, id: &str) -> Result<String, CommandError> {
+    let Some(resource) = graph.resources().iter().find(|r| r.id.as_str() == id) else {
+        let ids: Vec<String> = graph.resources().iter().map(|r| r.id.to_string()).collect();
+        return Err(CommandError::unknown_id(id, &ids));
     };
     if let Some(why) = no_objects(resource) {
         return Ok(format!("{id} {why}.\n"));

@@ -40,8 +40,14 @@ pub fn complete(line: &str, pos: usize, vocabulary: &Vocabulary) -> Completion {
     if input::is_command(before) {
         return command(before, vocabulary);
     }
+    if let Some(completion) = import_path(before, vocabulary) {
+        return completion;
+    }
     if input::ends_in_literal(before) {
         return Completion::none(pos);
+    }
+    if let Some(completion) = option_key(before, vocabulary) {
+        return completion;
     }
     let start = before
         .char_indices()
@@ -93,6 +99,70 @@ pub fn complete(line: &str, pos: usize, vocabulary: &Vocabulary) -> Completion {
     Completion::Words { start, candidates }
 }
 
+/// A module path inside `import "…`: standard modules and nearby files.
+fn import_path(before: &str, vocabulary: &Vocabulary) -> Option<Completion> {
+    let (head, partial) = before.rsplit_once('"')?;
+    if partial.contains(char::is_whitespace) || !head.trim_end().ends_with("import") {
+        return None;
+    }
+    let statement = head.trim_end().strip_suffix("import")?;
+    if statement
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    {
+        return None; // `reimport "`, not the keyword
+    }
+    Some(Completion::Words {
+        start: before.len() - partial.len(),
+        candidates: words(
+            vocabulary.module_paths.iter().map(String::as_str),
+            partial,
+            "",
+        ),
+    })
+}
+
+/// An option key at the top level of the `#{ }` given to a function that
+/// takes options: `namespace(c, "web", #{ lab` offers `labels: `.
+fn option_key(before: &str, vocabulary: &Vocabulary) -> Option<Completion> {
+    use stack_stdlib::scan::{scan, Opener, Token};
+    let scanned = scan(before);
+    let [.., call, map] = scanned.open.as_slice() else {
+        return None;
+    };
+    let is_map = map.opener == Opener::Bracket('{') && before[..map.offset].ends_with('#');
+    if !is_map || call.opener != Opener::Bracket('(') {
+        return None;
+    }
+    let callee = before[..call.offset].trim_end();
+    let name_start = callee
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| c.is_alphanumeric() || c == '_' || c == ':')
+        .last()
+        .map_or(callee.len(), |(i, _)| i);
+    let keys = vocabulary.options.get(&callee[name_start..])?;
+    // After the map's `{` or its last `,`: a key, unless a `:` followed.
+    let depth = scanned.open.len();
+    let entry = scanned
+        .tokens
+        .iter()
+        .rev()
+        .filter(|t| t.depth == depth && t.token.start() > map.offset)
+        .find(|t| matches!(t.token, Token::Punct(',', _)))
+        .map(|t| t.token.start())
+        .unwrap_or(map.offset);
+    let prefix = before[entry + 1..].trim_start();
+    if !prefix.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    Some(Completion::Words {
+        start: before.len() - prefix.len(),
+        candidates: words(keys.iter().map(String::as_str), prefix, ": "),
+    })
+}
+
 /// `:` commands: the command name, then a resource id or a file name.
 fn command(before: &str, vocabulary: &Vocabulary) -> Completion {
     let offset = before.len() - before.trim_start().len();
@@ -106,7 +176,7 @@ fn command(before: &str, vocabulary: &Vocabulary) -> Completion {
             let arg = rest.trim_start();
             let start = before.len() - arg.len();
             match name {
-                ":show" | ":s" => Completion::Words {
+                ":show" | ":s" | ":forget" | ":f" => Completion::Words {
                     start,
                     candidates: words(vocabulary.resources.iter().map(String::as_str), arg, ""),
                 },
@@ -155,11 +225,23 @@ mod tests {
             "t".to_string(),
             vec!["install".to_string(), "issuer".to_string()],
         );
+        let mut options = BTreeMap::new();
+        options.insert(
+            "namespace".to_string(),
+            vec!["labels".to_string(), "annotations".to_string()],
+        );
+        options.insert("t::install".to_string(), vec!["issuers".to_string()]);
         Vocabulary {
             functions: vec!["cluster".into(), "namespace".into(), "helm_app".into()],
             modules,
             variables,
             resources: vec!["cluster/dev".into(), "dev/namespace/apps".into()],
+            options,
+            module_paths: vec![
+                "modules/team".into(),
+                "std/argocd".into(),
+                "std/traefik".into(),
+            ],
         }
     }
 
@@ -194,6 +276,26 @@ mod tests {
             (":show dev/", 6, &["dev/namespace/apps"]),
             (":load ./st", 6, &["<path>"]),
             (":graph x", 8, &[]),
+            (":forget dev/n", 8, &["dev/namespace/apps"]),
+            ("namespace(c, \"web\", #{ la", 23, &["labels: "]),
+            (
+                "namespace(c, \"web\", #{ labels: #{ a: 1 }, ",
+                42,
+                &["annotations: ", "labels: "],
+            ),
+            ("namespace(c, \"web\", #{ labels: la", 31, &[]),
+            (
+                "namespace(c, \"web\", #{ labels: #{ l",
+                34,
+                &["let", "loop"],
+            ),
+            ("t::install(c, #{ is", 17, &["issuers: "]),
+            ("import \"std/t", 8, &["std/traefik"]),
+            (
+                "import \"",
+                8,
+                &["modules/team", "std/argocd", "std/traefik"],
+            ),
         ];
         for (line, start, expected) in cases {
             let (s, got) = replacements(line);

@@ -57,20 +57,53 @@ pub fn run(options: Options) -> Result<(), ReplError> {
     Ok(())
 }
 
+/// Listings longer than this go through the pager on a terminal.
+const PAGED_LINES: usize = 20;
+
 fn print(reply: &Reply) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(reply.output.as_bytes());
-    if !reply.output.is_empty() && !reply.output.ends_with('\n') {
-        let _ = stdout.write_all(b"\n");
+    let paged = reply.page
+        && std::io::stdout().is_terminal()
+        && reply.output.lines().count() > PAGED_LINES
+        && page(&reply.output);
+    if !paged {
+        write_out(&reply.output);
     }
-    let _ = stdout.flush();
-    drop(stdout);
     for error in &reply.errors {
         eprintln!("{error:?}");
     }
     for note in &reply.notes {
         eprintln!("note: {note}");
     }
+}
+
+/// Shows `text` through `$PAGER` (default `less -FRX`, which leaves at
+/// once when it fits on the screen); false when there is no pager to run.
+fn page(text: &str) -> bool {
+    let pager = std::env::var("PAGER")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "less -FRX".to_string());
+    let Ok(mut child) = std::process::Command::new("sh")
+        .args(["-c", &pager])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return false;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A pager quit early (`q`) closes its input: not an error.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    child.wait().is_ok()
+}
+
+fn write_out(output: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(output.as_bytes());
+    if !output.is_empty() && !output.ends_with('\n') {
+        let _ = stdout.write_all(b"\n");
+    }
+    let _ = stdout.flush();
 }
 
 fn color_allowed() -> bool {

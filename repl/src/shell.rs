@@ -24,6 +24,8 @@ pub struct Reply {
     pub errors: Vec<miette::Report>,
     pub notes: Vec<String>,
     pub quit: bool,
+    /// The output is a command's listing, which a terminal may page.
+    pub page: bool,
 }
 
 impl Reply {
@@ -134,6 +136,10 @@ impl Shell {
     }
 
     fn command(&mut self, command: Command, reply: &mut Reply) {
+        reply.page = matches!(
+            command,
+            Command::Help | Command::Plan | Command::Graph | Command::Show(_)
+        );
         match command {
             Command::Help => reply.output = commands::help(),
             Command::Plan => {
@@ -155,6 +161,7 @@ impl Shell {
                 }
             }
             Command::Load(file) => self.load_into(Path::new(&file), reply),
+            Command::Forget(id) => self.forget(&id, reply),
             Command::Reset => {
                 self.evaluator.reset();
                 self.defined.clear();
@@ -203,6 +210,7 @@ impl Shell {
             return None;
         }
         let before = self.declared();
+        let kept = self.evaluator.declarations().resources;
         let value = match self.evaluator.eval_text(name, path, &rest) {
             Ok(value) => {
                 self.defined.extend(input::defined_functions(&rest));
@@ -213,20 +221,43 @@ impl Shell {
                 None
             }
         };
+        // Declaring an id again replaces the earlier declaration: the way
+        // to fix one while prototyping.
+        let replaced = self.evaluator.session().replace_redeclared(before);
         if let Err(e) = Graph::build(self.evaluator.declarations()) {
             reply.error(e);
-            self.evaluator
-                .session()
-                .borrow_mut()
-                .declarations
-                .resources
-                .truncate(before);
+            self.evaluator.session().restore_resources(kept);
             reply
                 .notes
                 .push(format!("nothing {name} declared was kept"));
             return None;
         }
+        for id in replaced {
+            reply
+                .notes
+                .push(format!("replaced the earlier declaration of {id}"));
+        }
         value
+    }
+
+    /// `:forget ID`: drops one declaration, unless others still need it.
+    fn forget(&mut self, id: &str, reply: &mut Reply) {
+        let id = stack_engine::ResourceId::new(id);
+        let kept = self.evaluator.declarations().resources;
+        if !self.evaluator.session().forget(&id) {
+            let ids: Vec<String> = kept.iter().map(|r| r.id.to_string()).collect();
+            reply.error(commands::CommandError::unknown_id(id.as_str(), &ids));
+            return;
+        }
+        if let Err(e) = Graph::build(self.evaluator.declarations()) {
+            reply.error(e);
+            self.evaluator.session().restore_resources(kept);
+            reply.notes.push(format!(
+                "{id} is still declared: forget what needs it first"
+            ));
+            return;
+        }
+        reply.output = format!("Forgot {id}.\n");
     }
 
     /// How many resources the session holds.
@@ -251,9 +282,8 @@ impl Shell {
     }
 
     fn refresh(&mut self) {
-        let aliases: Vec<String> = self.imports.keys().cloned().collect();
         let defined: Vec<String> = self.defined.iter().cloned().collect();
-        *self.vocabulary.borrow_mut() = Vocabulary::of(&self.evaluator, &aliases, &defined);
+        *self.vocabulary.borrow_mut() = Vocabulary::of(&self.evaluator, &self.imports, &defined);
     }
 }
 
@@ -328,12 +358,44 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut s = shell(dir.path());
         s.handle("let c = cluster(\"dev\", #{ provider: \"kind\" }); namespace(c, \"a\", #{});");
-        let r = s.handle("namespace(c, \"b\", #{}); namespace(c, \"a\", #{});");
+        let r = s.handle("namespace(c, \"b\", #{}); namespace(c, \"b\", #{});");
         assert!(errors(&r).contains("declared twice"), "{}", errors(&r));
         assert_eq!(r.notes, ["nothing <repl:2> declared was kept"]);
         let r = s.handle(":graph");
         assert!(r.errors.is_empty(), "{}", errors(&r));
         assert_eq!(r.output, "cluster/dev\ndev/namespace/a  ← cluster/dev\n");
+    }
+
+    #[test]
+    fn declaring_again_replaces_and_forget_drops_one() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut s = shell(dir.path());
+        s.handle("let c = cluster(\"dev\", #{ provider: \"kind\" }); namespace(c, \"a\", #{ labels: #{ v: \"1\" } });");
+        let r = s.handle("namespace(c, \"a\", #{ labels: #{ v: \"2\" } });");
+        assert!(r.errors.is_empty(), "{}", errors(&r));
+        assert_eq!(
+            r.notes,
+            ["replaced the earlier declaration of dev/namespace/a"]
+        );
+        let declarations = s.evaluator.declarations();
+        assert_eq!(declarations.resources.len(), 2);
+        let a = &declarations.resources[1];
+        assert_eq!(
+            a.input("labels")
+                .and_then(|l| l.get("v"))
+                .and_then(|v| v.as_str()),
+            Some("2")
+        );
+
+        // What others need stays until they go.
+        let r = s.handle(":forget cluster/dev");
+        assert_eq!(r.errors.len(), 1, "{}", errors(&r));
+        assert_eq!(s.evaluator.declarations().resources.len(), 2);
+        let r = s.handle(":forget dev/namespace/a");
+        assert!(r.errors.is_empty(), "{}", errors(&r));
+        assert_eq!(s.evaluator.declarations().resources.len(), 1);
+        let r = s.handle(":forget dev/namespace/b");
+        assert_eq!(r.errors.len(), 1);
     }
 
     #[test]

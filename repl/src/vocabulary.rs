@@ -16,7 +16,7 @@ pub const KEYWORDS: &[&str] = &[
 
 /// The `:` commands, for completion and `:help`.
 pub const COMMANDS: &[&str] = &[
-    ":help", ":plan", ":graph", ":show", ":load", ":reset", ":quit",
+    ":help", ":plan", ":graph", ":show", ":load", ":forget", ":reset", ":quit",
 ];
 
 /// What a variable holds, as far as `.` completion cares.
@@ -73,12 +73,23 @@ pub struct Vocabulary {
     pub variables: BTreeMap<String, Shape>,
     /// Ids of the declared resources, for `:show`.
     pub resources: Vec<String>,
+    /// The option keys each function takes in its `#{ }` (standard-library
+    /// functions, and `alias::install` of imported standard modules).
+    pub options: BTreeMap<String, Vec<String>>,
+    /// What may follow `import "`: the standard modules and the `.rhai`
+    /// files near the session's directory, without the extension.
+    pub module_paths: Vec<String>,
 }
 
 impl Vocabulary {
-    /// Reads the names out of a session. `aliases` are the modules imported
+    /// Reads the names out of a session. `imports` are the modules imported
     /// so far and `defined` the functions the user's inputs defined.
-    pub fn of(evaluator: &Evaluator, aliases: &[String], defined: &[String]) -> Vocabulary {
+    pub fn of(
+        evaluator: &Evaluator,
+        imports: &BTreeMap<String, String>,
+        defined: &[String],
+    ) -> Vocabulary {
+        let aliases: Vec<String> = imports.keys().cloned().collect();
         let mut functions: Vec<String> = stack_stdlib::functions::names()
             .map(str::to_string)
             .chain(evaluator.known_functions().iter().cloned())
@@ -120,13 +131,85 @@ impl Vocabulary {
             .iter()
             .map(|r| r.id.to_string())
             .collect();
+        let session = evaluator.session().borrow();
+        let mut options: BTreeMap<String, Vec<String>> = stack_stdlib::functions::DOCS
+            .iter()
+            .filter_map(|doc| Some((doc.name.to_string(), schema_keys(doc.schema?))))
+            .collect();
+        for interface in &session.interfaces {
+            for (alias, path) in imports {
+                if interface.module == *path {
+                    let keys = interface.options.iter().map(|o| o.name.clone()).collect();
+                    options.insert(format!("{alias}::install"), keys);
+                }
+            }
+        }
+        let module_paths = module_paths(&session.stack_dir);
+        drop(session);
         Vocabulary {
             functions,
             modules,
             variables,
             resources,
+            options,
+            module_paths,
         }
     }
+}
+
+/// Every option a schema knows, of every variant.
+fn schema_keys(schema: &stack_stdlib::schema::Schema) -> Vec<String> {
+    let variants = schema
+        .variants
+        .iter()
+        .flat_map(|(_, variants)| variants.iter())
+        .flat_map(|(_, options)| options.iter());
+    let mut keys: Vec<String> = schema
+        .common
+        .iter()
+        .chain(variants)
+        .map(|o| o.name.to_string())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// `std/<name>` for each standard module, and the module files in `dir`
+/// and one level below it (tests left out), as an import names them.
+fn module_paths(dir: &std::path::Path) -> Vec<String> {
+    let mut paths: Vec<String> = stack_stdlib::modules::STD_MODULES
+        .iter()
+        .map(|(name, _)| format!("std/{name}"))
+        .collect();
+    let mut visit =
+        |dir: &std::path::Path, prefix: &str, deeper: &mut Vec<(std::path::PathBuf, String)>| {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || name == "target" {
+                    continue;
+                }
+                if path.is_dir() {
+                    deeper.push((path, format!("{prefix}{name}/")));
+                } else if let Some(stem) = name.strip_suffix(".rhai") {
+                    if !stem.ends_with("_test") {
+                        paths.push(format!("{prefix}{stem}"));
+                    }
+                }
+            }
+        };
+    let mut below = Vec::new();
+    visit(dir, "", &mut below);
+    for (sub, prefix) in below {
+        visit(&sub, &prefix, &mut Vec::new());
+    }
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 pub fn is_identifier(name: &str) -> bool {

@@ -202,6 +202,49 @@ impl Session {
         self.borrow().declarations.clone()
     }
 
+    /// Drops the earlier declarations of the ids declared again from index
+    /// `from` on (in the REPL, entering a declaration again replaces it);
+    /// returns those ids.
+    pub fn replace_redeclared(&self, from: usize) -> Vec<ResourceId> {
+        let mut state = self.borrow_mut();
+        let from = from.min(state.declarations.resources.len());
+        let again: std::collections::HashSet<ResourceId> = state.declarations.resources[from..]
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        let mut replaced = Vec::new();
+        let mut index = 0;
+        state.declarations.resources.retain(|r| {
+            let earlier = index < from && again.contains(&r.id);
+            index += 1;
+            if earlier {
+                replaced.push(r.id.clone());
+            }
+            !earlier
+        });
+        reindex(&mut state);
+        replaced
+    }
+
+    /// Drops the declaration with this id (REPL `:forget`); false when
+    /// there is none.
+    pub fn forget(&self, id: &ResourceId) -> bool {
+        let mut state = self.borrow_mut();
+        let before = state.declarations.resources.len();
+        state.declarations.resources.retain(|r| &r.id != id);
+        let forgot = state.declarations.resources.len() != before;
+        reindex(&mut state);
+        forgot
+    }
+
+    /// Puts back declarations taken out before (a REPL input whose result
+    /// was no valid graph).
+    pub fn restore_resources(&self, resources: Vec<Resource>) {
+        let mut state = self.borrow_mut();
+        state.declarations.resources = resources;
+        reindex(&mut state);
+    }
+
     /// Forgets every declaration (REPL `:reset`); sources stay for diagnostics.
     pub fn clear_resources(&self) {
         let mut state = self.borrow_mut();
@@ -209,4 +252,15 @@ impl Session {
         state.declarations.outputs.clear();
         state.declared_at.clear();
     }
+}
+
+/// Where each id is declared, after declarations were taken out.
+fn reindex(state: &mut SessionState) {
+    state.declared_at = state
+        .declarations
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(at, r)| (r.id.clone(), at))
+        .collect();
 }

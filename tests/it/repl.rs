@@ -26,7 +26,10 @@ fn repl(ctx: &TestContext, args: &[&str]) -> PtySession {
         .env("NO_COLOR", "1")
         .env("TERM", "xterm")
         .env("COLUMNS", "100")
-        .env("HOME", ctx.path());
+        .env("HOME", ctx.path())
+        // Long listings go through the pager on a terminal: one that
+        // marks each line it shows, and never waits for a key.
+        .env("PAGER", "sed 's/^/paged| /'");
     let mut session =
         spawn_command(command, Some(TIMEOUT_MS)).expect("start `stack repl` on a pty");
     expect(&mut session, PROMPT);
@@ -154,7 +157,10 @@ fn a_script_error_is_a_diagnostic_and_the_session_goes_on() {
     let dup = input(&mut s, CLUSTER);
     assert!(!dup.contains("<repl:"), "{dup}");
     let twice = input(&mut s, r#"cluster("dev", #{ provider: "kind" })"#);
-    assert!(twice.contains("declared twice"), "{twice}");
+    assert!(
+        twice.contains("replaced the earlier declaration of cluster/dev"),
+        "{twice}"
+    );
     let graph = input(&mut s, ":graph");
     assert!(graph.contains("\ncluster/dev\n"), "{graph}");
     quit(s);
@@ -387,4 +393,53 @@ fn a_stack_given_on_the_command_line_is_loaded_first() {
     );
     assert!(stdout.contains("Plan for stack `dev`"), "{stdout}");
     assert!(stdout.contains("Plan: 2 to create"), "{stdout}");
+}
+
+/// Entering a declaration again replaces it, `:forget` drops one, long
+/// listings are paged, and Tab completes option keys inside the `#{ }` of
+/// a call and module paths after `import "`.
+#[test]
+fn fixing_a_declaration_forgetting_one_paging_and_completing_options() {
+    let ctx = TestContext::new();
+    ctx.write("lib/team.rhai", "fn install(c) { c }\n");
+    let mut s = repl(&ctx, &[]);
+    input(&mut s, CLUSTER);
+    input(
+        &mut s,
+        r#"namespace(c, "apps", #{ labels: #{ team: "web" } });"#,
+    );
+    let fixed = input(
+        &mut s,
+        r#"namespace(c, "apps", #{ labels: #{ team: "api" } });"#,
+    );
+    assert!(
+        fixed.contains("replaced the earlier declaration of dev/namespace/apps"),
+        "{fixed}"
+    );
+    assert_clean(&fixed);
+    let yaml = input(&mut s, ":show dev/namespace/apps");
+    assert!(yaml.contains("team: api"), "{yaml}");
+
+    let forgot = input(&mut s, ":forget dev/namespace/apps");
+    assert!(forgot.contains("Forgot dev/namespace/apps"), "{forgot}");
+    let graph = input(&mut s, ":graph");
+    assert!(!graph.contains("dev/namespace/apps"), "{graph}");
+
+    // `:help` is longer than a screenful: it goes through $PAGER.
+    let help = input(&mut s, ":help");
+    assert!(help.contains("paged|   :forget ID"), "{help}");
+
+    keys(&mut s, "namespace(c, \"web\", #{ lab\t");
+    expect(&mut s, "labels: ");
+    s.send_line("#{ team: \"web\" } })")
+        .expect("finish the line");
+    expect(&mut s, "namespace(dev/namespace/web)");
+    expect(&mut s, PROMPT);
+
+    keys(&mut s, "import \"lib/te\t");
+    expect(&mut s, "lib/team");
+    s.send_line("\" as team;").expect("finish the line");
+    let imported = expect(&mut s, PROMPT);
+    assert_clean(&imported);
+    quit(s);
 }
