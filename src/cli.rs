@@ -155,6 +155,20 @@ pub enum Command {
         #[command(flatten)]
         view: PlanView,
     },
+    /// What a run would change in each object, against what is live (or,
+    /// on a GitOps cluster, in its repository), as `kubectl diff` shows it.
+    Diff {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// Exit 3 (instead of 0) when something would change.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Plan, confirm, and carry the plan out; given a plan saved by `plan
     /// --out` instead of a script, apply exactly that plan.
     #[command(visible_alias = "apply")]

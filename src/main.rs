@@ -79,6 +79,12 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
                 detail: view.detail(),
             },
         ),
+        Command::Diff {
+            stack,
+            output,
+            detailed_exitcode,
+            target,
+        } => commands::diff::run(context, &stack, output, detailed_exitcode, &target.ids()),
         Command::Run {
             stack,
             apply,

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod destroy;
+pub mod diff;
 pub mod docs;
 pub mod graph;
 pub mod init;

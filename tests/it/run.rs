@@ -391,6 +391,78 @@ fn refresh_shows_drift_made_by_someone_else(e: Env) {
     assert_eq!(fixed.pointer("/data/team"), Some(&Json::from("web")));
 }
 
+/// `stack diff` shows, without changing anything, what a run would change
+/// in the live objects: a field someone else edited, a Secret's data only
+/// as changed, an object that is gone; and nothing once it converged.
+fn diff_shows_what_a_run_would_change_in_live_objects(e: Env) {
+    ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
+    let same = e.stack(&["diff", "e2e.rhai", "--detailed-exitcode"]);
+    assert_eq!(same.code, 0, "{}", same.transcript());
+    let uid = |namespace: &str| {
+        e.server
+            .object("v1/configmaps", Some(namespace), "settings")
+            .and_then(|c| c.pointer("/metadata/uid").cloned())
+    };
+    let settings = uid("team-web");
+    e.server
+        .apply(
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": { "name": "settings", "namespace": "team-web" },
+                "data": { "team": "someone-else" },
+            }),
+            "kubectl-edit",
+        )
+        .expect("apply as another manager");
+    e.server
+        .apply(
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": { "name": "db", "namespace": "team-web" },
+                "stringData": { "password": "edited-by-hand-password" },
+            }),
+            "kubectl-edit",
+        )
+        .expect("edit the Secret");
+    e.server
+        .delete("v1/configmaps", Some("team-api"), "settings")
+        .expect("delete a ConfigMap");
+    e.server.clear_requests();
+    let diff = e.stack(&["diff", "e2e.rhai", "--detailed-exitcode"]);
+    assert_eq!(diff.code, 3, "{}", diff.transcript());
+    diff.assert_stdout("someone-else");
+    diff.assert_stdout("ConfigMap/team-api/settings");
+    diff.assert_stdout("Secret/team-web/db");
+    for hidden in [PASSWORD, "edited-by-hand-password"] {
+        assert!(!diff.stdout.contains(hidden), "{}", diff.transcript());
+    }
+    for encoded in encodings(PASSWORD)
+        .iter()
+        .chain(&encodings("edited-by-hand-password"))
+    {
+        assert!(
+            !diff.stdout.contains(encoded.as_str()),
+            "{}",
+            diff.transcript()
+        );
+    }
+    let json = e.stack(&["diff", "e2e.rhai", "-o", "json"]);
+    ok(&json);
+    let parsed: Json = serde_json::from_str(&json.stdout).expect("diff -o json is JSON");
+    assert!(parsed["differences"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|d| d["path"] == "data.team")));
+    // Nothing was written: only reads and dry runs reached the server.
+    assert_eq!(e.writes(), Vec::<String>::new());
+    assert_eq!(uid("team-web"), settings);
+    assert_eq!(
+        e.server
+            .object("v1/configmaps", Some("team-web"), "settings")
+            .and_then(|c| c.pointer("/data/team").cloned()),
+        Some(Json::from("someone-else"))
+    );
+}
+
 /// Kills runs at random moments; the state file is always valid, and a
 /// rerun converges to exactly the declared objects.
 fn killed_runs_lose_nothing_and_the_next_run_converges(e: Env) {
@@ -661,6 +733,12 @@ manifest(c, #{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "settings
     // A hand edit is drift; a plan without --refresh does not read the files.
     let delivered = std::fs::read_to_string(&namespace).expect("the namespace file");
     std::fs::write(&namespace, delivered.replace("team: web", "team: edited")).expect("edit");
+    let diff = ctx.stack_env(
+        &["diff", "gitops.rhai", "--detailed-exitcode"],
+        &unreachable,
+    );
+    assert_eq!(diff.code, 3, "{}", diff.transcript());
+    diff.assert_stdout("metadata.labels.team: \"edited\"");
     let quiet = ctx.stack_env(
         &["plan", "gitops.rhai", "--detailed-exitcode"],
         &unreachable,
@@ -1335,6 +1413,7 @@ on_both_servers!(
     injected_server_errors_are_retried,
     the_secret_never_leaves_the_cluster_secret,
     refresh_shows_drift_made_by_someone_else,
+    diff_shows_what_a_run_would_change_in_live_objects,
     killed_runs_lose_nothing_and_the_next_run_converges,
     killed_runs_then_destroy_leave_nothing_behind,
     kubectl_sees_what_stack_applied,

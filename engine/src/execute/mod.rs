@@ -355,18 +355,29 @@ impl Executor<'_> {
         plan: &Plan,
         state: &State,
     ) -> Result<HashMap<ResourceId, Vec<crate::provider::Drift>>, (ResourceId, ProviderError)> {
-        let mut outputs = recorded_outputs(state);
-        let depths = self.graph.depths();
         let unchanged: HashSet<&ResourceId> = plan
             .changes
             .iter()
             .filter(|c| c.action == Action::NoOp)
             .map(|c| &c.id)
             .collect();
+        self.live_differences(&unchanged, state).await
+    }
+
+    /// Where what the declared resources in `which` would apply differs
+    /// from what is live (`stack diff`; `plan --refresh` asks it of what
+    /// the plan leaves alone): by resource, each object and field.
+    pub async fn live_differences(
+        &self,
+        which: &HashSet<&ResourceId>,
+        state: &State,
+    ) -> Result<HashMap<ResourceId, Vec<crate::provider::Drift>>, (ResourceId, ProviderError)> {
+        let mut outputs = recorded_outputs(state);
+        let depths = self.graph.depths();
         // Requests are made in graph order (one may resolve what the next
         // reads); the live reads go out side by side, up to `parallelism`.
         let mut asked = Vec::new();
-        for resource in self.graph.in_order().filter(|r| unchanged.contains(&r.id)) {
+        for resource in self.graph.in_order().filter(|r| which.contains(&r.id)) {
             let fail = |e| (resource.id.clone(), e);
             let request = self
                 .request(resource, state, &mut outputs, &depths)
