@@ -225,6 +225,12 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Write Rhai definition files (`.d.rhai`) for editors and language servers.
+    Definitions {
+        /// The directory to write them into (created when missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Start a stack: write a starter stack script, a module and its tests.
     Init {
         /// Where to write them (created when missing).

@@ -108,6 +108,7 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
         } => commands::output::run(context, &stack, name.as_deref(), output),
         Command::State { command } => commands::state::run(context, &command),
         Command::Init { dir } => commands::init::run(&dir).map(print),
+        Command::Definitions { out } => commands::definitions::run(&out).map(print),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "stack", &mut std::io::stdout());

@@ -1,6 +1,7 @@
 //! One file per command.
 
 pub mod check;
+pub mod definitions;
 pub mod destroy;
 pub mod diff;
 pub mod docs;

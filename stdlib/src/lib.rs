@@ -6,6 +6,7 @@
 //!
 //! - `engine.rs` — the engine factory and its limits
 //! - `evaluator.rs` — evaluating stacks and REPL inputs
+//! - `definitions.rs` — Rhai definition files (`.d.rhai`) for editors
 //! - `session.rs` — state shared by the bindings during one evaluation
 //! - `functions/` — one file per standard-library function, with its schema
 //! - `declare.rs` — the common path of every declaration
@@ -29,6 +30,7 @@
 pub mod comments;
 pub mod convert;
 pub mod declare;
+pub mod definitions;
 pub mod engine;
 pub mod error;
 pub mod evaluator;

@@ -963,3 +963,33 @@ fn init_writes_a_starter_stack_that_checks_tests_and_plans() {
         "// mine\n"
     );
 }
+
+/// `stack definitions --out DIR` writes a definition file for the standard
+/// library (every function, with its options) and one per standard module.
+#[test]
+fn definitions_are_written_for_editors() {
+    let ctx = TestContext::new();
+    let run = ctx.stack(&["definitions", "--out", "defs"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let files = tree(&ctx.path().join("defs"));
+    let text = |name: &str| {
+        String::from_utf8(files.get(Path::new(name)).cloned().unwrap_or_default()).expect("UTF-8")
+    };
+    let stack = text("stack.d.rhai");
+    for function in [
+        "cluster",
+        "namespace",
+        "helm_app",
+        "manifest",
+        "secret",
+        "output",
+    ] {
+        assert!(stack.contains(&format!("fn {function}(")), "{function}");
+    }
+    assert!(stack.contains("/// - `base_domain` (string)"), "{stack}");
+    let traefik = text("std/traefik.d.rhai");
+    assert!(
+        traefik.contains("fn install(cluster: ?, opts: Map) -> Map;"),
+        "{traefik}"
+    );
+}
