@@ -255,6 +255,10 @@ pub enum Command {
     Reference {
         /// A module as an import names it: `std/service`, `./lib/team`, a git URL.
         module: Option<String>,
+        /// Write a Markdown page per command into this directory instead,
+        /// as in docs/commands.
+        #[arg(long, value_name = "DIR", conflicts_with = "module")]
+        commands: Option<PathBuf>,
     },
     /// Write a Markdown reference of a stack and of every module it imports.
     Docs {

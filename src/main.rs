@@ -9,6 +9,7 @@
 mod apply;
 mod backend;
 mod cli;
+mod command_docs;
 mod commands;
 mod context;
 mod failure;
@@ -117,9 +118,14 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
         Command::Repl { file, set, history } => {
             commands::repl::run(file, &set, history).map(|()| ExitCode::SUCCESS)
         }
-        Command::Reference { module: None } => Ok(print(stack_stdlib::reference::markdown())),
+        Command::Reference {
+            commands: Some(dir),
+            ..
+        } => commands::reference::commands(&dir).map(print),
+        Command::Reference { module: None, .. } => Ok(print(stack_stdlib::reference::markdown())),
         Command::Reference {
             module: Some(module),
+            ..
         } => commands::reference::module(&module).map(print),
         Command::Docs { stack, out } => commands::docs::run(&stack, &out).map(print),
         Command::Test { path } => commands::test::run(path.as_deref()),

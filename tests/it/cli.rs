@@ -993,3 +993,22 @@ fn definitions_are_written_for_editors() {
         "{traefik}"
     );
 }
+
+/// `docs/commands/` is what the binary says of its commands.
+#[test]
+fn the_command_pages_match_the_binary() {
+    let ctx = TestContext::new();
+    let run = ctx.stack(&["reference", "--commands", "pages"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let generated = tree(&ctx.path().join("pages"));
+    let committed = tree(&common::repo_root().join("docs/commands"));
+    assert!(
+        generated == committed,
+        "docs/commands is out of date: regenerate it with `cargo run -q -- reference --commands docs/commands` (differing: {:?})",
+        generated
+            .keys()
+            .chain(committed.keys())
+            .filter(|k| generated.get(*k) != committed.get(*k))
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+}
