@@ -19,6 +19,16 @@ use crate::value::Value;
 /// A graph that failed validation.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum GraphError {
+    /// Several independent problems, each its own diagnostic.
+    #[error("{} problems in the stack", errors.len())]
+    #[diagnostic(
+        code(stack::graph::problems),
+        help("each is shown below; fix them and check again")
+    )]
+    Many {
+        #[related]
+        errors: Vec<GraphError>,
+    },
     /// Two declarations produce the same id.
     #[error("`{id}` is declared twice")]
     #[diagnostic(
@@ -183,9 +193,16 @@ impl Graph {
                 graph.add_edge(from, NodeIndex::new(i), ());
             }
         }
-        check_argocd(&declarations, &index)?;
-        check_requirements(&declarations)?;
-        check_moves(&declarations, &index)?;
+        // Independent checks: each problem they find is reported at once.
+        let mut problems = check_argocd(&declarations, &index);
+        problems.extend(check_requirements(&declarations));
+        problems.extend(check_moves(&declarations, &index));
+        if problems.len() > 1 {
+            return Err(GraphError::Many { errors: problems });
+        }
+        if let Some(problem) = problems.pop() {
+            return Err(problem);
+        }
         if let Some(cycle) = find_cycle(&graph) {
             return Err(cycle_error(&declarations, &graph, &cycle));
         }
@@ -354,11 +371,8 @@ fn implicit_needs(
 }
 
 /// Every requirement is met by something the script declares.
-#[allow(
-    clippy::result_large_err,
-    reason = "a diagnostic carries its source text; it is built once, when a command fails"
-)]
-fn check_requirements(declarations: &Declarations) -> Result<(), GraphError> {
+fn check_requirements(declarations: &Declarations) -> Vec<GraphError> {
+    let mut problems = Vec::new();
     for requirement in &declarations.requirements {
         if requirement.met_in(&declarations.resources).is_some() {
             continue;
@@ -376,7 +390,7 @@ fn check_requirements(declarations: &Declarations) -> Result<(), GraphError> {
                 (cluster.span, "on this cluster".into()),
             ],
         );
-        return Err(GraphError::Unmet {
+        problems.push(GraphError::Unmet {
             message: requirement.missing.clone(),
             help: requirement.help.clone(),
             src,
@@ -384,19 +398,16 @@ fn check_requirements(declarations: &Declarations) -> Result<(), GraphError> {
             notes,
         });
     }
-    Ok(())
+    problems
 }
 
 /// An Argo CD Application applied directly needs Argo CD on the cluster:
 /// a `bootstrap`, or the cluster saying Argo CD is installed already.
-#[allow(
-    clippy::result_large_err,
-    reason = "a diagnostic carries its source text; it is built once, when a command fails"
-)]
 fn check_argocd(
     declarations: &Declarations,
     index: &HashMap<ResourceId, NodeIndex>,
-) -> Result<(), GraphError> {
+) -> Vec<GraphError> {
+    let mut problems = Vec::new();
     let bootstrapped: std::collections::HashSet<&ResourceId> = declarations
         .resources
         .iter()
@@ -427,7 +438,7 @@ fn check_argocd(
                     (cluster.span, "on this cluster, which has no Argo CD".into()),
                 ],
             );
-            return Err(GraphError::NoArgoCd {
+            problems.push(GraphError::NoArgoCd {
                 id: resource.id.clone(),
                 cluster: cluster.name.clone(),
                 src,
@@ -436,19 +447,16 @@ fn check_argocd(
             });
         }
     }
-    Ok(())
+    problems
 }
 
 /// Each `moved` goes to a declared resource, from one the script no longer
 /// declares, and each old id moves once.
-#[allow(
-    clippy::result_large_err,
-    reason = "a diagnostic carries its source text; it is built once, when a command fails"
-)]
 fn check_moves(
     declarations: &Declarations,
     index: &HashMap<ResourceId, NodeIndex>,
-) -> Result<(), GraphError> {
+) -> Vec<GraphError> {
+    let mut problems = Vec::new();
     let fail = |moved: &crate::declarations::Moved, message: String, help: Option<String>| {
         GraphError::Moved {
             message,
@@ -461,15 +469,16 @@ fn check_moves(
         if !index.contains_key(&moved.to) {
             let mut known: Vec<&str> = index.keys().map(ResourceId::as_str).collect();
             known.sort_unstable();
-            return Err(fail(
+            problems.push(fail(
                 moved,
                 format!("`{}` is moved to `{}`, which this script does not declare", moved.from, moved.to),
                 suggest::did_you_mean(moved.to.as_str(), known)
                     .or_else(|| Some("`to` is the new declaration: its handle, or its id as `stack check` lists it".into())),
             ));
+            continue;
         }
         if index.contains_key(&moved.from) {
-            return Err(fail(
+            problems.push(fail(
                 moved,
                 format!(
                     "`{}` is moved to `{}`, but the script still declares it",
@@ -477,12 +486,13 @@ fn check_moves(
                 ),
                 Some("a move renames: remove the old declaration, or this `moved`".into()),
             ));
+            continue;
         }
         if let Some(first) = declarations.moves[..i]
             .iter()
             .find(|m| m.from == moved.from)
         {
-            return Err(fail(
+            problems.push(fail(
                 moved,
                 format!(
                     "`{}` is moved twice: to `{}` and to `{}`",
@@ -492,7 +502,7 @@ fn check_moves(
             ));
         }
     }
-    Ok(())
+    problems
 }
 
 fn dangling(

@@ -884,6 +884,20 @@ manifest(c, #{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namesp
     let plan = ctx.stack(&["plan", "lint.rhai"]);
     assert_eq!(plan.code, 2, "{}", plan.transcript());
     assert!(!plan.stderr.contains("`lables`"), "{}", plan.transcript());
+
+    // Problems of the graph are reported together too.
+    ctx.write(
+        "apps.rhai",
+        r#"
+let c = cluster("dev", #{ provider: "kind" });
+helm_app(c, "grafana", #{ repo: "https://grafana.github.io/helm-charts", chart: "grafana", version: "8.0.0" });
+helm_app(c, "loki", #{ repo: "https://grafana.github.io/helm-charts", chart: "loki", version: "6.0.0" });
+"#,
+    );
+    let apps = ctx.stack(&["check", "apps.rhai"]);
+    assert_eq!(apps.code, 2, "{}", apps.transcript());
+    apps.assert_stderr("dev/helm_app/grafana");
+    apps.assert_stderr("dev/helm_app/loki");
 }
 
 /// A plan folds the fields of large creates unless `--verbose`, and
