@@ -303,7 +303,7 @@ let c = cluster("e2e", #{ provider: "existing", argocd_installed: true, base_dom
 let sso = oidc("sso", #{ provider: "keycloak", cluster: c, realm: "platform" });
 "#,
     );
-    let plan = e.stack(&["plan", "alone.rhai"]);
+    let plan = e.stack(&["plan", "alone.rhai", "--verbose"]);
     ok(&plan);
     plan.assert_stdout("+ e2e/namespace/keycloak  (create)");
     plan.assert_stdout("+ e2e/helm_app/keycloak  (create)");

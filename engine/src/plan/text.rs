@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde_json::Value as Json;
 
 use super::{Action, Change, FieldChange, Plan};
+use crate::resource::Kind;
 
 /// Terminal styling: ANSI colours, or none (`NO_COLOR`, pipes, snapshots).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +120,9 @@ pub fn render_fields(fields: &[FieldChange]) -> String {
 pub enum Detail {
     /// One line per resource, with the number of fields it sets or changes.
     Compact,
-    /// Every changed field, except that a create setting more than
-    /// [`FOLDED_CREATE`] fields shows their number instead.
+    /// Every changed field, except that a create of Kubernetes objects or
+    /// a chart setting more than [`FOLDED_CREATE`] fields shows their
+    /// number instead.
     #[default]
     Folded,
     /// Every field of every change.
@@ -154,8 +156,11 @@ fn change_block(out: &mut String, change: &Change, style: Style, detail: Detail)
     if change.action == Action::Delete || detail == Detail::Compact {
         return;
     }
+    // A cluster's or an identity provider's settings are read whole: what
+    // is folded are the Kubernetes objects and chart values of a create.
     let folded = detail == Detail::Folded
         && change.action == Action::Create
+        && !matches!(change.kind, Kind::Cluster | Kind::Oidc)
         && change.fields.len() > FOLDED_CREATE;
     if folded {
         let _ = writeln!(

@@ -196,14 +196,21 @@ fn secret(ctx: NativeCallContext, session: &Session, source: &str) -> RhaiResult
             };
             match read_text(&resolved, MAX_DATA_BYTES) {
                 Ok(text) => text.strip_suffix('\n').unwrap_or(&text).to_string(),
-                Err(e) => unread(
-                    Fault::new(
+                Err(e) => {
+                    let fault = Fault::new(
                         "stack::script::secret",
                         format!("cannot read secret file `{path}`: {e}"),
                     )
                     .label("read here")
-                    .raise(pos),
-                )?,
+                    .raise(pos);
+                    // Only a file that is not there is a secret not given
+                    // yet; a pipe, a device or a huge file is refused.
+                    if e.is_not_found() {
+                        unread(fault)?
+                    } else {
+                        return Err(fault);
+                    }
+                }
             }
         }
         _ => {
