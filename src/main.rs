@@ -22,6 +22,7 @@ mod refresh;
 mod resource_failed;
 mod saved_plan;
 mod style;
+mod write_files;
 
 use std::process::ExitCode;
 

@@ -7,15 +7,6 @@ use std::path::Path;
 
 use crate::failure::Failure;
 
-/// A definition file that cannot be written.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot write {}: {message}", path.display())]
-#[diagnostic(code(stack::definitions::write))]
-pub struct WriteFailed {
-    path: std::path::PathBuf,
-    message: String,
-}
-
 pub fn run(out: &Path) -> Result<String, Failure> {
     let files = stack_stdlib::definitions::files();
     let mut report = format!(
@@ -23,18 +14,7 @@ pub fn run(out: &Path) -> Result<String, Failure> {
         files.len(),
         out.display()
     );
-    for (name, text) in &files {
-        let path = out.join(name);
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, text));
-        written.map_err(|e| {
-            Failure::runtime(WriteFailed {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        })?;
+    for path in crate::write_files::write_files(out, &files)? {
         report.push_str(&format!("  {}\n", path.display()));
     }
     Ok(report)

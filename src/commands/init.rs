@@ -26,10 +26,6 @@ pub enum InitError {
         help("choose an empty directory (`stack init DIR`), or move these files away")
     )]
     Exists { dir: PathBuf, existing: Vec<String> },
-
-    #[error("cannot write {}: {message}", path.display())]
-    #[diagnostic(code(stack::init::write))]
-    Write { path: PathBuf, message: String },
 }
 
 pub fn run(dir: &Path) -> Result<String, Failure> {
@@ -44,19 +40,7 @@ pub fn run(dir: &Path) -> Result<String, Failure> {
             existing,
         }));
     }
-    for (file, content) in FILES {
-        let path = dir.join(file);
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, content));
-        written.map_err(|e| {
-            Failure::runtime(InitError::Write {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        })?;
-    }
+    crate::write_files::write_files(dir, FILES)?;
     let shown = |file: &str| dir.join(file).display().to_string();
     let script = shown("platform.rhai");
     let mut report = format!("Wrote a starter stack into {}:\n", dir.display());

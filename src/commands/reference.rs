@@ -19,33 +19,10 @@ pub fn module(path: &str) -> Result<String, Failure> {
     Ok(doc.markdown(1))
 }
 
-/// A write of a command page that failed.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot write {}: {message}", path.display())]
-#[diagnostic(code(stack::reference::write))]
-pub struct WriteFailed {
-    path: std::path::PathBuf,
-    message: String,
-}
-
 /// Writes `docs/commands`-style pages into `dir`.
 pub fn commands(dir: &Path) -> Result<String, Failure> {
     let pages = crate::command_docs::pages(<crate::cli::Cli as clap::CommandFactory>::command());
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Failure::runtime(WriteFailed {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })
-    })?;
-    for (name, text) in &pages {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| {
-            Failure::runtime(WriteFailed {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        })?;
-    }
+    crate::write_files::write_files(dir, &pages)?;
     Ok(format!(
         "Wrote {} command pages into {}.\n",
         pages.len(),
