@@ -198,6 +198,7 @@ pub fn application(
             .unwrap_or(true)
     };
     let namespace = text("namespace")?.unwrap_or_else(|| Json::String(resource.name.clone()));
+    let project = text("project")?.unwrap_or_else(|| Json::String("default".into()));
     let cascade = !matches!(resource.input("prune_on_delete"), Some(Value::Bool(false)));
     let finalizers: Vec<&str> = if cascade {
         vec![RESOURCES_FINALIZER]
@@ -214,7 +215,7 @@ pub fn application(
             "finalizers": finalizers,
         },
         "spec": {
-            "project": "default",
+            "project": project,
             "source": source,
             "destination": {
                 "server": "https://kubernetes.default.svc",

@@ -591,6 +591,60 @@ helm_app(c, "podinfo", #{ repo: "https://stefanprodan.github.io/podinfo", chart:
     );
 }
 
+/// An AppProject bounds a team's Applications: it is applied in Argo CD's
+/// namespace before the Application that joins it, a rerun writes
+/// nothing, and removing both deletes them.
+fn an_appproject_is_applied_before_the_applications_that_join_it(e: Env) {
+    e.ctx.write(
+        "projects.rhai",
+        r#"
+let c = cluster("e2e", #{ provider: "existing", argocd_installed: true });
+let web = appproject(c, "team-web", #{ namespaces: ["team-web"],
+                                      source_repos: ["https://stefanprodan.github.io/podinfo"] });
+helm_app(c, "podinfo", #{ repo: "https://stefanprodan.github.io/podinfo", chart: "podinfo",
+                          version: "6.5.0", namespace: "team-web", project: web.name, timeout: "20s" });
+"#,
+    );
+    ok(&e.stack(&["run", "projects.rhai", "--yes"]));
+    let project = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/appprojects",
+            Some("argocd"),
+            "team-web",
+        )
+        .expect("the AppProject");
+    assert_eq!(
+        project.pointer("/spec/destinations/0/namespace"),
+        Some(&Json::from("team-web"))
+    );
+    assert_eq!(
+        project.pointer("/spec/clusterResourceWhitelist"),
+        Some(&serde_json::json!([]))
+    );
+    let app = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applications",
+            Some("argocd"),
+            "podinfo",
+        )
+        .expect("the Application");
+    assert_eq!(app.pointer("/spec/project"), Some(&Json::from("team-web")));
+    e.server.clear_requests();
+    ok(&e.stack(&["run", "projects.rhai", "--yes"]));
+    assert_eq!(e.writes(), Vec::<String>::new());
+    ok(&e.stack(&["destroy", "projects.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/appprojects",
+            Some("argocd"),
+            "team-web"
+        )
+        .is_none());
+}
+
 /// `kubectl` sees what `stack` applied.
 fn kubectl_sees_what_stack_applied(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
@@ -1418,6 +1472,7 @@ on_both_servers!(
     killed_runs_then_destroy_leave_nothing_behind,
     kubectl_sees_what_stack_applied,
     an_argo_cd_that_is_not_there_is_questioned,
+    an_appproject_is_applied_before_the_applications_that_join_it,
     the_state_can_live_in_the_cluster,
     an_interrupted_run_saves_what_finished_and_exits_130,
     gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,

@@ -64,6 +64,11 @@ const OPTIONS: &[Opt] = &[
         "true",
         "deleting the app deletes what it deployed (Argo CD's resources finalizer); off for an app that runs Argo CD itself",
     ),
+    opt(
+        "project",
+        Ty::Str,
+        "the Argo CD project (an `appproject(...)`'s name) the Application belongs to: its bounds apply (default \"default\")",
+    ),
     defaulted(
         "via",
         Ty::OneOf(&["argocd", "helm"]),

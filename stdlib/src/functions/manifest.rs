@@ -70,7 +70,7 @@ fn check_text(map: &Map, key: &str, path: &str) -> Result<(), String> {
     ))
 }
 
-fn one(
+pub(crate) fn one(
     ctx: &NativeCallContext,
     session: &Session,
     cluster: &Handle,

@@ -3,6 +3,7 @@
 //! generated reference (`docs/reference.md`).
 
 pub mod api_version;
+pub mod appproject;
 pub mod bootstrap;
 pub mod cluster;
 pub mod data;
@@ -46,6 +47,7 @@ pub const DOCS: &[&FnDoc] = &[
     &helm_app::DOC,
     &oidc::DOC,
     &namespace::DOC,
+    &appproject::DOC,
     &manifest::DOC,
     &api_version::DOC,
     &params::PARAM_DOC,
@@ -79,6 +81,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     helm_app::register(engine, session);
     oidc::register(engine, session);
     namespace::register(engine, session);
+    appproject::register(engine, session);
     manifest::register(engine, session);
     api_version::register(engine, session);
     params::register(engine, session);
