@@ -645,6 +645,92 @@ helm_app(c, "podinfo", #{ repo: "https://stefanprodan.github.io/podinfo", chart:
         .is_none());
 }
 
+/// An ApplicationSet's git files generator makes one Application per file
+/// (Argo CD's applicationset controller is a double here), the run waits
+/// until each is Synced and Healthy, and a file removed from the
+/// repository takes its Application away.
+fn an_applicationset_makes_an_application_per_file(e: Env) {
+    let root = e.ctx.path().join("services-root");
+    for (service, team) in [("web", "team-web"), ("api", "team-api")] {
+        e.ctx.write(
+            &format!("services-root/staging/{service}.json"),
+            &format!(r#"{{ "service": "{service}", "team": "{team}" }}"#),
+        );
+        e.ctx.write(
+            &format!("services-root/apps/{service}/settings.yaml"),
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {service}-settings\ndata:\n  team: {team}\n"),
+        );
+    }
+    e.ctx.write(
+        "services.rhai",
+        &format!(
+            r#"
+let c = cluster("e2e", #{{ provider: "existing", argocd_installed: true }});
+applicationset(c, "services", #{{
+    generators: [#{{ git: #{{ repo: "{root}", files: ["staging/*.json"] }} }}],
+    template: #{{
+        metadata: #{{ name: "{{{{service}}}}-staging" }},
+        spec: #{{
+            source: #{{ repoURL: "{root}", path: "apps/{{{{service}}}}", directory: #{{}} }},
+            destination: #{{ server: "https://kubernetes.default.svc", namespace: "default" }},
+        }},
+    }},
+}});
+"#,
+            root = root.display()
+        ),
+    );
+    ok(&e.stack(&["run", "services.rhai", "--yes"]));
+    let set = e
+        .server
+        .object(
+            "argoproj.io/v1alpha1/applicationsets",
+            Some("argocd"),
+            "services",
+        )
+        .expect("the ApplicationSet");
+    for service in ["web", "api"] {
+        let app = e
+            .server
+            .object(
+                "argoproj.io/v1alpha1/applications",
+                Some("argocd"),
+                &format!("{service}-staging"),
+            )
+            .expect("a generated Application");
+        assert_eq!(
+            app.pointer("/metadata/ownerReferences/0/uid"),
+            set.pointer("/metadata/uid")
+        );
+        assert_eq!(app.pointer("/spec/project"), Some(&Json::from("default")));
+        // The run waited until Argo CD (the double) had synced it.
+        assert_eq!(
+            app.pointer("/status/health/status"),
+            Some(&Json::from("Healthy"))
+        );
+        assert!(e
+            .server
+            .object(
+                "v1/configmaps",
+                Some("default"),
+                &format!("{service}-settings")
+            )
+            .is_some());
+    }
+    std::fs::remove_file(root.join("staging/api.json")).expect("remove a service file");
+    assert!(
+        poll_until(Duration::from_secs(20), || e
+            .server
+            .object(
+                "argoproj.io/v1alpha1/applications",
+                Some("argocd"),
+                "api-staging"
+            )
+            .is_none()),
+        "the Application of a removed file stayed"
+    );
+}
+
 /// `kubectl` sees what `stack` applied.
 fn kubectl_sees_what_stack_applied(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
@@ -1473,6 +1559,7 @@ on_both_servers!(
     kubectl_sees_what_stack_applied,
     an_argo_cd_that_is_not_there_is_questioned,
     an_appproject_is_applied_before_the_applications_that_join_it,
+    an_applicationset_makes_an_application_per_file,
     the_state_can_live_in_the_cluster,
     an_interrupted_run_saves_what_finished_and_exits_130,
     gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,

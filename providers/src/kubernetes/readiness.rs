@@ -1,7 +1,8 @@
 //! When an applied object is ready, read from its live status:
 //! Deployments, StatefulSets and DaemonSets available at their current
 //! generation, Jobs complete, CustomResourceDefinitions Established, Argo CD
-//! Applications Synced and Healthy. A Degraded Application, a failed Job or
+//! Applications Synced and Healthy, ApplicationSets with every Application
+//! they generated Synced and Healthy. A Degraded Application, a failed Job or
 //! a Deployment past its progress deadline is a failure, reported with the
 //! object's own conditions and messages.
 
@@ -40,6 +41,7 @@ pub fn waits_for(object: &ObjectId) -> bool {
         || object.is("batch", "Job")
         || object.is("apiextensions.k8s.io", "CustomResourceDefinition")
         || is_application(object)
+        || object.is("argoproj.io", "ApplicationSet")
 }
 
 pub fn is_application(object: &ObjectId) -> bool {
@@ -55,6 +57,7 @@ pub fn readiness(object: &ObjectId, live: &Json) -> Readiness {
         ("batch", "Job") => job(live),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd(live),
         ("argoproj.io", "Application") => application(object, live),
+        ("argoproj.io", "ApplicationSet") => application_set(live),
         _ => Readiness::Ready,
     }
 }
@@ -248,6 +251,60 @@ fn application(object: &ObjectId, live: &Json) -> Readiness {
     Readiness::Pending(format!("sync {sync}, health {health}"))
 }
 
+/// Ready when the set's Applications are up to date with its generators
+/// and each is Synced and Healthy (its `status.resources`); failed when
+/// the set reports an error or one of them is Degraded, naming them.
+fn application_set(live: &Json) -> Readiness {
+    if condition_is(live, "ErrorOccurred", "True") {
+        return Readiness::Failed {
+            summary: "cannot generate its Applications".into(),
+            details: condition_message(live, "ErrorOccurred")
+                .into_iter()
+                .collect(),
+        };
+    }
+    if !condition_is(live, "ResourcesUpToDate", "True") {
+        return Readiness::Pending("its Applications are not generated yet".into());
+    }
+    let resources = live
+        .pointer("/status/resources")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let described = |r: &Json| {
+        let name = text(r, &["name"]).unwrap_or("?");
+        let sync = text(r, &["status"]).unwrap_or("Unknown");
+        let health = text(r, &["health", "status"]).unwrap_or("Unknown");
+        (name.to_string(), sync.to_string(), health.to_string())
+    };
+    let apps: Vec<(String, String, String)> = resources.iter().map(described).collect();
+    let degraded: Vec<String> = apps
+        .iter()
+        .filter(|(_, _, health)| health == "Degraded")
+        .map(|(name, _, _)| format!("Application {name} is Degraded"))
+        .collect();
+    if !degraded.is_empty() {
+        return Readiness::Failed {
+            summary: format!(
+                "has {} Degraded Application{}",
+                degraded.len(),
+                if degraded.len() == 1 { "" } else { "s" }
+            ),
+            details: degraded,
+        };
+    }
+    let waiting: Vec<String> = apps
+        .iter()
+        .filter(|(_, sync, health)| sync != "Synced" || health != "Healthy")
+        .map(|(name, sync, health)| format!("{name} (sync {sync}, health {health})"))
+        .collect();
+    if waiting.is_empty() {
+        Readiness::Ready
+    } else {
+        Readiness::Pending(format!("waiting for {}", waiting.join(", ")))
+    }
+}
+
 /// What an Application says about itself: its health message, its
 /// conditions, its last operation and its unhealthy resources.
 pub fn application_details(object: &ObjectId, live: &Json) -> Vec<String> {
@@ -409,6 +466,37 @@ mod tests {
         let established =
             json!({ "status": { "conditions": [{ "type": "Established", "status": "True" }] } });
         assert_eq!(readiness(&crd, &established), Readiness::Ready);
+    }
+
+    #[test]
+    fn application_sets_wait_for_every_application_they_generate() {
+        let set = |conditions: Json, resources: Json| json!({ "status": { "conditions": conditions, "resources": resources } });
+        let up = json!([{ "type": "ResourcesUpToDate", "status": "True" }]);
+        let app = |name: &str, sync: &str, health: &str| json!({ "name": name, "status": sync, "health": { "status": health } });
+        assert!(application_set(&set(json!([]), json!([]))).is_pending());
+        assert_eq!(
+            application_set(&set(up.clone(), json!([app("a", "Synced", "Healthy")]))),
+            Readiness::Ready
+        );
+        let waiting = application_set(&set(
+            up.clone(),
+            json!([
+                app("a", "Synced", "Healthy"),
+                app("b", "OutOfSync", "Missing")
+            ]),
+        ));
+        assert!(matches!(&waiting, Readiness::Pending(why) if why.contains("b (sync OutOfSync")));
+        let degraded = application_set(&set(up, json!([app("b", "Synced", "Degraded")])));
+        assert!(
+            matches!(&degraded, Readiness::Failed { details, .. } if details[0].contains("b is Degraded"))
+        );
+        let error = application_set(&set(
+            json!([{ "type": "ErrorOccurred", "status": "True", "message": "no such repository" }]),
+            json!([]),
+        ));
+        assert!(
+            matches!(&error, Readiness::Failed { details, .. } if details[0].contains("no such repository"))
+        );
     }
 
     #[test]

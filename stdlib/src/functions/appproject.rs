@@ -203,6 +203,25 @@ fn appproject(
     if !roles.is_empty() {
         spec.insert("roles".into(), Dynamic::from_array(roles));
     }
+    let object = argocd_object(session, &cluster, "AppProject", &name, spec);
+    super::manifest::one(
+        &ctx,
+        session,
+        &cluster,
+        &Dynamic::from_map(object),
+        &declaration_options(&opts),
+    )
+}
+
+/// An Argo CD object of `kind` named `name` in the cluster's Argo CD
+/// namespace, with `spec`.
+pub(crate) fn argocd_object(
+    session: &Session,
+    cluster: &Handle,
+    kind: &str,
+    name: &str,
+    spec: Map,
+) -> Map {
     let argocd_namespace = session
         .with_resource(&cluster.id, |r| {
             r.input_str("argocd_namespace").map(str::to_string)
@@ -217,21 +236,18 @@ fn appproject(
         "apiVersion".into(),
         stack_engine::objects::APPLICATION_API_VERSION.into(),
     );
-    object.insert("kind".into(), "AppProject".into());
+    object.insert("kind".into(), kind.into());
     object.insert("metadata".into(), Dynamic::from_map(metadata));
     object.insert("spec".into(), Dynamic::from_map(spec));
-    let declared: Map = opts
-        .iter()
+    object
+}
+
+/// The options of the declaration itself, handed on to `manifest`.
+pub(crate) fn declaration_options(opts: &Map) -> Map {
+    opts.iter()
         .filter(|(key, _)| matches!(key.as_str(), "depends_on" | "protect" | "adopt"))
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    super::manifest::one(
-        &ctx,
-        session,
-        &cluster,
-        &Dynamic::from_map(object),
-        &declared,
-    )
+        .collect()
 }
 
 pub fn register(engine: &mut Engine, session: &Session) {

@@ -3,6 +3,7 @@
 //! generated reference (`docs/reference.md`).
 
 pub mod api_version;
+pub mod applicationset;
 pub mod appproject;
 pub mod bootstrap;
 pub mod cluster;
@@ -48,6 +49,7 @@ pub const DOCS: &[&FnDoc] = &[
     &oidc::DOC,
     &namespace::DOC,
     &appproject::DOC,
+    &applicationset::DOC,
     &manifest::DOC,
     &api_version::DOC,
     &params::PARAM_DOC,
@@ -82,6 +84,7 @@ pub fn register_all(engine: &mut Engine, session: &Session) {
     oidc::register(engine, session);
     namespace::register(engine, session);
     appproject::register(engine, session);
+    applicationset::register(engine, session);
     manifest::register(engine, session);
     api_version::register(engine, session);
     params::register(engine, session);

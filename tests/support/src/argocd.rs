@@ -1,4 +1,5 @@
-//! An Argo CD application-controller double, a controller that works
+//! An Argo CD application-controller double (with the applicationset
+//! controller double of `applicationset.rs` beside it), a controller that works
 //! against any API server through a Kubernetes client (the test server or
 //! a real kube-apiserver). It stands in for Argo CD's application
 //! controller only: no repo server, no UI, no API, no health checks of the
@@ -154,6 +155,16 @@ pub fn application_crd() -> Value {
 /// The AppProject CRD as Argo CD installs it (schema left open).
 pub fn appproject_crd() -> Value {
     crd("AppProject", "appprojects", &["appproj", "appprojs"])
+}
+
+/// The ApplicationSet CRD as Argo CD installs it (schema left open).
+pub fn applicationset_crd() -> Value {
+    crd("ApplicationSet", "applicationsets", &["appset", "appsets"])
+}
+
+/// Every CRD of Argo CD the doubles serve.
+pub fn crds() -> [Value; 3] {
+    [application_crd(), appproject_crd(), applicationset_crd()]
 }
 
 fn crd(kind: &str, plural: &str, short: &[&str]) -> Value {
@@ -526,6 +537,12 @@ pub(crate) async fn run(
     knobs: Arc<ArgoCdKnobs>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // ApplicationSets make the Applications this loop syncs.
+    tokio::spawn(crate::applicationset::run(
+        client.clone(),
+        knobs.clone(),
+        shutdown.clone(),
+    ));
     let tracker = Arc::new(Mutex::new(Tracker::default()));
     let api = crate::client::api(&client, &applications(), None);
     let mut events = crate::client::watch_all(api);

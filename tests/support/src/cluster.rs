@@ -110,10 +110,7 @@ pub trait Cluster: Send + Sync {
     /// Installs Argo CD's Application and AppProject CRDs and waits until
     /// Applications are served.
     fn install_argocd_crds(&self) -> Result<(), ApiError> {
-        for crd in [
-            crate::argocd::application_crd(),
-            crate::argocd::appproject_crd(),
-        ] {
+        for crd in crate::argocd::crds() {
             self.create(crd)?;
         }
         let served = self.wait_for(

@@ -15,7 +15,7 @@
 //! - `discovery` — discovery documents and OpenAPI v3 stubs; `status` —
 //!   `Status` errors.
 //! - `knobs`, `faults`, `requests` — latency, injected faults, request log.
-//! - `argocd` — the Argo CD controller double; `deployments` — workload
+//! - `argocd` — the Argo CD controller double (`applicationset` beside it); `deployments` — workload
 //!   readiness; `crds` — delayed CRD establishment; `watched` — the
 //!   settings of a double, waking it when a test changes them.
 //! - `kubeconfig` — the kubeconfig pointing clients at the server.
@@ -34,6 +34,7 @@
 //! as leaf paths with lists keyed by `name` instead of per-schema list
 //! types, and garbage collection by owner references is not done.
 
+mod applicationset;
 mod apply;
 pub mod argocd;
 mod body;

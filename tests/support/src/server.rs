@@ -159,7 +159,7 @@ async fn launch(config: Config) -> io::Result<(Arc<Shared>, SocketAddr, watch::S
         aggregated_discovery: config.aggregated_discovery,
     });
     if config.argocd.install_crds {
-        for crd in [argocd::application_crd(), argocd::appproject_crd()] {
+        for crd in argocd::crds() {
             store
                 .create_object(&crd, &WriteOptions::new("argocd-install"))
                 .map_err(|e| io::Error::other(e.to_string()))?;
@@ -398,7 +398,7 @@ impl Cluster for TestServer {
     }
 
     fn install_argocd_crds(&self) -> Result<(), ApiError> {
-        for crd in [argocd::application_crd(), argocd::appproject_crd()] {
+        for crd in argocd::crds() {
             self.shared
                 .store
                 .create_object(&crd, &WriteOptions::new("argocd-install"))?;
