@@ -12,6 +12,7 @@ pub const STD_MODULES: &[(&str, &str)] = &[
     ("loki", include_str!("../../modules/loki.rhai")),
     ("monitoring", include_str!("../../modules/monitoring.rhai")),
     ("service", include_str!("../../modules/service.rhai")),
+    ("services", include_str!("../../modules/services.rhai")),
     ("traefik", include_str!("../../modules/traefik.rhai")),
 ];
 
