@@ -731,6 +731,66 @@ applicationset(c, "services", #{{
     );
 }
 
+/// An Application is held to its AppProject (Argo CD's controller is a
+/// double here): a cluster-scoped kind the project does not allow fails
+/// its sync and the run, naming the project; allowed, it syncs.
+fn an_appproject_refuses_what_it_does_not_permit(e: Env) {
+    e.ctx.write(
+        "team-repo/rbac/role.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: team-web-reader\nrules: []\n",
+    );
+    let repo = e.ctx.path().join("team-repo");
+    let script = |allowed: &str| {
+        format!(
+            r#"
+let c = cluster("e2e", #{{ provider: "existing", argocd_installed: true }});
+let web = appproject(c, "team-web", #{{ namespaces: ["team-web"], cluster_resources: [{allowed}] }});
+manifest(c, #{{ apiVersion: "argoproj.io/v1alpha1", kind: "Application",
+    metadata: #{{ name: "web-rbac", namespace: "argocd" }},
+    spec: #{{ project: web.name,
+             source: #{{ repoURL: "{repo}", path: "rbac", directory: #{{}} }},
+             destination: #{{ server: "https://kubernetes.default.svc", namespace: "team-web" }} }} }});
+"#,
+            repo = repo.display()
+        )
+    };
+    e.ctx.write("rbac.rhai", &script(""));
+    let refused = e.stack(&["run", "rbac.rhai", "--yes"]);
+    assert_eq!(refused.code, 1, "{}", refused.transcript());
+    // The help is wrapped to the terminal: compare its words.
+    let words = refused
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        words.contains("ClusterRole is not permitted in project team-web"),
+        "{}",
+        refused.transcript()
+    );
+    assert!(e
+        .server
+        .object(
+            "rbac.authorization.k8s.io/v1/clusterroles",
+            None,
+            "team-web-reader"
+        )
+        .is_none());
+    e.ctx.write(
+        "rbac.rhai",
+        &script(r#"#{ group: "rbac.authorization.k8s.io", kind: "ClusterRole" }"#),
+    );
+    ok(&e.stack(&["run", "rbac.rhai", "--yes"]));
+    assert!(e
+        .server
+        .object(
+            "rbac.authorization.k8s.io/v1/clusterroles",
+            None,
+            "team-web-reader"
+        )
+        .is_some());
+}
+
 /// `kubectl` sees what `stack` applied.
 fn kubectl_sees_what_stack_applied(e: Env) {
     ok(&e.stack(&["run", "e2e.rhai", "--yes"]));
@@ -1560,6 +1620,7 @@ on_both_servers!(
     an_argo_cd_that_is_not_there_is_questioned,
     an_appproject_is_applied_before_the_applications_that_join_it,
     an_applicationset_makes_an_application_per_file,
+    an_appproject_refuses_what_it_does_not_permit,
     the_state_can_live_in_the_cluster,
     an_interrupted_run_saves_what_finished_and_exits_130,
     gitops_delivery_waits_for_argo_cd_when_the_cluster_is_reachable,

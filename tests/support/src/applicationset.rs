@@ -311,7 +311,8 @@ fn matching(repo: &Path, pattern: &str, directories: bool) -> Vec<String> {
     out
 }
 
-fn wildcard(pattern: &str, name: &str) -> bool {
+/// `pattern` with `*` standing for any text matches `name`.
+pub(crate) fn wildcard(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
         Some((head, tail)) => name.strip_prefix(head).is_some_and(|rest| {

@@ -14,7 +14,10 @@
 //! Syncing applies what the app's source holds when this machine has it: a
 //! directory of a local repository, or a chart whose objects a test has
 //! provided (`provide_chart`, standing in for the chart's CRDs, say); a
-//! chart's templates are not rendered. Its writes, as manager
+//! chart's templates are not rendered. An app of an AppProject other than
+//! `default` is held to it as Argo CD holds it: a destination, a
+//! cluster-scoped kind or a denied kind the project does not permit fails
+//! the sync (Degraded, with Argo CD's message). Its writes, as manager
 //! `argocd-application-controller`, are the test kit's own and stay out of
 //! request logs.
 
@@ -352,7 +355,11 @@ fn reconcile(
                 }
             };
             manifests.extend(chart);
-            let outcome = match apply_all(&client, manifests, &destination).await {
+            let synced = match permitted(&client, &app, &manifests).await {
+                Ok(()) => apply_all(&client, manifests, &destination).await,
+                Err(refused) => Err(refused),
+            };
+            let outcome = match synced {
                 Ok(()) => outcome,
                 Err(message) => Outcome::Degraded(message),
             };
@@ -471,6 +478,115 @@ fn directory_manifests(app: &Value) -> Result<Vec<Value>, String> {
         }
     }
     Ok(manifests)
+}
+
+/// What the app's AppProject refuses of its sync, as Argo CD words it: a
+/// destination outside the project's, a cluster-scoped kind the project
+/// does not allow, a namespaced kind it denies. The `default` project
+/// allows everything.
+async fn permitted(client: &kube::Client, app: &Value, manifests: &[Value]) -> Result<(), String> {
+    let field = |v: &Value, pointer: &str| {
+        v.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let project = field(app, "/spec/project");
+    if project.is_empty() || project == "default" {
+        return Ok(());
+    }
+    let (namespace, _) = key(app);
+    let projects = ApiResource {
+        kind: "AppProject".into(),
+        plural: "appprojects".into(),
+        ..applications()
+    };
+    let Ok(found) = crate::client::api(client, &projects, Some(&namespace))
+        .get(&project)
+        .await
+    else {
+        return Err(format!(
+            "Application referencing project {project} which does not exist"
+        ));
+    };
+    let spec = crate::client::to_value(&found)
+        .get("spec")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let list = |key: &str| {
+        spec.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let matches = |pattern: &str, value: &str| crate::applicationset::wildcard(pattern, value);
+    let destination_ok = |server: &str, ns: &str| {
+        list("destinations").iter().any(|d| {
+            let server_ok = matches(
+                d.get("server").and_then(Value::as_str).unwrap_or("*"),
+                server,
+            );
+            server_ok
+                && matches(
+                    d.get("namespace").and_then(Value::as_str).unwrap_or("*"),
+                    ns,
+                )
+        })
+    };
+    let server = field(app, "/spec/destination/server");
+    let server = if server.is_empty() {
+        "https://kubernetes.default.svc".to_string()
+    } else {
+        server
+    };
+    let target = field(app, "/spec/destination/namespace");
+    if !destination_ok(&server, &target) {
+        return Err(format!(
+            "application destination {{{server} {target}}} is not permitted in project '{project}'"
+        ));
+    }
+    let listed = |key: &str, group: &str, kind: &str| {
+        list(key).iter().any(|entry| {
+            matches(
+                entry.get("group").and_then(Value::as_str).unwrap_or(""),
+                group,
+            ) && matches(
+                entry.get("kind").and_then(Value::as_str).unwrap_or(""),
+                kind,
+            )
+        })
+    };
+    for manifest in manifests {
+        let kind = field(manifest, "/kind");
+        let api_version = field(manifest, "/apiVersion");
+        let group = api_version
+            .rsplit_once('/')
+            .map_or("", |(g, _)| g)
+            .to_string();
+        let name = field(manifest, "/metadata/name");
+        let (_, namespaced) = crate::client::resource_of(client, manifest)
+            .await
+            .map_err(|e| e.message)?;
+        if !namespaced && !listed("clusterResourceWhitelist", &group, &kind) {
+            return Err(format!(
+                "resource {group}:{kind} is not permitted in project {project} ({name})"
+            ));
+        }
+        if namespaced {
+            if listed("namespaceResourceBlacklist", &group, &kind) {
+                return Err(format!(
+                    "resource {group}:{kind} is not permitted in project {project} ({name})"
+                ));
+            }
+            let ns = field(manifest, "/metadata/namespace");
+            if !ns.is_empty() && !destination_ok(&server, &ns) {
+                return Err(format!(
+                    "namespace {ns} is not permitted in project '{project}' ({kind} {name})"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies manifests as a sync does: CRDs and namespaces first, and the
