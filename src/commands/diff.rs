@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value as Json};
 use stack_engine::plan::Style;
-use stack_engine::provider::Drift;
+use stack_engine::provider::{ClusterTarget, Drift, Router};
 use stack_engine::ResourceId;
 
 use crate::cli::{OutputFormat, StackArgs};
@@ -30,12 +30,48 @@ pub fn run(
     let connection = context.connect(args, &graph);
     let state = connection.load(context)?;
     let selection = load::selection(&graph, &state, targets)?;
-    let which: HashSet<&ResourceId> = graph
+    let selected: Vec<&stack_engine::Resource> = graph
         .resources()
         .iter()
-        .map(|r| &r.id)
-        .filter(|id| selection.as_ref().is_none_or(|keep| keep.contains(*id)))
+        .filter(|r| selection.as_ref().is_none_or(|keep| keep.contains(&r.id)))
         .collect();
+    // A cluster not created yet, or out of reach, has nothing live to
+    // compare: its resources are named instead (GitOps files are compared
+    // without the cluster).
+    let mut answering: std::collections::BTreeMap<ResourceId, bool> = Default::default();
+    let mut which: HashSet<&ResourceId> = HashSet::new();
+    let mut unreached: std::collections::BTreeSet<&ResourceId> = Default::default();
+    for resource in &selected {
+        let Some(cluster) = &resource.cluster else {
+            which.insert(&resource.id);
+            continue;
+        };
+        let target = ClusterTarget::recorded(&state, cluster);
+        let in_git = target.as_ref().is_some_and(|t| t.delivery() == "gitops")
+            && !graph.applied_directly(&resource.id);
+        let answers = match answering.get(cluster) {
+            Some(answers) => *answers,
+            None => {
+                let answers = match &target {
+                    Some(target) => context.block_on(connection.router.answers(target))?,
+                    None => false,
+                };
+                answering.insert(cluster.clone(), answers);
+                answers
+            }
+        };
+        if answers || in_git || resource.kind == stack_engine::Kind::Cluster {
+            which.insert(&resource.id);
+        } else {
+            unreached.insert(cluster);
+        }
+    }
+    for cluster in &unreached {
+        eprintln!(
+            "{} {cluster} cannot be reached (not created yet, or out of reach): what runs on it is not compared; `stack plan` shows what a run would do there",
+            style::stderr_style().yellow("note:")
+        );
+    }
     let parallelism = stack_engine::execute::ExecuteOptions::default().parallelism;
     let executor = crate::refresh::quiet_executor(
         &graph,
@@ -52,7 +88,10 @@ pub fn run(
         .filter_map(|r| found.get(&r.id).map(|d| (&r.id, d)))
         .collect();
     match output {
-        OutputFormat::Text => print!("{}", text(&differences, style::stdout_style())),
+        OutputFormat::Text => print!(
+            "{}",
+            text(&differences, !unreached.is_empty(), style::stdout_style())
+        ),
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&as_json(&differences)).unwrap_or_default()
@@ -67,10 +106,14 @@ pub fn run(
     Ok(code)
 }
 
-fn text(differences: &[(&ResourceId, &Vec<Drift>)], style: Style) -> String {
+fn text(differences: &[(&ResourceId, &Vec<Drift>)], partial: bool, style: Style) -> String {
     let mut out = String::new();
     if differences.is_empty() {
-        out.push_str("No differences: every object is as `stack run` would leave it.\n");
+        out.push_str(if partial {
+            "No differences in what could be compared.\n"
+        } else {
+            "No differences: every object is as `stack run` would leave it.\n"
+        });
         return out;
     }
     for (id, drifts) in differences {

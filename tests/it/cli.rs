@@ -1026,3 +1026,20 @@ fn the_command_pages_match_the_binary() {
             .collect::<std::collections::BTreeSet<_>>()
     );
 }
+
+/// `stack diff` of a cluster not created yet compares nothing there and
+/// says so, instead of failing on a cluster it cannot reach.
+#[test]
+fn diff_names_a_cluster_it_cannot_reach() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "new.rhai",
+        r#"
+let c = cluster("dev", #{ provider: "kind" });
+namespace(c, "team-web");
+"#,
+    );
+    let diff = ctx.stack(&["diff", "new.rhai", "--detailed-exitcode"]);
+    assert_eq!(diff.code, 0, "{}", diff.transcript());
+    diff.assert_stderr("cluster/dev cannot be reached");
+}
