@@ -30,9 +30,9 @@ use stack_engine::state::backend::BoxFuture;
 use stack_engine::state::ObjectRef;
 use stack_engine::Kind;
 
+use crate::git::{self, git, is_bare, is_remote};
 use crate::kubernetes::drift::diff;
 use crate::kubernetes::KubernetesProvider;
-use crate::notes::with_notes;
 
 /// Where a cluster's files go.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -189,8 +189,8 @@ impl GitOpsProvider {
                 .join(".stack")
                 .join("gitops")
                 .join(&cluster.name);
-            let location = repo_location(&self.stack_dir, repo);
-            sync_clone(location.clone(), &dir, branch).await?;
+            let location = git::location(&self.stack_dir, repo);
+            git::sync_clone(location.clone(), &dir, branch).await?;
             (dir, Some(location))
         } else {
             let dir = self.stack_dir.join(repo);
@@ -426,40 +426,16 @@ impl GitOpsProvider {
                 continue; // nothing changed: no commit
             }
             let message = commit_message(&self.stack, &checkouts, changes);
-            // The user's identity when git has one, else a neutral one.
-            let identity = git(&dir, &["config", "user.email"]).await.is_ok();
-            if identity {
-                git(&dir, &["commit", "-q", "-m", &message]).await?;
-            } else {
-                git(
-                    &dir,
-                    &[
-                        "-c",
-                        "user.name=stack",
-                        "-c",
-                        "user.email=stack@localhost",
-                        "commit",
-                        "-q",
-                        "-m",
-                        &message,
-                    ],
-                )
-                .await?;
-            }
+            let short = git::commit(&dir, &message).await?;
             let first = &checkouts[0];
-            let short = git(&dir, &["rev-parse", "--short", "HEAD"]).await?;
             let mut done = format!(
                 "committed {} to {} (branch {})",
-                short.trim(),
+                short,
                 first.repo,
                 first.branch
             );
             if let Some(remote) = &first.pushes_to {
-                git(
-                    &dir,
-                    &["push", "-q", "origin", &format!("HEAD:{}", first.branch)],
-                )
-                .await?;
+                git::push(&dir, &first.branch).await?;
                 if !first.cloned {
                     done.push_str(&format!(", pushed to {remote}"));
                 }
@@ -620,87 +596,6 @@ fn tidy(path: &Path) -> PathBuf {
     out
 }
 
-/// A repository location that is a URL to git (`file://` included).
-fn is_remote(repo: &str) -> bool {
-    repo.contains("://") || repo.starts_with("git@")
-}
-
-fn is_bare(dir: &Path) -> bool {
-    dir.join("HEAD").is_file() && dir.join("objects").is_dir() && !dir.join(".git").exists()
-}
-
-/// A repository location git understands: URLs as they are, paths made absolute.
-fn repo_location(stack_dir: &Path, repo: &str) -> String {
-    if is_remote(repo) {
-        repo.to_string()
-    } else {
-        let path = stack_dir.join(repo);
-        path.canonicalize()
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
-/// Clones `url` into `dir`, or brings an existing clone up to date with the
-/// remote branch (discarding nothing the remote does not have).
-async fn sync_clone(url: String, dir: &Path, branch: &str) -> Result<(), ProviderError> {
-    if !dir.join(".git").exists() {
-        if let Some(parent) = dir.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| io_error(parent, e))?;
-        }
-        let target = dir.to_string_lossy().into_owned();
-        let parent = dir.parent().unwrap_or(Path::new("."));
-        git(parent, &["clone", "-q", &url, &target]).await?;
-    } else {
-        git(dir, &["fetch", "-q", "origin"]).await?;
-    }
-    let remote_branch = format!("origin/{branch}");
-    if git(dir, &["rev-parse", "--verify", "-q", &remote_branch])
-        .await
-        .is_ok()
-    {
-        git(dir, &["checkout", "-q", "-B", branch, &remote_branch]).await?;
-    } else {
-        // An empty remote: start the branch here.
-        if git(dir, &["checkout", "-q", "--orphan", branch])
-            .await
-            .is_err()
-        {
-            git(dir, &["checkout", "-q", branch]).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Runs git in `dir`; the error carries git's own message.
-async fn git(dir: &Path, args: &[&str]) -> Result<String, ProviderError> {
-    let output = tokio::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .await
-        .map_err(|e| GitOpsError::Git {
-            message: format!("cannot run git: {e}"),
-            help: Some("GitOps delivery needs `git` on PATH".to_string()),
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(GitOpsError::Git {
-            message: format!("`git {}` failed in {}", args.join(" "), dir.display()),
-            help: with_notes(
-                [String::from_utf8_lossy(&output.stderr).trim().to_string()],
-                None,
-            ),
-        }
-        .into())
-    }
-}
-
 async fn write_if_changed(file: &Path, content: &str) -> Result<(), ProviderError> {
     if tokio::fs::read_to_string(file)
         .await
@@ -750,15 +645,6 @@ pub enum GitOpsError {
     #[error("{message}")]
     #[diagnostic(code(stack::gitops::invalid))]
     Invalid {
-        message: String,
-        #[help]
-        help: Option<String>,
-    },
-
-    /// `git` is missing or failed.
-    #[error("{message}")]
-    #[diagnostic(code(stack::gitops::git))]
-    Git {
         message: String,
         #[help]
         help: Option<String>,

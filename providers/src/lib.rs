@@ -3,6 +3,7 @@
 //!
 //! - `router.rs` — which provider serves which resource
 //! - `ownership.rs` — taking over and deleting only what the stack holds
+//! - `git.rs` — running git: clones kept up to date, commits, pushes that rebase
 //! - `gitops.rs` — delivery into a git repository, one commit per run
 //! - `kubernetes/` — server-side apply, readiness waits, prune, delete, drift
 //! - `existing.rs` — clusters that exist already, reached through a kubeconfig
@@ -19,6 +20,7 @@ pub mod aws;
 pub mod cognito;
 pub mod eks;
 pub mod existing;
+pub mod git;
 pub mod gitops;
 pub mod helm;
 pub mod keycloak;
