@@ -225,6 +225,12 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Deploy, promote and remove services in a services-root repository
+    /// (`std/services`), as a service's pipeline does: one commit each.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
     /// Write Rhai definition files (`.d.rhai`) for editors and language servers.
     Definitions {
         /// The directory to write them into (created when missing).
@@ -375,4 +381,75 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!("`{s}` is not NAME=VALUE")),
     }
+}
+
+/// Where the services-root is.
+#[derive(Debug, Args, Clone)]
+pub struct RootArgs {
+    /// The services-root repository: a URL, a bare repository, or a local working copy.
+    #[arg(long, value_name = "REPO")]
+    pub root: String,
+    /// The branch Argo CD follows.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Create or update `<env>/<service>.json` and commit (nothing when nothing changes).
+    Deploy {
+        #[command(flatten)]
+        root: RootArgs,
+        /// The environment: a top-level directory of the services-root.
+        #[arg(long)]
+        env: String,
+        /// The service's name.
+        #[arg(long)]
+        service: String,
+        /// The image tag to run (`image.tag` of the chart).
+        #[arg(long, value_name = "TAG")]
+        image_tag: String,
+        /// The revision of the service's repository to take the chart from [default: the image tag].
+        #[arg(long, value_name = "REV")]
+        revision: Option<String>,
+        /// The team (one of `teams.json`); needed for a first deploy.
+        #[arg(long)]
+        team: Option<String>,
+        /// The service's repository, holding its chart; needed for a first deploy.
+        #[arg(long, value_name = "URL")]
+        repo_url: Option<String>,
+    },
+    /// Copy a service's file from one environment to another and commit.
+    Promote {
+        #[command(flatten)]
+        root: RootArgs,
+        /// The environment promoted from.
+        #[arg(long)]
+        from: String,
+        /// The environment promoted to.
+        #[arg(long)]
+        to: String,
+        /// The service's name.
+        #[arg(long)]
+        service: String,
+    },
+    /// Remove a service from an environment and commit.
+    Remove {
+        #[command(flatten)]
+        root: RootArgs,
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// The service's name.
+        #[arg(long)]
+        service: String,
+    },
+    /// Every environment's services: team, image tag, revision, last commit.
+    List {
+        #[command(flatten)]
+        root: RootArgs,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
 }

@@ -21,6 +21,7 @@ mod protection;
 mod refresh;
 mod resource_failed;
 mod saved_plan;
+mod services_root;
 mod style;
 mod write_files;
 
@@ -110,6 +111,7 @@ fn run(context: &context::Context, command: Command) -> Result<ExitCode, Failure
         } => commands::output::run(context, &stack, name.as_deref(), output),
         Command::State { command } => commands::state::run(context, &command),
         Command::Init { dir } => commands::init::run(&dir).map(print),
+        Command::Service { command } => commands::service::run(context, &command),
         Command::Definitions { out } => commands::definitions::run(&out).map(print),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -430,9 +430,7 @@ impl GitOpsProvider {
             let first = &checkouts[0];
             let mut done = format!(
                 "committed {} to {} (branch {})",
-                short,
-                first.repo,
-                first.branch
+                short, first.repo, first.branch
             );
             if let Some(remote) = &first.pushes_to {
                 git::push(&dir, &first.branch).await?;

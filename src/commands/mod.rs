@@ -14,5 +14,6 @@ pub mod reference;
 pub mod render;
 pub mod repl;
 pub mod run;
+pub mod service;
 pub mod state;
 pub mod test;

@@ -30,4 +30,5 @@ mod ownership;
 mod platform;
 mod repl;
 mod run;
+mod service;
 mod std_modules;
