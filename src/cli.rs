@@ -444,10 +444,20 @@ pub enum ServiceCommand {
         #[arg(long)]
         service: String,
     },
-    /// Every environment's services: team, image tag, revision, last commit.
+    /// Every environment's services: team, image tag, revision, last commit,
+    /// and with `--context` or `--kubeconfig`, each Application's sync and health.
     List {
         #[command(flatten)]
         root: RootArgs,
+        /// The kubeconfig context of the cluster whose Argo CD runs the services.
+        #[arg(long)]
+        context: Option<String>,
+        /// The kubeconfig file of that cluster [default: KUBECONFIG or ~/.kube/config].
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// The namespace Argo CD runs in there.
+        #[arg(long, default_value = "argocd")]
+        argocd_namespace: String,
         /// Output format.
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,

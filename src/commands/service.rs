@@ -110,28 +110,54 @@ async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
                 &message,
             )
         }
-        ServiceCommand::List { root, output } => {
+        ServiceCommand::List {
+            root,
+            output,
+            context,
+            kubeconfig,
+            argocd_namespace,
+        } => {
             let repo = ServicesRoot::open(&root.root, &root.branch)
                 .await
                 .map_err(runtime)?;
             let all = repo.all().map_err(Failure::usage)?;
+            // The Applications `std/services` made, when a cluster is named.
+            let live = if context.is_some() || kubeconfig.is_some() {
+                Some(
+                    applications(context.as_deref(), kubeconfig.as_deref(), argocd_namespace)
+                        .await
+                        .map_err(runtime)?,
+                )
+            } else {
+                None
+            };
             let mut rows = Vec::new();
             for (env, services) in &all {
                 for s in services {
                     let commit = repo.last_commit(env, &s.service).await.unwrap_or_default();
-                    rows.push((env.clone(), s.clone(), commit));
+                    let status = live.as_ref().map(|apps| {
+                        apps.get(&format!("{}-{env}", s.service))
+                            .cloned()
+                            .unwrap_or_else(|| ("Missing".to_string(), "Missing".to_string()))
+                    });
+                    rows.push((env.clone(), s.clone(), commit, status));
                 }
             }
             match output {
                 OutputFormat::Json => {
                     let entries: Vec<serde_json::Value> = rows
                         .iter()
-                        .map(|(env, s, commit)| {
-                            json!({
+                        .map(|(env, s, commit, status)| {
+                            let mut entry = json!({
                                 "env": env, "service": s.service, "team": s.team,
                                 "imageTag": s.image_tag, "targetRevision": s.target_revision,
                                 "repoURL": s.repo_url, "lastCommit": commit,
-                            })
+                            });
+                            if let Some((sync, health)) = status {
+                                entry["sync"] = json!(sync);
+                                entry["health"] = json!(health);
+                            }
+                            entry
                         })
                         .collect();
                     println!(
@@ -145,13 +171,17 @@ async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
                         println!("No services are deployed.");
                     }
                     let mut env = "";
-                    for (e, s, commit) in &rows {
+                    for (e, s, commit, status) in &rows {
                         if e != env {
                             println!("{e}:");
                             env = e;
                         }
+                        let live = status
+                            .as_ref()
+                            .map(|(sync, health)| format!("{sync}/{health}  "))
+                            .unwrap_or_default();
                         println!(
-                            "  {:<20} {:<12} image {:<14} revision {:<14} {commit}",
+                            "  {:<20} {:<12} image {:<14} revision {:<14} {live}{commit}",
                             s.service, s.team, s.image_tag, s.target_revision
                         );
                     }
@@ -160,6 +190,32 @@ async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The sync and health of each Application `std/services` made, in Argo
+/// CD's namespace of the cluster the kubeconfig names, by name.
+async fn applications(
+    context: Option<&str>,
+    kubeconfig: Option<&std::path::Path>,
+    namespace: &str,
+) -> Result<
+    std::collections::BTreeMap<String, (String, String)>,
+    stack_engine::provider::ProviderError,
+> {
+    let mut inputs = json!({ "provider": "existing" });
+    if let Some(context) = context {
+        inputs["context"] = json!(context);
+    }
+    if let Some(kubeconfig) = kubeconfig {
+        inputs["kubeconfig"] = json!(kubeconfig.to_string_lossy());
+    }
+    let target = stack_engine::provider::ClusterTarget::new(
+        stack_engine::ResourceId::new("cluster/services"),
+        inputs,
+        Default::default(),
+    );
+    stack_providers::kubernetes::applications::statuses(&target, namespace, "stack.dev/service")
+        .await
 }
 
 /// Reading, committing or pushing the services-root failed (git's own

@@ -108,7 +108,7 @@ impl Env {
 
 /// Checks `done` every few milliseconds until it holds or `timeout` passes,
 /// leaving the processor to the run under test meanwhile.
-fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if done() {

@@ -233,3 +233,70 @@ fn what_the_services_root_does_not_know_is_refused() {
     list.assert_stderr("imageTAG");
     list.assert_stderr(":6:");
 }
+
+/// With a cluster named, `list` shows each Application's sync and health
+/// as Argo CD (its double here) reports them; one not made yet is Missing.
+#[test]
+fn list_shows_what_argo_cd_says_of_each_service() {
+    let e = crate::run::env();
+    let (root, _) = services_root(&e.ctx);
+    let deploy = |env: &str| {
+        service(
+            &e.ctx,
+            &[
+                "deploy",
+                "--root",
+                &root,
+                "--env",
+                env,
+                "--service",
+                "checkout",
+                "--image-tag",
+                "3f2c1e9",
+                "--team",
+                "payments",
+                "--repo-url",
+                "https://git.example.com/payments/checkout.git",
+            ],
+        )
+    };
+    for env in ["staging", "production"] {
+        let run = deploy(env);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+    }
+    // What the ApplicationSet of staging made.
+    e.server
+        .create(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": { "name": "checkout-staging", "namespace": "argocd",
+                          "labels": { "stack.dev/service": "checkout", "stack.dev/env": "staging" } },
+            "spec": { "project": "default",
+                      "source": { "repoURL": "https://git.example.com/payments/checkout.git", "chart": "checkout", "targetRevision": "3f2c1e9" },
+                      "destination": { "server": "https://kubernetes.default.svc", "namespace": "payments" } },
+        }))
+        .expect("create the Application");
+    let kubeconfig = e.kubeconfig.to_string_lossy().into_owned();
+    let mut statuses = Json::Null;
+    let synced = crate::run::poll_until(std::time::Duration::from_secs(10), || {
+        let list = service(
+            &e.ctx,
+            &[
+                "list",
+                "--root",
+                &root,
+                "--kubeconfig",
+                &kubeconfig,
+                "-o",
+                "json",
+            ],
+        );
+        assert_eq!(list.code, 0, "{}", list.transcript());
+        statuses = serde_json::from_str(&list.stdout).expect("JSON");
+        statuses["services"][1]["health"] == "Healthy"
+    });
+    assert!(synced, "{statuses:#}");
+    assert_eq!(statuses["services"][1]["env"], "staging");
+    assert_eq!(statuses["services"][1]["sync"], "Synced");
+    assert_eq!(statuses["services"][0]["env"], "production");
+    assert_eq!(statuses["services"][0]["health"], "Missing");
+}

@@ -18,6 +18,7 @@
 //! - `holder.rs` — who holds a live object (its ownership annotations)
 //! - `marked.rs` — every object on a cluster that carries a stack's mark
 
+pub mod applications;
 pub mod apply;
 pub mod bearer;
 pub mod client;
