@@ -258,16 +258,17 @@ impl ServicesRoot {
         }
     }
 
-    /// Commits what changed in the environments `envs` and pushes it; the
-    /// short hash, or `None` when nothing changed.
+    /// Commits the change of the service's file in `env` (and nothing
+    /// else a working copy holds) and pushes it; the short hash, or `None`
+    /// when nothing changed.
     pub async fn commit(
         &self,
-        envs: &[&str],
+        env: &str,
+        service: &str,
         message: &str,
     ) -> Result<Option<String>, ProviderError> {
-        let mut add = vec!["add", "-A", "--"];
-        add.extend(envs.iter().copied());
-        git::git(&self.dir, &add).await?;
+        let file = format!("{env}/{service}.json");
+        git::git(&self.dir, &["add", "-A", "--", &file]).await?;
         if git::git(&self.dir, &["diff", "--cached", "--quiet"])
             .await
             .is_ok()

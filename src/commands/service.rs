@@ -17,11 +17,18 @@ pub fn run(context: &Context, command: &ServiceCommand) -> Result<ExitCode, Fail
 }
 
 async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
+    // A working copy on another branch is the command line's mistake (2);
+    // git failing to read, commit or push is a runtime failure (1).
     let runtime = |e: stack_engine::provider::ProviderError| {
-        Failure::runtime(RepositoryFailed {
+        let failed = RepositoryFailed {
             message: e.message(),
             help: e.help(),
-        })
+        };
+        if e.downcast_ref::<ServicesRootError>().is_some() {
+            Failure::usage(failed)
+        } else {
+            Failure::runtime(failed)
+        }
     };
     match command {
         ServiceCommand::Deploy {
@@ -63,7 +70,7 @@ async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
                 .map_err(Failure::runtime)?;
             let message = format!("deploy {service} {image_tag} to {env}");
             report(
-                repo.commit(&[env], &message).await.map_err(runtime)?,
+                repo.commit(env, service, &message).await.map_err(runtime)?,
                 &message,
             )
         }
@@ -91,7 +98,7 @@ async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
                 .map_err(Failure::runtime)?;
             let message = format!("promote {service} {} from {from} to {to}", file.image_tag);
             report(
-                repo.commit(&[to], &message).await.map_err(runtime)?,
+                repo.commit(to, service, &message).await.map_err(runtime)?,
                 &message,
             )
         }
@@ -106,7 +113,7 @@ async fn run_async(command: &ServiceCommand) -> Result<ExitCode, Failure> {
             repo.write(env, service, None).map_err(Failure::runtime)?;
             let message = format!("remove {service} from {env}");
             report(
-                repo.commit(&[env], &message).await.map_err(runtime)?,
+                repo.commit(env, service, &message).await.map_err(runtime)?,
                 &message,
             )
         }

@@ -149,6 +149,29 @@ fn deploy_promote_and_remove_commit_once_each() {
         .collect();
     assert_eq!(envs, ["production", "staging"]);
 
+    // From a developer's working copy: only the service's file is committed.
+    git(&dev, &["pull", "-q", "origin", "main"]);
+    std::fs::write(dev.join("staging/scratch.txt"), "not for the commit\n").expect("write");
+    let dev_root = dev.to_string_lossy().into_owned();
+    let from_dev = service(
+        &ctx,
+        &[
+            "deploy",
+            "--root",
+            &dev_root,
+            "--env",
+            "staging",
+            "--service",
+            "checkout",
+            "--image-tag",
+            "5d6e7f8",
+        ],
+    );
+    assert_eq!(from_dev.code, 0, "{}", from_dev.transcript());
+    assert_eq!(file(&root, "staging/checkout.json")["imageTag"], "5d6e7f8");
+    let pushed = git(Path::new(&root), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!pushed.contains("scratch.txt"), "{pushed}");
+
     let removed = service(
         &ctx,
         &[
